@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages llamascope needs to build, test and plot; skips what is already there.
+set -euo pipefail
+
+packages=(
+  cmake g++ make ninja-build pkg-config clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  python3-matplotlib python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

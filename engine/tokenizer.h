@@ -1,0 +1,79 @@
+// Tokenizers: SentencePiece-style (GGUF `tokenizer.ggml.model = llama`, and llama2.c's tokenizer.bin) and
+// byte-level BPE (`gpt2`, with the pre-tokenizer named by `tokenizer.ggml.pre`). Encoding matches
+// llama.cpp's tokenizer test vectors; decoding handles byte tokens and partial UTF-8.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llamascope {
+
+class GgufFile;
+
+// GGUF token types (tokenizer.ggml.token_type).
+enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+struct Vocabulary {
+  enum class Kind { spm, bpe };
+  Kind kind = Kind::spm;
+  std::vector<std::string> tokens;  // SPM: pieces with U+2581 for space (GGUF) or plain spaces (llama2.c)
+  std::vector<float> scores;        // SPM merge priorities (may be empty for BPE)
+  std::vector<TokenType> types;     // same length as tokens
+  std::vector<std::string> merges;  // BPE: "left right", highest priority first
+  std::string pre = "default";      // BPE pre-tokenizer: "default" (GPT-2), "llama-bpe", ...
+  int32_t bos = -1;
+  int32_t eos = -1;
+  int32_t unk = -1;
+  std::vector<int32_t> end_of_generation;  // eos, eot, ... : generation stops at any of these
+  bool add_bos = true;
+  bool add_space_prefix = true;
+  bool llama2c_spaces = false;  // pieces use ' ' rather than U+2581 (llama2.c tokenizer.bin)
+};
+
+// From GGUF metadata (tokenizer.ggml.*). Throws Error for a missing or malformed vocabulary or an
+// unsupported tokenizer model / pre-tokenizer (naming it).
+Vocabulary vocabulary_from_gguf(const GgufFile& gguf);
+// From llama2.c's tokenizer.bin, as llama2.c uses it (BOS 1, EOS 2, byte tokens <0xXX> at 3..258).
+Vocabulary vocabulary_from_llama2c(const std::string& tokenizer_path, int32_t vocab_size);
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  static std::unique_ptr<Tokenizer> create(Vocabulary vocab);
+
+  const Vocabulary& vocab() const { return vocab_; }
+  int32_t n_tokens() const { return static_cast<int32_t>(vocab_.tokens.size()); }
+
+  // Text to ids, special tokens not parsed (as llama.cpp's tokenizer tests run). BOS first if asked.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;
+
+  // The bytes `token` contributes to the text when it follows `prev` (llama2.c's rule: the leading space
+  // of the piece after BOS is dropped; byte tokens give their raw byte; control tokens give nothing).
+  virtual std::string piece(int32_t prev, int32_t token) const = 0;
+
+  // Whole-sequence decode (no BOS-space rule other than piece()'s).
+  std::string decode(std::span<const int32_t> tokens) const;
+
+  bool is_end_of_generation(int32_t token) const;
+
+ protected:
+  explicit Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {}
+  Vocabulary vocab_;
+};
+
+// Turns a stream of byte pieces into complete UTF-8: holds back an incomplete trailing sequence until the
+// bytes that finish it arrive; invalid bytes become U+FFFD.
+class Utf8Stream {
+ public:
+  std::string push(std::string_view bytes);  // returns what is safe to print now
+  std::string flush();                        // whatever is left (incomplete -> U+FFFD)
+
+ private:
+  std::string pending_;
+};
+
+}  // namespace llamascope

@@ -1,0 +1,129 @@
+// The one kernel interface. The forward pass (engine/forward.cpp) is written against `Backend` only; each
+// backend (scalar, simd, onednn, cuda) implements these ops on memory it owns, so a device backend fits
+// without touching the model code. `KernelSet` (kernels/kernel_set.h) composes backends per op.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/tensor_type.h"
+
+namespace llamascope {
+
+// The ops of a LLaMA forward pass. Stable names: they appear in `llamascope kernels` and on the CLI
+// (`-k simd,matmul=scalar`).
+enum class OpKind { embed, rmsnorm, matmul, rope, attention, swiglu, add, count };
+const char* op_kind_name(OpKind op);
+
+// Where a backend's buffers live. Backends compose per op only within one memory space.
+enum class MemorySpace { host, cuda };
+
+// A row-major matrix of float32 activations in backend-owned memory: `rows` rows of `cols` floats,
+// consecutive rows `stride` floats apart. The forward never dereferences `data` (it may be device memory).
+struct Mat {
+  float* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t stride = 0;
+
+  // Rows [first, first + count) of this matrix, sharing its memory.
+  Mat row_range(int64_t first, int64_t count) const { return Mat{data + first * stride, count, cols, stride}; }
+};
+
+// A weight tensor as the model file stores it: `rows` rows of `cols` elements of `type` (a 1-D tensor has
+// rows = 1), rows `row_bytes` apart, in host memory (usually memory-mapped). Matmul computes x · Wᵀ, so
+// `cols` is the input width and `rows` the output width, as GGUF's ne[0] and ne[1].
+struct Weight {
+  std::string name;
+  TensorType type = TensorType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_bytes = 0;
+
+  bool present() const { return data != nullptr; }
+  size_t bytes() const { return row_bytes * static_cast<size_t>(rows); }
+  const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
+};
+
+// RoPE as LLaMA applies it: pairs of adjacent elements (2i, 2i+1) of each head rotated by
+// position * theta_i, theta_i = base^(-2i/rot_dims) / factors[i] (factors from `rope_freqs`, may be null).
+struct RopeParams {
+  int n_heads = 0;
+  int head_dim = 0;
+  int rot_dims = 0;  // leading dims of each head that rotate (= head_dim for LLaMA)
+  float freq_base = 10000.0f;
+  const float* freq_factors = nullptr;  // rot_dims / 2 host floats, or null
+};
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;  // n_heads % n_kv_heads == 0; query head h reads KV head h / (n_heads / n_kv_heads)
+  int head_dim = 0;
+};
+
+struct BackendOptions {
+  int threads = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;
+  virtual MemorySpace memory_space() const { return MemorySpace::host; }
+  // Whether this backend implements `op` for weights of `type` (the type is ignored by ops without weights).
+  virtual bool supports(OpKind op, TensorType type) const = 0;
+  // A line for `llamascope kernels`: ISA chosen, library version, device... Empty when nothing to add.
+  virtual std::string description() const { return {}; }
+
+  // Memory. alloc returns zeroed rows x cols floats that stay valid until the backend is destroyed.
+  virtual Mat alloc(int64_t rows, int64_t cols) = 0;
+  virtual void upload(Mat dst, const float* src) = 0;    // src: dst.rows x dst.cols host floats, packed
+  virtual void download(Mat src, float* dst) = 0;        // dst: src.rows x src.cols host floats, packed
+  virtual void synchronize() {}                          // waits for queued work (device backends)
+
+  // May repack `w` for faster matmuls (SIMD interleaving, library reorders, device upload); returns the
+  // extra bytes this takes. Called once per weight before the first forward; a no-op by default.
+  virtual size_t prepare(const Weight& w) {
+    (void)w;
+    return 0;
+  }
+
+  // ---- ops (shapes are the caller's promise; backends may assert) ----
+  // out row i = row tokens[i] of `table` (vocab x dim), converted to float.
+  virtual void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) = 0;
+  // out = x / sqrt(mean(x^2) + eps) * gain, row by row. out may equal x.
+  virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) = 0;
+  // out (n x w.rows) = x (n x w.cols) · wᵀ.
+  virtual void matmul(const Weight& w, Mat x, Mat out) = 0;
+  // In place on x (n x n_heads*head_dim); row i is at position pos0 + i.
+  virtual void rope(Mat x, int64_t pos0, const RopeParams& params) = 0;
+  // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
+  // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
+  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out) = 0;
+  // out = silu(gate) * up, element-wise. out may equal gate.
+  virtual void swiglu(Mat gate, Mat up, Mat out) = 0;
+  // acc += x, element-wise.
+  virtual void add(Mat acc, Mat x) = 0;
+};
+
+// ---- registry ----
+struct BackendEntry {
+  std::string name;
+  std::string summary;                                    // one line for `llamascope kernels`
+  std::string (*unavailable_reason)();                    // empty string when usable here
+  std::unique_ptr<Backend> (*create)(const BackendOptions&);
+};
+
+// Every backend compiled into this build, in a fixed order (scalar first). Each backend folder defines its
+// `*_backend_entry()` function; kernels/registry.cpp lists them (explicitly, so a static library cannot
+// drop one).
+const std::vector<BackendEntry>& backend_registry();
+const BackendEntry* find_backend(const std::string& name);
+
+}  // namespace llamascope

@@ -53,7 +53,8 @@ struct Weight {
 // RoPE as LLaMA applies it: pairs of adjacent elements (2i, 2i+1) of each head rotated by
 // position * theta_i, theta_i = base^(-2i/rot_dims) / factors[i] (factors from `rope_freqs`, may be null).
 struct RopeParams {
-  int n_heads = 0;
+  int n_heads = 0;     // heads in q
+  int n_kv_heads = 0;  // heads in k
   int head_dim = 0;
   int rot_dims = 0;  // leading dims of each head that rotate (= head_dim for LLaMA)
   float freq_base = 10000.0f;
@@ -101,8 +102,9 @@ class Backend {
   virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) = 0;
   // out (n x w.rows) = x (n x w.cols) · wᵀ.
   virtual void matmul(const Weight& w, Mat x, Mat out) = 0;
-  // In place on x (n x n_heads*head_dim); row i is at position pos0 + i.
-  virtual void rope(Mat x, int64_t pos0, const RopeParams& params) = 0;
+  // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.
+  // One op for both so that sin/cos are computed once per (position, pair).
+  virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params) = 0;
   // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
   // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
   virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out) = 0;

@@ -1,0 +1,83 @@
+// The LLaMA forward pass, written once against the kernel interface: a batch of tokens at consecutive
+// positions goes in (a prompt as one batch, or one token while generating), logits come out, and the KV
+// cache keeps what later positions attend to. Each op can be reported to an observer for profiling.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/model.h"
+#include "kernels/kernel_set.h"
+
+namespace llamascope {
+
+// What the forward reports about one op when an observer is attached. Names are stable (docs/results.md).
+struct OpEvent {
+  const char* op;                  // "embed", "attn_norm", "attn_q", ..., "output"
+  OpKind kind;
+  int layer;                       // -1 outside the layers
+  int64_t pos0;                    // position of the batch's first token
+  int64_t batch;                   // tokens in the batch
+  const Weight* weight;            // the weight the op reads, or null
+  int64_t n_keys;                  // attention: cache rows the last query reads; else 0
+  uint64_t ns;                     // wall time of the op, backend synchronised before and after
+};
+
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  virtual void on_op(const OpEvent& event) = 0;
+};
+
+class Forward {
+ public:
+  // context: KV-cache capacity in positions (<= 0: the model's context length); max_batch: most tokens in
+  // one pass (a longer prompt is split into passes of this size).
+  Forward(const Model& model, KernelSet& kernels, int64_t context = 0, int64_t max_batch = 512);
+
+  // Runs tokens at positions pos0, pos0+1, ... (pos0 must equal the cache's current length; positions past
+  // it are discarded first, so a caller can rewind). logits_out receives, if not null, n_vocab floats per
+  // token when all_logits, else only the last token's.
+  void eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits = false);
+
+  int64_t context() const { return context_; }
+  int64_t max_batch() const { return max_batch_; }
+  void set_observer(OpObserver* observer) { observer_ = observer; }
+  uint64_t kv_cache_bytes() const;
+  uint64_t activation_bytes() const;
+  uint64_t prepared_bytes() const { return prepared_bytes_; }
+
+ private:
+  void eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits);
+
+  // Runs one op, timing it only when an observer is attached (one branch otherwise).
+  template <class Fn>
+  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys, Fn&& fn);
+
+  const Model& model_;
+  KernelSet& kernels_;
+  OpObserver* observer_ = nullptr;
+  int64_t context_ = 0;
+  int64_t max_batch_ = 0;
+  int64_t batch_pos0_ = 0;  // of the batch being run (for events)
+  int64_t batch_n_ = 0;
+  uint64_t prepared_bytes_ = 0;
+
+  // Run state, allocated once by the buffer-owning backend; rows = tokens of the current batch.
+  Mat x_;       // (max_batch, dim) the residual stream
+  Mat xb_;      // (max_batch, dim) normalised input of a block
+  Mat q_;       // (max_batch, q_dim) queries
+  Mat att_;     // (max_batch, q_dim) attention output, before attn_output
+  Mat proj_;    // (max_batch, dim) output of attn_output / ffn_down, added to x_
+  Mat gate_;    // (max_batch, hidden) ffn_gate output, then silu(gate) * up
+  Mat up_;      // (max_batch, hidden) ffn_up output
+  Mat logits_;  // (max_batch, vocab)
+  std::vector<Mat> k_cache_;  // per layer (context, kv_dim); row p = key of position p
+  std::vector<Mat> v_cache_;  // per layer (context, kv_dim)
+  RopeParams rope_;
+  AttentionShape attention_shape_;
+};
+
+}  // namespace llamascope

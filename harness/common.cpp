@@ -1,0 +1,47 @@
+#include "harness/common.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/error.h"
+#include "kernels/backend.h"
+
+namespace llamascope {
+
+std::string default_kernel_set() { return find_backend("simd") ? "simd" : "scalar"; }
+
+void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& default_kernels) {
+  flags.kernels = default_kernels.empty() ? default_kernel_set() : default_kernels;
+  cmd.add_option("-k,--kernels", flags.kernels, "kernel set: BACKEND[,OP=BACKEND...], e.g. simd,matmul=scalar")
+      ->capture_default_str();
+  cmd.add_option("-t,--threads", flags.threads, "threads")->check(CLI::Range(1, 1024))->capture_default_str();
+}
+
+int& command_exit_status() {
+  static int status = 0;
+  return status;
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot open for writing");
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw Error(path + ": write failed (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename into place: " + ec.message());
+  }
+}
+
+}  // namespace llamascope

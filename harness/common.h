@@ -1,0 +1,23 @@
+// Small pieces shared by the CLI commands: kernel/thread flags, reading a model with its tokenizer,
+// writing result files atomically.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+namespace llamascope {
+
+struct KernelFlags {
+  std::string kernels = "scalar";
+  int threads = 1;
+};
+// The fastest host kernel set compiled in ("simd", else "scalar").
+std::string default_kernel_set();
+// Adds -k/--kernels (default_kernels "" = default_kernel_set()) and -t/--threads to a command.
+void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& default_kernels);
+
+// Writes `content` to `path` through PATH.tmp + rename, so a reader never sees a half-written file.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace llamascope

@@ -1,0 +1,113 @@
+#include "kernels/kernel_set.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace llamascope {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, sep)) parts.push_back(item);
+  if (!text.empty() && text.back() == sep) parts.emplace_back();
+  return parts;
+}
+
+std::string backend_list() {
+  std::string names;
+  for (const BackendEntry& e : backend_registry()) names += (names.empty() ? "" : ", ") + e.name;
+  return names;
+}
+
+}  // namespace
+
+KernelSet::KernelSet(const std::string& spec, const BackendOptions& options) : options_(options) {
+  if (options.threads < 1) throw Error("-t: thread count must be at least 1");
+  std::vector<std::string> items = split(spec, ',');
+  if (items.empty() || items.front().empty() || items.front().find('=') != std::string::npos)
+    throw Error("-k '" + spec + "': expected BACKEND[,OP=BACKEND...] (backends: " + backend_list() + ")");
+  Backend& fallback_default = get_or_create(items.front());
+  op_backend_.fill(&fallback_default);
+  std::string overrides;
+  for (size_t i = 1; i < items.size(); ++i) {
+    const size_t eq = items[i].find('=');
+    if (eq == std::string::npos)
+      throw Error("-k '" + spec + "': '" + items[i] + "' should be OP=BACKEND (one kernel set has one default backend)");
+    const std::string op_name = items[i].substr(0, eq);
+    const std::string backend_name = items[i].substr(eq + 1);
+    int op = -1;
+    for (int o = 0; o < static_cast<int>(OpKind::count); ++o)
+      if (op_name == op_kind_name(static_cast<OpKind>(o))) op = o;
+    if (op < 0) {
+      std::string ops;
+      for (int o = 0; o < static_cast<int>(OpKind::count); ++o)
+        ops += std::string(o ? ", " : "") + op_kind_name(static_cast<OpKind>(o));
+      throw Error("-k '" + spec + "': unknown op '" + op_name + "' (ops: " + ops + ")");
+    }
+    op_backend_[op] = &get_or_create(backend_name);
+  }
+  spec_ = backends_.front()->name();
+  for (int o = 0; o < static_cast<int>(OpKind::count); ++o)
+    if (op_backend_[o] != backends_.front().get())
+      spec_ += std::string(",") + op_kind_name(static_cast<OpKind>(o)) + "=" + op_backend_[o]->name();
+}
+
+Backend& KernelSet::get_or_create(const std::string& name) {
+  for (auto& b : backends_)
+    if (b->name() == name) return *b;
+  const BackendEntry* entry = find_backend(name);
+  if (!entry) throw Error("-k: unknown backend '" + name + "' (backends: " + backend_list() + ")");
+  const std::string why = entry->unavailable_reason();
+  if (!why.empty()) throw Error("-k: backend '" + name + "' is unavailable here: " + why);
+  std::unique_ptr<Backend> backend = entry->create(options_);
+  if (!backends_.empty() && backend->memory_space() != backends_.front()->memory_space())
+    throw Error("-k: backend '" + name + "' uses another memory space than '" + backends_.front()->name() +
+                "'; per-op overrides compose backends of one device only");
+  backends_.push_back(std::move(backend));
+  return *backends_.back();
+}
+
+Backend& KernelSet::for_op(OpKind op, TensorType type) {
+  Backend* chosen = op_backend_[static_cast<size_t>(op)];
+  if (chosen->supports(op, type)) return *chosen;
+  Backend& reference = get_or_create("scalar");
+  if (fallback_noted_.insert({static_cast<int>(op), static_cast<int>(type)}).second)
+    std::fprintf(stderr, "llamascope: note: backend '%s' has no %s for %s; using 'scalar' for it\n",
+                 chosen->name().c_str(), op_kind_name(op), type_name(type));
+  return reference;
+}
+
+std::vector<std::string> KernelSet::backend_names() const {
+  std::vector<std::string> names;
+  for (const auto& b : backends_) names.push_back(b->name());
+  return names;
+}
+
+std::vector<std::string> KernelSet::descriptions() const {
+  std::vector<std::string> lines;
+  for (const auto& b : backends_) lines.push_back(b->name() + ": " + b->description());
+  return lines;
+}
+
+size_t KernelSet::prepare(const Weight& w, OpKind op) { return for_op(op, w.type).prepare(w); }
+
+void KernelSet::synchronize() {
+  for (auto& b : backends_) b->synchronize();
+}
+
+std::vector<std::string> KernelSet::split_list(const std::string& list) {
+  std::vector<std::string> sets;
+  for (const std::string& item : split(list, ',')) {
+    if (item.find('=') != std::string::npos && !sets.empty())
+      sets.back() += "," + item;
+    else
+      sets.push_back(item);
+  }
+  return sets;
+}
+
+}  // namespace llamascope

@@ -1,0 +1,51 @@
+// A kernel set: backends composed per op on one memory space, parsed from a spec such as "simd" or
+// "simd,matmul=scalar". The forward pass calls ops through it; it picks the backend for each op and weight
+// type, falling back to the scalar reference (and saying so once on stderr) where a backend lacks one.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+
+namespace llamascope {
+
+class KernelSet {
+ public:
+  // Throws Error for an unknown backend or op name, or a backend unavailable on this machine (with why).
+  KernelSet(const std::string& spec, const BackendOptions& options);
+
+  // The canonical spec: the default backend, then op=backend overrides in op order.
+  const std::string& spec() const { return spec_; }
+  int threads() const { return options_.threads; }
+  // The backend that owns buffers (the default one).
+  Backend& memory() { return *backends_.front(); }
+  // The backend that runs `op` on weights of `type`.
+  Backend& for_op(OpKind op, TensorType type = TensorType::F32);
+  // Names of the distinct backends in this set, default first.
+  std::vector<std::string> backend_names() const;
+  // Per-backend description lines (ISA, library), for records and `kernels`.
+  std::vector<std::string> descriptions() const;
+
+  // Calls prepare() of the backend that will run matmuls of this weight; returns the extra bytes.
+  size_t prepare(const Weight& w, OpKind op);
+  void synchronize();
+
+  // Bench's -k takes a list of kernel sets: "scalar,simd,matmul=scalar" = {"scalar", "simd,matmul=scalar"}
+  // (an op=backend item belongs to the set before it).
+  static std::vector<std::string> split_list(const std::string& list);
+
+ private:
+  Backend& get_or_create(const std::string& name);
+
+  std::string spec_;
+  BackendOptions options_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
+  std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
+  std::set<std::pair<int, int>> fallback_noted_;    // (op, type) already announced
+};
+
+}  // namespace llamascope

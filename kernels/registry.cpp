@@ -1,0 +1,38 @@
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/scalar/scalar_backend.h"
+
+namespace llamascope {
+
+const char* op_kind_name(OpKind op) {
+  switch (op) {
+    case OpKind::embed: return "embed";
+    case OpKind::rmsnorm: return "rmsnorm";
+    case OpKind::matmul: return "matmul";
+    case OpKind::rope: return "rope";
+    case OpKind::attention: return "attention";
+    case OpKind::swiglu: return "swiglu";
+    case OpKind::add: return "add";
+    case OpKind::count: break;
+  }
+  return "?";
+}
+
+const std::vector<BackendEntry>& backend_registry() {
+  static const std::vector<BackendEntry> entries = [] {
+    std::vector<BackendEntry> list;
+    list.push_back(scalar_backend_entry());
+    return list;
+  }();
+  return entries;
+}
+
+const BackendEntry* find_backend(const std::string& name) {
+  for (const BackendEntry& entry : backend_registry())
+    if (entry.name == name) return &entry;
+  return nullptr;
+}
+
+}  // namespace llamascope

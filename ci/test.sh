@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds (Release, and the broken-file suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer), then CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+# Sanitizer build: the loaders, formats and corrupt-file suite (and the CLI they drive) under ASan+UBSan.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMASCOPE_SANITIZE=ON -DLLAMASCOPE_BENCHMARKS=OFF > /dev/null
+cmake --build build-asan -j "$jobs" --target llamascope llamascope_tests
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs" -R 'Corrupt|Gguf|Llama2c|Tokenizer|Quant|cli\.')

@@ -1,0 +1,43 @@
+// Golden numerics: llama.cpp's reference logits (golden/llamacpp/manifest.json), the tolerances per weight
+// type (golden/tolerances.json), and the comparison of a logits matrix against a reference.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace llamascope {
+
+struct LogitsComparison {
+  double nmse = 0;           // sum of squared differences / sum of squared reference values
+  double top1 = 0;           // fraction of rows whose argmax agrees
+  double max_abs_diff = 0;
+  bool finite = true;        // no NaN or Inf in the compared logits
+};
+
+LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual, int64_t n_vocab);
+
+struct GoldenTolerance {
+  double nmse = 0;
+  double top1 = 0;
+};
+
+struct GoldenCase {
+  std::string model_path;     // absolute
+  std::string logits_path;    // absolute
+  std::vector<int32_t> tokens;
+  int64_t n_positions = 0;
+  int64_t n_vocab = 0;
+  std::vector<int32_t> greedy_next;  // llama.cpp's greedy continuation (may be empty)
+};
+
+// Reads DIR/llamacpp/manifest.json; paths in it are relative to DIR. Throws Error on a malformed manifest.
+std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir);
+// Limits for a model whose matmul weights are of `type_summary` (Model::weight_type_summary()).
+GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary);
+double golden_prefill_decode_limit(const std::string& golden_dir);
+// The reference logits of a case (n_positions x n_vocab floats); Error if the file size does not match.
+std::vector<float> read_reference_logits(const GoldenCase& c);
+
+}  // namespace llamascope

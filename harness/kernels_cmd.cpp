@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <sstream>
+
+#include "engine/error.h"
 #include "harness/commands.h"
+#include "kernels/op_check.h"
 #include "kernels/backend.h"
 
 namespace llamascope {
@@ -42,11 +46,61 @@ void list_kernels() {
   }
 }
 
+struct CheckArgs {
+  bool check = false;
+  std::string backends;  // comma list; empty = every available backend
+  std::string filter;    // substring of OpCase::str()
+  int threads = 2;
+  bool verbose = false;
+};
+
+// Runs the op checker; one line per case (failures always, passes with -v) and a closing count.
+void run_checks(const CheckArgs& args) {
+  std::vector<std::string> names;
+  if (args.backends.empty()) {
+    for (const BackendEntry& e : backend_registry())
+      if (e.unavailable_reason().empty()) names.push_back(e.name);
+  } else {
+    std::stringstream list(args.backends);
+    for (std::string name; std::getline(list, name, ',');) names.push_back(name);
+  }
+  int passed = 0, failed = 0, skipped = 0;
+  for (const std::string& name : names) {
+    const BackendEntry* entry = find_backend(name);
+    if (!entry) throw Error("--check: unknown backend '" + name + "'");
+    if (const std::string why = entry->unavailable_reason(); !why.empty())
+      throw Error("--check: backend '" + name + "' is unavailable here: " + why);
+    std::unique_ptr<Backend> backend = entry->create(BackendOptions{args.threads});
+    for (const OpCase& c : default_op_cases()) {
+      if (!args.filter.empty() && c.str().find(args.filter) == std::string::npos) continue;
+      const OpCheckResult r = check_op(*backend, c);
+      if (!r.supported) {
+        ++skipped;
+        continue;
+      }
+      r.passed() ? ++passed : ++failed;
+      if (!r.passed() || args.verbose)
+        fmt::print("{} {:<8} {:<60} nmse={:.3g} limit={:.0e}{}{}\n", r.passed() ? "ok  " : "FAIL", name, c.str(),
+                   r.nmse, r.limit, r.finite ? "" : " NaN/Inf", r.guards_intact ? "" : " out-of-bounds write");
+    }
+  }
+  fmt::print("op check: {} passed, {} failed, {} skipped (op/type not offered by the backend)\n", passed, failed,
+             skipped);
+  fmt::print("{} passed, {} failed\n", passed, failed);
+  if (failed) command_exit_status() = 1;
+}
+
 }  // namespace
 
 void register_kernels_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("kernels", "List the kernel backends, their ops and tensor types");
-  cmd->callback([] { list_kernels(); });
+  auto args = std::make_shared<CheckArgs>();
+  auto* cmd = app.add_subcommand("kernels", "List the kernel backends, their ops and tensor types; --check proves them");
+  cmd->add_flag("--check", args->check, "run the op checker against the float64 reference");
+  cmd->add_option("-k,--kernels", args->backends, "backends to check (comma list; default: all available)");
+  cmd->add_option("--filter", args->filter, "only cases whose description contains this text, e.g. 'matmul type=Q4_K'");
+  cmd->add_option("-t,--threads", args->threads, "threads for the backends under check")->check(CLI::Range(1, 1024));
+  cmd->add_flag("-v,--verbose", args->verbose, "print passing cases too");
+  cmd->callback([args] { args->check ? run_checks(*args) : list_kernels(); });
 }
 
 }  // namespace llamascope

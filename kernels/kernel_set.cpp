@@ -74,11 +74,23 @@ Backend& KernelSet::get_or_create(const std::string& name) {
 Backend& KernelSet::for_op(OpKind op, TensorType type) {
   Backend* chosen = op_backend_[static_cast<size_t>(op)];
   if (chosen->supports(op, type)) return *chosen;
-  Backend& reference = get_or_create("scalar");
+  // Fallback: the fastest host backend that has the op (simd, then the scalar reference, which has all).
+  Backend* fallback = nullptr;
+  for (const char* name : {"simd", "scalar"}) {
+    const BackendEntry* entry = find_backend(name);
+    if (!entry || !entry->unavailable_reason().empty() || name == chosen->name()) continue;
+    Backend& candidate = get_or_create(name);
+    if (candidate.supports(op, type)) {
+      fallback = &candidate;
+      break;
+    }
+  }
+  if (!fallback) throw Error("-k " + spec_ + ": no backend offers " + op_kind_name(op) + " for " + type_name(type));
   if (fallback_noted_.insert({static_cast<int>(op), static_cast<int>(type)}).second)
-    std::fprintf(stderr, "llamascope: note: backend '%s' has no %s for %s; using 'scalar' for it\n",
-                 chosen->name().c_str(), op_kind_name(op), type_name(type));
-  return reference;
+    std::fprintf(stderr, "llamascope: note: backend '%s' has no %s%s%s; using '%s' for it\n", chosen->name().c_str(),
+                 op_kind_name(op), op == OpKind::matmul || op == OpKind::embed ? " for " : "",
+                 op == OpKind::matmul || op == OpKind::embed ? type_name(type) : "", fallback->name().c_str());
+  return *fallback;
 }
 
 std::vector<std::string> KernelSet::backend_names() const {

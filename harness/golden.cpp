@@ -5,7 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/forward.h"
+#include "engine/model.h"
 #include "engine/sampler.h"
+#include "kernels/kernel_set.h"
 
 namespace llamascope {
 namespace {
@@ -75,6 +78,44 @@ GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::strin
 
 double golden_prefill_decode_limit(const std::string& golden_dir) {
   return read_json(golden_dir + "/tolerances.json").at("prefill_vs_decode_nmse").get<double>();
+}
+
+bool GoldenResult::passed() const {
+  return prefill.finite && decode.finite && prefill.nmse <= tolerance.nmse && decode.nmse <= tolerance.nmse &&
+         prefill.top1 >= tolerance.top1 && decode.top1 >= tolerance.top1 &&
+         prefill_vs_decode.nmse <= prefill_decode_limit;
+}
+
+GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernel_spec,
+                             int threads) {
+  const std::unique_ptr<Model> model = load_model(c.model_path);
+  if (model->config.vocab_size != c.n_vocab)
+    throw Error(c.model_path + ": vocabulary " + std::to_string(model->config.vocab_size) + " but the reference has " +
+                std::to_string(c.n_vocab));
+  const std::vector<float> reference = read_reference_logits(c);
+  const size_t n = c.tokens.size();
+  const int64_t vocab = c.n_vocab;
+  KernelSet kernels(kernel_spec, BackendOptions{threads});
+  std::vector<float> prefill(n * vocab), decode(n * vocab);
+  {
+    Forward forward(*model, kernels, static_cast<int64_t>(n));
+    forward.eval(c.tokens, 0, prefill.data(), /*all_logits=*/true);
+  }
+  {
+    Forward forward(*model, kernels, static_cast<int64_t>(n));
+    for (size_t i = 0; i < n; ++i) forward.eval({&c.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
+  }
+  GoldenResult r;
+  r.model_path = c.model_path;
+  r.weight_types = model->weight_type_summary();
+  r.kernels = kernels.spec();
+  r.threads = threads;
+  r.prefill = compare_logits(reference, prefill, vocab);
+  r.decode = compare_logits(reference, decode, vocab);
+  r.prefill_vs_decode = compare_logits(prefill, decode, vocab);
+  r.tolerance = golden_tolerance(golden_dir, r.weight_types);
+  r.prefill_decode_limit = golden_prefill_decode_limit(golden_dir);
+  return r;
 }
 
 std::vector<float> read_reference_logits(const GoldenCase& c) {

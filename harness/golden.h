@@ -37,6 +37,21 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir);
 // Limits for a model whose matmul weights are of `type_summary` (Model::weight_type_summary()).
 GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary);
 double golden_prefill_decode_limit(const std::string& golden_dir);
+// One case run through one kernel set, in one prefill batch and one token at a time, against the reference.
+struct GoldenResult {
+  std::string model_path;
+  std::string weight_types;   // Model::weight_type_summary()
+  std::string kernels;        // canonical kernel-set spec
+  int threads = 1;
+  LogitsComparison prefill;   // vs llama.cpp
+  LogitsComparison decode;    // vs llama.cpp
+  LogitsComparison prefill_vs_decode;
+  GoldenTolerance tolerance;
+  double prefill_decode_limit = 0;
+  bool passed() const;
+};
+GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernels, int threads);
+
 // The reference logits of a case (n_positions x n_vocab floats); Error if the file size does not match.
 std::vector<float> read_reference_logits(const GoldenCase& c);
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   llamascope::register_tokenize_command(app);
   llamascope::register_logits_command(app);
   llamascope::register_kernels_command(app);
+  llamascope::register_golden_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

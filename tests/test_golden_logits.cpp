@@ -5,10 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/forward.h"
-#include "engine/model.h"
 #include "harness/golden.h"
-#include "kernels/kernel_set.h"
+#include "kernels/backend.h"
 
 namespace llamascope {
 namespace {
@@ -43,38 +41,17 @@ class GoldenLogits : public testing::TestWithParam<GoldenParam> {};
 
 TEST_P(GoldenLogits, PrefillAndDecodeMatchLlamaCpp) {
   const GoldenParam& p = GetParam();
-  const std::unique_ptr<Model> model = load_model(p.golden.model_path);
-  ASSERT_EQ(model->config.vocab_size, p.golden.n_vocab);
-  const std::vector<float> reference = read_reference_logits(p.golden);
-  const GoldenTolerance tol = golden_tolerance(kGolden, model->weight_type_summary());
-  const size_t n = p.golden.tokens.size();
-  const int64_t vocab = p.golden.n_vocab;
-
-  KernelSet kernels(p.kernels, BackendOptions{p.threads});
-  std::vector<float> prefill(n * vocab), decode(n * vocab);
-  {
-    Forward forward(*model, kernels, static_cast<int64_t>(n));
-    forward.eval(p.golden.tokens, 0, prefill.data(), /*all_logits=*/true);
-  }
-  {
-    Forward forward(*model, kernels, static_cast<int64_t>(n));
-    for (size_t i = 0; i < n; ++i) forward.eval({&p.golden.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
-  }
-
-  const LogitsComparison pre = compare_logits(reference, prefill, vocab);
-  const LogitsComparison dec = compare_logits(reference, decode, vocab);
-  const LogitsComparison self = compare_logits(prefill, decode, vocab);
-  RecordProperty("nmse_prefill", std::to_string(pre.nmse));
-  RecordProperty("top1_prefill", std::to_string(pre.top1));
-  std::printf("  %s [%s]: nmse prefill %.3g decode %.3g, top1 %.4f / %.4f, prefill-vs-decode %.3g\n",
-              model->weight_type_summary().c_str(), kernels.spec().c_str(), pre.nmse, dec.nmse, pre.top1, dec.top1,
-              self.nmse);
-  EXPECT_TRUE(pre.finite && dec.finite);
-  EXPECT_LE(pre.nmse, tol.nmse);
-  EXPECT_LE(dec.nmse, tol.nmse);
-  EXPECT_GE(pre.top1, tol.top1);
-  EXPECT_GE(dec.top1, tol.top1);
-  EXPECT_LE(self.nmse, golden_prefill_decode_limit(kGolden));
+  const GoldenResult r = run_golden_case(kGolden, p.golden, p.kernels, p.threads);
+  std::printf("  %s [%s -t %d]: nmse prefill %.3g decode %.3g, top1 %.4f / %.4f, prefill-vs-decode %.3g\n",
+              r.weight_types.c_str(), r.kernels.c_str(), r.threads, r.prefill.nmse, r.decode.nmse, r.prefill.top1,
+              r.decode.top1, r.prefill_vs_decode.nmse);
+  EXPECT_TRUE(r.prefill.finite && r.decode.finite);
+  EXPECT_LE(r.prefill.nmse, r.tolerance.nmse);
+  EXPECT_LE(r.decode.nmse, r.tolerance.nmse);
+  EXPECT_GE(r.prefill.top1, r.tolerance.top1);
+  EXPECT_GE(r.decode.top1, r.tolerance.top1);
+  EXPECT_LE(r.prefill_vs_decode.nmse, r.prefill_decode_limit);
+  EXPECT_TRUE(r.passed());
 }
 
 INSTANTIATE_TEST_SUITE_P(Manifest, GoldenLogits, testing::ValuesIn(golden_params()), param_name);

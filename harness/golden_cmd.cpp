@@ -1,0 +1,76 @@
+// `llamascope golden`: every reference case of golden/llamacpp/manifest.json through a kernel set, prefill
+// and decode, against llama.cpp's logits; one line per case, a verdict, and optional JSONL records.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/error.h"
+#include "harness/commands.h"
+#include "harness/common.h"
+#include "harness/golden.h"
+
+namespace llamascope {
+namespace {
+
+struct GoldenArgs {
+  std::string dir;
+  std::string filter;
+  std::string jsonl;
+  KernelFlags kernels;
+};
+
+std::string default_golden_dir() {
+  for (const std::string candidate : {std::string("golden"), std::string(LLAMASCOPE_SOURCE_DIR) + "/golden"})
+    if (std::filesystem::exists(candidate + "/llamacpp/manifest.json")) return candidate;
+  throw Error("golden data not found (looked in ./golden and " LLAMASCOPE_SOURCE_DIR "/golden); give --dir");
+}
+
+nlohmann::json comparison_json(const LogitsComparison& c) {
+  return {{"nmse", c.nmse}, {"top1", c.top1}, {"max_abs_diff", c.max_abs_diff}, {"finite", c.finite}};
+}
+
+void golden(const GoldenArgs& args) {
+  const std::string dir = args.dir.empty() ? default_golden_dir() : args.dir;
+  int passed = 0, failed = 0;
+  std::string records;
+  fmt::print("{:<34} {:<10} {:>11} {:>11} {:>7} {:>7} {:>10} {:>9}  {}\n", "model", "types", "nmse pre", "nmse dec",
+             "top1", "limit", "pre-vs-dec", "nmse lim", "verdict");
+  for (const GoldenCase& c : load_golden_cases(dir)) {
+    if (!args.filter.empty() && c.model_path.find(args.filter) == std::string::npos) continue;
+    const GoldenResult r = run_golden_case(dir, c, args.kernels.kernels, args.kernels.threads);
+    r.passed() ? ++passed : ++failed;
+    const std::string name = std::filesystem::path(c.model_path).filename().string();
+    fmt::print("{:<34} {:<10} {:>11.3e} {:>11.3e} {:>7.4f} {:>7.2f} {:>10.2e} {:>9.0e}  {}\n", name, r.weight_types,
+               r.prefill.nmse, r.decode.nmse, std::min(r.prefill.top1, r.decode.top1), r.tolerance.top1,
+               r.prefill_vs_decode.nmse, r.tolerance.nmse, r.passed() ? "ok" : "FAIL");
+    const nlohmann::json record = {
+        {"schema", "llamascope.golden/1"},      {"model", c.model_path},
+        {"weight_types", r.weight_types},       {"kernels", r.kernels},
+        {"threads", r.threads},                 {"positions", c.n_positions},
+        {"prefill", comparison_json(r.prefill)}, {"decode", comparison_json(r.decode)},
+        {"prefill_vs_decode", comparison_json(r.prefill_vs_decode)},
+        {"limits", {{"nmse", r.tolerance.nmse}, {"top1", r.tolerance.top1}, {"prefill_vs_decode_nmse", r.prefill_decode_limit}}},
+        {"passed", r.passed()}};
+    records += record.dump() + "\n";
+  }
+  fmt::print("golden [{} -t {}]: {} passed, {} failed\n", args.kernels.kernels, args.kernels.threads, passed, failed);
+  if (!args.jsonl.empty()) write_file_atomically(args.jsonl, records);
+  if (failed) command_exit_status() = 1;
+}
+
+}  // namespace
+
+void register_golden_command(CLI::App& app) {
+  auto args = std::make_shared<GoldenArgs>();
+  auto* cmd = app.add_subcommand("golden", "Check a kernel set against llama.cpp's reference logits (golden/)");
+  cmd->add_option("--dir", args->dir, "golden data folder (default: ./golden or the source tree's)");
+  cmd->add_option("--filter", args->filter, "only models whose path contains this text");
+  cmd->add_option("--jsonl", args->jsonl, "also write one llamascope.golden/1 record per case");
+  add_kernel_flags(*cmd, args->kernels, "");
+  cmd->callback([args] { golden(*args); });
+}
+
+}  // namespace llamascope

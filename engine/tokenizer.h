@@ -40,6 +40,10 @@ Vocabulary vocabulary_from_gguf(const GgufFile& gguf);
 // From llama2.c's tokenizer.bin, as llama2.c uses it (BOS 1, EOS 2, byte tokens <0xXX> at 3..258).
 Vocabulary vocabulary_from_llama2c(const std::string& tokenizer_path, int32_t vocab_size);
 
+// A BPE pre-tokenizer on its own ("default"/"gpt-2" or "llama-bpe"): the pieces `text` is split into before
+// merging, as raw bytes. Throws Error for an unsupported name.
+std::vector<std::string> bpe_pre_tokenize(std::string_view text, const std::string& pre);
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;

@@ -19,7 +19,7 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
   proj_ = mem.alloc(max_batch_, c.dim);
   gate_ = mem.alloc(max_batch_, c.hidden_dim);
   up_ = mem.alloc(max_batch_, c.hidden_dim);
-  logits_ = mem.alloc(max_batch_, c.vocab_size);
+  logits_ = mem.alloc(std::min(max_batch_, kLogitsRows), c.vocab_size);
   for (int l = 0; l < c.n_layers; ++l) {
     k_cache_.push_back(mem.alloc(context_, c.kv_dim()));
     v_cache_.push_back(mem.alloc(context_, c.kv_dim()));
@@ -40,7 +40,8 @@ uint64_t Forward::kv_cache_bytes() const {
 
 uint64_t Forward::activation_bytes() const {
   const ModelConfig& c = model_.config;
-  return uint64_t(max_batch_) * (3ull * c.dim + 2ull * c.q_dim() + 2ull * c.hidden_dim + c.vocab_size) * sizeof(float);
+  return (uint64_t(max_batch_) * (3ull * c.dim + 2ull * c.q_dim() + 2ull * c.hidden_dim) +
+          uint64_t(logits_.rows) * c.vocab_size) * sizeof(float);
 }
 
 template <class Fn>
@@ -124,12 +125,16 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
   const int64_t first = all_logits ? 0 : n - 1;
   const Mat x_out = x_.row_range(first, n - first), xb_out = xb_.row_range(first, n - first);
-  const Mat logits = logits_.row_range(0, n - first);
   op("output_norm", OpKind::rmsnorm, -1, &model_.output_norm, 0,
      [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x_out, model_.output_norm, c.rms_eps, xb_out); });
-  op("output", OpKind::matmul, -1, &model_.output, 0,
-     [&] { k.for_op(OpKind::matmul, model_.output.type).matmul(model_.output, xb_out, logits); });
-  kernels_.memory().download(logits, logits_out);
+  for (int64_t row = 0; row < x_out.rows; row += logits_.rows) {
+    const int64_t rows = std::min(logits_.rows, x_out.rows - row);
+    const Mat logits = logits_.row_range(0, rows);
+    op("output", OpKind::matmul, -1, &model_.output, 0, [&] {
+      k.for_op(OpKind::matmul, model_.output.type).matmul(model_.output, xb_out.row_range(row, rows), logits);
+    });
+    kernels_.memory().download(logits, logits_out + row * c.vocab_size);
+  }
 }
 
 }  // namespace llamascope

@@ -33,6 +33,9 @@ class OpObserver {
 
 class Forward {
  public:
+  // Rows of logits computed per output matmul; bounds that buffer (vocab 128k x 32 rows = 16 MiB).
+  static constexpr int64_t kLogitsRows = 32;
+
   // context: KV-cache capacity in positions (<= 0: the model's context length); max_batch: most tokens in
   // one pass (a longer prompt is split into passes of this size).
   Forward(const Model& model, KernelSet& kernels, int64_t context = 0, int64_t max_batch = 512);
@@ -73,7 +76,7 @@ class Forward {
   Mat proj_;    // (max_batch, dim) output of attn_output / ffn_down, added to x_
   Mat gate_;    // (max_batch, hidden) ffn_gate output, then silu(gate) * up
   Mat up_;      // (max_batch, hidden) ffn_up output
-  Mat logits_;  // (max_batch, vocab)
+  Mat logits_;  // (kLogitsRows, vocab): the output matmul runs in chunks of this many rows
   std::vector<Mat> k_cache_;  // per layer (context, kv_dim); row p = key of position p
   std::vector<Mat> v_cache_;  // per layer (context, kv_dim)
   RopeParams rope_;

@@ -12,6 +12,8 @@ void register_tokenize_command(CLI::App& app);
 void register_logits_command(CLI::App& app);
 void register_kernels_command(CLI::App& app);
 void register_golden_command(CLI::App& app);
+void register_bench_command(CLI::App& app);
+void register_profile_command(CLI::App& app);
 
 // Exit status a command asks main() to return (0 unless a command sets it, e.g. a failed check).
 int& command_exit_status();

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   llamascope::register_logits_command(app);
   llamascope::register_kernels_command(app);
   llamascope::register_golden_command(app);
+  llamascope::register_bench_command(app);
+  llamascope::register_profile_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

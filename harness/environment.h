@@ -1,0 +1,53 @@
+// Environment capture for result records (DESIGN.md, "Result records"): the machine (CPU model and ISA
+// features, cores, memory, OS, GPU and driver when present), the build (compiler, flags, build type, git
+// revision and dirty flag, library versions), and this machine's limits (memory bandwidth and FP32 peak,
+// measured once and cached under $XDG_CACHE_HOME/llamascope, or given on the command line). Also the
+// process's peak resident memory, resettable per measured row.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace llamascope {
+
+// The `environment` object every run record carries (docs/results.md). Captured once per process; the
+// fields are stable, the values describe this machine and build.
+const nlohmann::json& environment_json();
+
+// "AMD EPYC 7B13" (from /proc/cpuinfo), or "unknown".
+std::string cpu_model_name();
+// Logical CPUs this process may run on.
+int logical_cpus();
+
+// A fresh identifier shared by every record of one invocation: UTC time plus 32 random bits,
+// e.g. "20261123T035012Z-9f1c04ab".
+std::string new_run_id();
+// Now, UTC, ISO 8601 with seconds: "2026-11-23T03:50:12Z".
+std::string utc_now_iso8601();
+
+// This machine's limits. `source` says where the number came from: "given", "cache" or "measured".
+struct MachineLimits {
+  double bandwidth_gbps = 0;  // memory read bandwidth, 1e9 bytes/s, all logical CPUs reading
+  std::string bandwidth_source;
+  double peak_gflops = 0;  // FP32 fused multiply-add peak, 1e9 FLOP/s, all logical CPUs
+  std::string peak_source;
+  int threads = 0;  // threads the measurement used
+  nlohmann::json to_json() const;
+};
+// Measures (a multi-threaded read of a buffer well beyond the last-level cache, best of several runs; an
+// FMA loop for the FLOP peak) unless cached for this CPU model; given values (> 0) win. Never throws for a
+// cache it cannot read or write: it measures again and says nothing.
+MachineLimits machine_limits(double given_bandwidth_gbps = 0, double given_peak_gflops = 0);
+
+// The cache folder ($XDG_CACHE_HOME/llamascope or ~/.cache/llamascope); empty when neither is set.
+std::string cache_dir();
+
+// Peak resident memory. reset_peak_rss() asks the kernel to restart VmHWM (writing 5 to
+// /proc/self/clear_refs); when it cannot, peaks are the process's since start and `peak_rss_scope()`
+// says "process" instead of "row".
+bool reset_peak_rss();
+uint64_t peak_rss_bytes();  // VmHWM, else getrusage's ru_maxrss
+uint64_t current_rss_bytes();
+
+}  // namespace llamascope

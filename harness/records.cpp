@@ -1,0 +1,343 @@
+#include "harness/records.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "harness/common.h"
+#include "harness/environment.h"
+
+namespace llamascope {
+
+// ---- statistics ----
+
+nlohmann::json SampleStats::to_json() const {
+  return {{"median", median}, {"mean", mean}, {"stddev", stddev},
+          {"min", min},       {"max", max},   {"samples", samples}};
+}
+
+SampleStats summarize(std::vector<double> samples) {
+  SampleStats s;
+  s.samples = samples;
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  const size_t n = samples.size();
+  s.min = samples.front();
+  s.max = samples.back();
+  s.median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+  double sum = 0;
+  for (double v : samples) sum += v;
+  s.mean = sum / static_cast<double>(n);
+  if (n > 1) {
+    double squares = 0;
+    for (double v : samples) squares += (v - s.mean) * (v - s.mean);
+    s.stddev = std::sqrt(squares / static_cast<double>(n - 1));
+  }
+  return s;
+}
+
+// ---- SHA-256 (FIPS 180-4) ----
+namespace {
+
+class Sha256 {
+ public:
+  void update(const uint8_t* data, size_t size) {
+    total_ += size;
+    if (buffered_) {
+      const size_t take = std::min(size, 64 - buffered_);
+      std::memcpy(buffer_ + buffered_, data, take);
+      buffered_ += take, data += take, size -= take;
+      if (buffered_ == 64) compress(buffer_), buffered_ = 0;
+    }
+    for (; size >= 64; data += 64, size -= 64) compress(data);
+    std::memcpy(buffer_, data, size);
+    buffered_ = size;
+  }
+
+  std::string hex() {
+    const uint64_t bits = total_ * 8;
+    const uint8_t one = 0x80, zero = 0;
+    update(&one, 1);
+    while (buffered_ != 56) update(&zero, 1);
+    uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+    update(length, 8);
+    std::string out;
+    for (uint32_t word : state_) out += fmt::format("{:08x}", word);
+    return out;
+  }
+
+ private:
+  static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+  void compress(const uint8_t* block) {
+    static constexpr uint32_t k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i)
+      w[i] = uint32_t(block[4 * i]) << 24 | uint32_t(block[4 * i + 1]) << 16 |
+             uint32_t(block[4 * i + 2]) << 8 | uint32_t(block[4 * i + 3]);
+    for (int i = 16; i < 64; ++i) {
+      const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4], f = state_[5],
+             g = state_[6], h = state_[7];
+    for (int i = 0; i < 64; ++i) {
+      const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+      const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+    }
+    state_[0] += a, state_[1] += b, state_[2] += c, state_[3] += d;
+    state_[4] += e, state_[5] += f, state_[6] += g, state_[7] += h;
+  }
+
+  std::array<uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  uint8_t buffer_[64] = {};
+  size_t buffered_ = 0;
+  uint64_t total_ = 0;
+};
+
+}  // namespace
+
+std::string sha256_hex(const void* data, size_t size) {
+  Sha256 h;
+  h.update(static_cast<const uint8_t*>(data), size);
+  return h.hex();
+}
+
+std::string file_sha256(const std::string& path) {
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(path, ec).lexically_normal().string();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
+  const std::string key =
+      fmt::format("{}|{}|{}.{:09d}", absolute, static_cast<uint64_t>(st.st_size),
+                  static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec));
+  const std::string dir = cache_dir();
+  const std::string cache_path = dir.empty() ? std::string() : dir + "/sha256.json";
+  nlohmann::json cache = nlohmann::json::object();
+  if (!cache_path.empty()) {
+    try {
+      std::ifstream in(cache_path);
+      if (in) cache = nlohmann::json::parse(in);
+      if (!cache.is_object()) cache = nlohmann::json::object();
+    } catch (const std::exception&) {
+      cache = nlohmann::json::object();
+    }
+    if (cache.contains(key) && cache[key].is_string() && cache[key].get<std::string>().size() == 64)
+      return cache[key].get<std::string>();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open for hashing");
+  Sha256 h;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    h.update(reinterpret_cast<const uint8_t*>(buffer.data()), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw Error(path + ": read error while hashing");
+  const std::string digest = h.hex();
+  if (!cache_path.empty()) {
+    // Entries for files that no longer match (rewritten models) are dropped as they are replaced.
+    for (auto it = cache.begin(); it != cache.end();)
+      it = it.key().rfind(absolute + "|", 0) == 0 ? cache.erase(it) : std::next(it);
+    cache[key] = digest;
+    try {
+      std::filesystem::create_directories(dir);
+      write_file_atomically(cache_path, cache.dump(1) + "\n");
+    } catch (const std::exception&) {
+      // An unwritable cache only costs hashing again next time.
+    }
+  }
+  return digest;
+}
+
+nlohmann::json model_identity(const Model& model) {
+  const ModelConfig& c = model.config;
+  std::map<std::string, int> type_counts;
+  for (const Weight* w : model.all_weights()) ++type_counts[type_name(w->type)];
+  nlohmann::json tensor_types = nlohmann::json::object();
+  for (const auto& [type, count] : type_counts) tensor_types[type] = count;
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(model.path, ec);
+  return {{"path", model.path},
+          {"name", std::filesystem::path(model.path).filename().string()},
+          {"sha256", file_sha256(model.path)},
+          {"format", model.format_name()},
+          {"architecture", c.architecture},
+          {"parameter_count", model.parameter_count()},
+          {"file_bytes", ec ? 0 : file_bytes},
+          {"weight_bytes", model.weight_bytes()},
+          {"weight_types", model.weight_type_summary()},
+          {"tensor_types", tensor_types},
+          {"config",
+           {{"dim", c.dim},
+            {"n_layers", c.n_layers},
+            {"n_heads", c.n_heads},
+            {"n_kv_heads", c.n_kv_heads},
+            {"head_dim", c.head_dim},
+            {"hidden_dim", c.hidden_dim},
+            {"vocab_size", c.vocab_size},
+            {"context_length", c.context_length},
+            {"tied_embeddings", c.tied_embeddings}}}};
+}
+
+// ---- output formats ----
+
+OutputFormat parse_output_format(const std::string& name) {
+  if (name == "md") return OutputFormat::md;
+  if (name == "jsonl") return OutputFormat::jsonl;
+  if (name == "csv") return OutputFormat::csv;
+  throw Error("-o: unknown output format '" + name + "' (md, jsonl or csv)");
+}
+
+nlohmann::json value_at(const nlohmann::json& record, const char* pointer) {
+  const nlohmann::json::json_pointer p(pointer);
+  return record.contains(p) ? record.at(p) : nlohmann::json(nullptr);
+}
+
+namespace {
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.2f} {}", bytes, units[u]);
+}
+
+std::string plain(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{:.2f}", v.get<double>());
+  return v.dump();
+}
+
+std::string md_cell(const nlohmann::json& v, MdStyle style) {
+  if (v.is_null()) return "-";
+  switch (style) {
+    case MdStyle::text:
+      return plain(v);
+    case MdStyle::integer:
+      return v.is_number() ? fmt::format("{:.0f}", v.get<double>()) : plain(v);
+    case MdStyle::bytes:
+      return v.is_number() ? human_bytes(v.get<double>()) : plain(v);
+    case MdStyle::count_millions:
+      return v.is_number() ? fmt::format("{:.2f} M", v.get<double>() / 1e6) : plain(v);
+    case MdStyle::percent:
+      return v.is_number() ? fmt::format("{:.1f} %", 100 * v.get<double>()) : plain(v);
+    case MdStyle::millis:
+      return v.is_number() ? fmt::format("{:.3f}", v.get<double>() / 1e6) : plain(v);
+    case MdStyle::mean_stddev:
+      if (v.is_object() && v.contains("mean") && v.contains("stddev"))
+        return fmt::format("{:.2f} ± {:.2f}", v["mean"].get<double>(), v["stddev"].get<double>());
+      return plain(v);
+  }
+  return plain(v);
+}
+
+std::string csv_cell(const nlohmann::json& v) {
+  std::string s;
+  if (v.is_null()) return "";
+  if (v.is_string())
+    s = v.get<std::string>();
+  else
+    s = v.dump();  // numbers at full precision; arrays/objects as compact JSON
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char ch : s) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string format_md_header(std::span<const Column> columns) {
+  std::string head = "|", rule = "|";
+  for (const Column& c : columns) {
+    if (!*c.md_header) continue;
+    head += fmt::format(" {} |", c.md_header);
+    const bool numeric = c.md_style != MdStyle::text;
+    rule += numeric ? " ---: |" : " --- |";
+  }
+  return head + "\n" + rule + "\n";
+}
+
+std::string format_md_row(const nlohmann::json& record, std::span<const Column> columns) {
+  std::string row = "|";
+  for (const Column& c : columns)
+    if (*c.md_header) row += fmt::format(" {} |", md_cell(value_at(record, c.pointer), c.md_style));
+  return row + "\n";
+}
+
+std::string format_records(std::span<const nlohmann::json> records, std::span<const Column> columns,
+                           OutputFormat format) {
+  std::string out;
+  switch (format) {
+    case OutputFormat::jsonl:
+      for (const nlohmann::json& r : records) out += r.dump() + "\n";
+      break;
+    case OutputFormat::csv: {
+      bool first = true;
+      for (const Column& c : columns)
+        if (c.csv) out += (first ? "" : ",") + csv_cell(c.name), first = false;
+      out += "\n";
+      for (const nlohmann::json& r : records) {
+        first = true;
+        for (const Column& c : columns)
+          if (c.csv) out += (first ? "" : ",") + csv_cell(value_at(r, c.pointer)), first = false;
+        out += "\n";
+      }
+      break;
+    }
+    case OutputFormat::md:
+      out += format_md_header(columns);
+      for (const nlohmann::json& r : records) out += format_md_row(r, columns);
+      break;
+  }
+  return out;
+}
+
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() &&
+      arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,=+:@%") ==
+          std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char ch : arg) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+const std::string& program_path() {
+  static const std::string path = [] {
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return std::string("llamascope");
+    const std::filesystem::path cwd = std::filesystem::current_path(ec);
+    if (!ec) {
+      const std::filesystem::path rel = exe.lexically_relative(cwd);
+      if (!rel.empty() && *rel.begin() != "..") return "./" + rel.string();
+    }
+    return exe.string();
+  }();
+  return path;
+}
+
+}  // namespace llamascope

@@ -1,10 +1,10 @@
 // `llamascope profile`: where the time of a forward step goes, per layer and op. An observer on the forward
 // records every op (wall time, backend synchronised around it); bytes moved and FLOPs per op follow from the
-// op's shapes (op_cost below, documented in docs/results.md). Writes llamascope.profile/1 (the run),
-// llamascope.step/1 (one per forward step) and llamascope.layer/1 (one per op) records, an optional Chrome
-// Trace Event file (steps > layers > ops as nested slices), and a summary on stdout: time share per op and
-// per layer, achieved GB/s and GFLOP/s against this machine's limits, and how much of each step's wall time
-// the per-op times cover. --overhead measures what the per-op timing itself costs.
+// op's shapes (op_cost in harness/records.h, documented in docs/results.md). Writes llamascope.profile/1 (the
+// run), llamascope.step/1 (one per forward step) and llamascope.layer/1 (one per op) records, an optional
+// Chrome Trace Event file (steps > layers > ops as nested slices), and a summary on stdout: time share per op
+// and per layer, achieved GB/s and GFLOP/s against this machine's limits, and how much of each step's wall
+// time the per-op times cover. --overhead measures what the per-op timing itself costs.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -62,43 +62,6 @@ class Recorder : public OpObserver {
  private:
   Clock::time_point origin_;
 };
-
-struct OpCost {
-  double bytes = 0;  // moved: weights read + activations read and written (+ KV rows for attention)
-  double flops = 0;
-};
-
-// rows: activation rows the op processed (the batch, except output_norm/output, which the profile asks for
-// the last token only).
-OpCost op_cost(const OpEvent& e, int64_t rows, const ModelConfig& c) {
-  const double n = static_cast<double>(rows), f = sizeof(float);
-  const double weight = e.weight ? static_cast<double>(e.weight->bytes()) : 0.0;
-  switch (e.kind) {
-    case OpKind::embed:
-      return {n * (e.weight ? static_cast<double>(e.weight->row_bytes) : 0.0) + n * c.dim * f, 0};
-    case OpKind::rmsnorm:
-      return {weight + 2 * n * c.dim * f, 4 * n * c.dim};
-    case OpKind::matmul: {
-      const double out = static_cast<double>(e.weight->rows), in = static_cast<double>(e.weight->cols);
-      return {weight + n * (in + out) * f, 2 * n * out * in};
-    }
-    case OpKind::rope:
-      return {2 * n * (c.q_dim() + c.kv_dim()) * f, 3 * n * (c.q_dim() + c.kv_dim())};
-    case OpKind::attention: {
-      // Query i (position pos0 + i) reads pos0 + i + 1 keys; K and V rows are read once for the batch.
-      const double pairs = n * static_cast<double>(e.pos0) + n * (n + 1) / 2;
-      return {2.0 * static_cast<double>(e.n_keys) * c.kv_dim() * f + 2 * n * c.q_dim() * f,
-              c.n_heads * pairs * (4.0 * c.head_dim + 5)};
-    }
-    case OpKind::swiglu:
-      return {3 * n * c.hidden_dim * f, 5 * n * c.hidden_dim};
-    case OpKind::add:
-      return {3 * n * c.dim * f, n * c.dim};
-    case OpKind::count:
-      break;
-  }
-  return {};
-}
 
 struct Step {
   const char* phase;  // "prefill" or "decode"
@@ -331,7 +294,7 @@ void profile(const ProfileArgs& args) {
     for (const OpRecord& o : step.ops) {
       const OpEvent& e = o.event;
       const int64_t rows = op_rows(e);
-      const OpCost cost = op_cost(e, rows, c);
+      const OpCost cost = op_cost(e.kind, e.weight, rows, e.pos0, e.n_keys, c);
       const nlohmann::json shape =
           e.weight ? nlohmann::json::array({e.weight->rows, e.weight->cols}) : nlohmann::json(nullptr);
       records.push_back(

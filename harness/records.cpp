@@ -56,7 +56,9 @@ class Sha256 {
       const size_t take = std::min(size, 64 - buffered_);
       std::memcpy(buffer_ + buffered_, data, take);
       buffered_ += take, data += take, size -= take;
-      if (buffered_ == 64) compress(buffer_), buffered_ = 0;
+      if (buffered_ < 64) return;  // everything went into the partial block
+      compress(buffer_);
+      buffered_ = 0;
     }
     for (; size >= 64; data += 64, size -= 64) compress(data);
     std::memcpy(buffer_, data, size);

@@ -359,7 +359,7 @@ TEST_F(RecordsCli, BenchRejectsBadArgumentsWithOneLine) {
   EXPECT_NE(stderr_text().find("xml"), std::string::npos);
   EXPECT_NE(run("bench -m '" + model() + "' -p 0 -n 0 --no-progress").status, 0);
   EXPECT_NE(run("bench -m '" + model() + "' --pg 8 --no-progress").status, 0);
-  EXPECT_NE(run("bench -m /nonexistent.gguf -p 4 -n 0 --no-progress").status, 0);
+  EXPECT_NE(run("bench -m /nonexistent.gguf -p 4 -n 0 --bandwidth 20 --no-progress").status, 0);
 }
 
 // Chrome Trace Event format, strictly: the JSON object form, "X" events with the required fields and

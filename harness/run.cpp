@@ -45,9 +45,18 @@ void run(const RunArgs& args) {
 
   std::vector<int32_t> prompt = tok.encode(args.prompt, /*add_bos=*/true);
   if (prompt.empty()) throw Error("the prompt encodes to no tokens and the model adds no BOS");
-  if (static_cast<int64_t>(prompt.size()) > c.context_length)
-    throw Error(fmt::format("the prompt has {} tokens; the context holds {}", prompt.size(), c.context_length));
-  const int64_t context = std::min<int64_t>(c.context_length, static_cast<int64_t>(prompt.size()) + args.n_new);
+  // -n counts positions as llama2.c's `steps` - 1 does: the model runs positions 0..n (the prompt included)
+  // and every token it predicts is printed, the prediction made at position n too. From a lone BOS that is
+  // n + 1 new tokens, the same text as llama2.c's `-n n+1`.
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  const int64_t max_new = std::max<int64_t>(0, int64_t(args.n_new) + 2 - n_prompt);
+  const int64_t context = std::max<int64_t>(n_prompt, int64_t(args.n_new) + 1);
+  if (max_new == 0)
+    std::fprintf(stderr, "llamascope: note: the prompt (%lld tokens) fills the -n %d positions; nothing is generated\n",
+                 static_cast<long long>(n_prompt), args.n_new);
+  if (context > c.context_length && !args.quiet)
+    std::fprintf(stderr, "llamascope: note: running %lld positions, past the model's training context of %d\n",
+                 static_cast<long long>(context), c.context_length);
 
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
   Forward forward(*model, kernels, context);
@@ -66,14 +75,14 @@ void run(const RunArgs& args) {
   const bool stop_at_bos = model->format == ModelFormat::llama2c;
   int64_t pos = static_cast<int64_t>(prompt.size());
   int32_t prev = prompt.back();
-  int generated = 0;
-  while (generated < args.n_new) {
+  int64_t generated = 0;
+  while (generated < max_new) {
     const int32_t next = sampler.sample(logits);
     if (tok.is_end_of_generation(next) || (stop_at_bos && next == tok.vocab().bos)) break;
     emit(out.push(tok.piece(prev, next)));
     ++generated;
     prev = next;
-    if (generated == args.n_new || pos >= context) break;
+    if (generated == max_new) break;
     forward.eval({&next, 1}, pos++, logits.data());
   }
   emit(out.flush() + "\n");
@@ -83,9 +92,10 @@ void run(const RunArgs& args) {
     const double prefill_s = std::chrono::duration<double>(t_prefill - t0).count();
     const double gen_s = std::chrono::duration<double>(t_end - t_prefill).count();
     std::fprintf(stderr, "llamascope: %s, kernels %s, %d threads: prompt %zu tokens in %.3f s (%.1f tok/s), "
-                 "generated %d tokens in %.3f s (%.1f tok/s)\n",
+                 "generated %lld tokens in %.3f s (%.1f tok/s)\n",
                  model->path.c_str(), kernels.spec().c_str(), args.kernels.threads, prompt.size(), prefill_s,
-                 prompt.size() / std::max(prefill_s, 1e-9), generated, gen_s, generated / std::max(gen_s, 1e-9));
+                 prompt.size() / std::max(prefill_s, 1e-9), static_cast<long long>(generated), gen_s,
+                 generated / std::max(gen_s, 1e-9));
   }
 }
 
@@ -97,7 +107,8 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("-m,--model", args->model, "GGUF file or llama2.c checkpoint")->required();
   cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
   cmd->add_option("-p,--prompt", args->prompt, "prompt text");
-  cmd->add_option("-n,--n-new", args->n_new, "tokens to generate")->capture_default_str();
+  cmd->add_option("-n,--n-new", args->n_new,
+                 "positions to run after BOS, prompt included, as llama2.c's -n minus 1 (from a lone BOS: n+1 new tokens)")->capture_default_str();
   cmd->add_option("--temp", args->sampler.temperature, "temperature (0 = greedy)")->capture_default_str();
   cmd->add_option("--top-k", args->sampler.top_k, "keep the k most likely tokens (0 = off)")->capture_default_str();
   cmd->add_option("--top-p", args->sampler.top_p, "nucleus sampling mass (1 = off)")->capture_default_str();

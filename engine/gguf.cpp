@@ -111,7 +111,7 @@ class Cursor {
   template <class T>
   T read(const std::string& what) {
     if (remaining() < sizeof(T))
-      fail("file ends inside " + what + " (offset " + std::to_string(pos_) + ", file size " +
+      fail("truncated: the file ends inside " + what + " (offset " + std::to_string(pos_) + ", file size " +
            std::to_string(size_) + ")");
     T v;
     std::memcpy(&v, data_ + pos_, sizeof(T));
@@ -732,11 +732,11 @@ void GgufWriter::write_header() {
   Impl& w = *impl_;
   if (w.state != Impl::State::declaring) w.fail("write_header() called twice");
   // The file must state a non-default alignment; a copied key must not contradict the one used here.
+  if (w.alignment > UINT32_MAX) w.fail("alignment does not fit general.alignment's uint32");
   if (w.alignment != kDefaultAlignment ||
       std::any_of(w.metadata.begin(), w.metadata.end(),
                   [](const GgufKeyValue& kv) { return kv.key == "general.alignment"; }))
     set_u32("general.alignment", static_cast<uint32_t>(w.alignment));
-  if (w.alignment > UINT32_MAX) w.fail("alignment does not fit general.alignment's uint32");
 
   w.out = std::fopen(w.tmp_path.c_str(), "wb");
   if (!w.out) throw Error(w.tmp_path + ": cannot create: " + std::strerror(errno));

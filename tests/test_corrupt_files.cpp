@@ -443,8 +443,8 @@ TEST(CorruptFiles, Llama2cCheckpointSizeAndHeader) {
     return b;
   };
   const std::string expected = "implies " + std::to_string(base.size()) + " bytes";
-  expect_broken(dir, "one-float-short.bin", edited([](auto& b) { b.resize(b.size() - 4); }), kLoadCheckpoint,
-                expected + ", the file has " + std::to_string(base.size() - 4) + " bytes");
+  expect_broken(dir, "one-float-short.bin", edited([](auto& b) { b.erase(b.end() - 4, b.end()); }),
+                kLoadCheckpoint, expected + ", the file has " + std::to_string(base.size() - 4) + " bytes");
   expect_broken(dir, "one-float-long.bin", edited([](auto& b) { b.insert(b.end(), 4, 0); }), kLoadCheckpoint,
                 expected + ", the file has " + std::to_string(base.size() + 4) + " bytes");
   expect_broken(dir, "one-byte-long.bin", edited([](auto& b) { b.push_back(0); }), kLoadCheckpoint, expected);
@@ -633,7 +633,7 @@ TEST(CorruptFilesCli, BrokenFilesGiveOneErrorLine) {
 
   const std::vector<uint8_t> checkpoint = read_bytes(golden("models/stories260K.bin"));
   std::vector<uint8_t> b = checkpoint;
-  b.resize(b.size() - 4);
+  b.erase(b.end() - 4, b.end());
   add("one-float-short.bin", b);
   b = checkpoint;
   b.insert(b.end(), 4, 0);

@@ -1,0 +1,471 @@
+// The x86 kernel bodies shared by kernels_avx2.cpp and kernels_avx512.cpp, included inside an anonymous
+// namespace of each so that every function has internal linkage and is compiled for that file's ISA only.
+// Written with AVX2/FMA/F16C intrinsics; under __AVX512F__ the float dot products use 512-bit vectors.
+//
+// Quantized matmuls quantize the activation row to int8 (ActBlock32 per 32 for Q8_0/Q4_0, BlockQ8_K per
+// 256 for K-quants, scale = max|x| / 127, round to nearest) and take integer dot products with
+// maddubs/madd; the integer sums are exact, so the only extra error is the activation rounding
+// (normalized MSE about (max|x|/127)^2 / 12 / mean(x^2), ~3e-5 for Gaussian activations).
+// Every dot product sums its blocks in one fixed order, independent of the caller's batching.
+
+inline float hsum_ps(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, _MM_SHUFFLE(1, 0, 3, 2)));
+  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(lo);
+}
+
+inline float hmax_ps(__m256 v) {
+  __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float half_to_float(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+inline float bf16_bits_to_float(uint16_t h) {
+  const uint32_t bits = uint32_t(h) << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// ---- float dot products ----
+
+// Sum over i of a[i] * b_loaded(i), where load8 converts 8 weight elements at an index to floats.
+template <typename Load8, typename LoadOne>
+inline float dot_generic(const float* x, int64_t n, Load8 load8, LoadOne load_one) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+         acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(load8(i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(load8(i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(load8(i + 16), _mm256_loadu_ps(x + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(load8(i + 24), _mm256_loadu_ps(x + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load8(i), _mm256_loadu_ps(x + i), acc0);
+  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += load_one(i) * x[i];
+  return sum;
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+#ifdef __AVX512F__
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
+  float sum = hsum_ps(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+  if (i < n)
+    sum += dot_generic(
+        b + i, n - i, [&](int64_t j) { return _mm256_loadu_ps(a + i + j); },
+        [&](int64_t j) { return a[i + j]; });
+  return sum;
+#else
+  return dot_generic(
+      b, n, [&](int64_t i) { return _mm256_loadu_ps(a + i); }, [&](int64_t i) { return a[i]; });
+#endif
+}
+
+float dot_f32_row(const void* w, const void* x, int64_t n) {
+  return dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
+}
+
+float dot_f16_row(const void* w, const void* x, int64_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(w);
+  return dot_generic(
+      static_cast<const float*>(x), n,
+      [&](int64_t i) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))); },
+      [&](int64_t i) { return half_to_float(h[i]); });
+}
+
+float dot_bf16_row(const void* w, const void* x, int64_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(w);
+  return dot_generic(
+      static_cast<const float*>(x), n,
+      [&](int64_t i) {
+        const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+      },
+      [&](int64_t i) { return bf16_bits_to_float(h[i]); });
+}
+
+// ---- activation quantization ----
+
+inline float abs_max(const float* x, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  return hmax_ps(m);
+}
+
+// 32 floats * inv_scale, rounded to nearest even, to 32 int8 at out.
+inline void round_32_to_int8(const float* x, float inv_scale, int8_t* out) {
+  const __m256 s = _mm256_set1_ps(inv_scale);
+  const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), s));
+  const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), s));
+  const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), s));
+  const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), s));
+  // packs work within 128-bit lanes; the permute restores element order.
+  const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+  const __m256i ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), ordered);
+}
+
+void quantize_q8_32(const float* x, ActBlock32* out, int64_t n) {
+  for (int64_t b = 0; b < n / kBlock32; ++b, x += kBlock32) {
+    const float amax = abs_max(x, kBlock32);
+    out[b].d = amax / 127.0f;
+    round_32_to_int8(x, amax > 0 ? 127.0f / amax : 0.0f, out[b].qs);
+  }
+}
+
+void quantize_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
+  for (int64_t b = 0; b < n / kBlockK; ++b, x += kBlockK) {
+    const float amax = abs_max(x, kBlockK);
+    out[b].d = amax / 127.0f;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < kBlockK; j += 32) round_32_to_int8(x + j, inv, out[b].qs + j);
+    for (int s = 0; s < kBlockK / 16; ++s) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += out[b].qs[16 * s + j];
+      out[b].bsums[s] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+// ---- integer dot products ----
+
+// 8 int32 sums of products of signed bytes w and x (adjacent groups of four).
+inline __m256i dot_i8_i8(__m256i w, __m256i x) {
+  // maddubs takes one unsigned operand: move w's sign onto x. |w| <= 128 and |x| <= 127 keep pair sums
+  // within int16.
+  const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+}
+
+float dot_q8_0_row(const void* w, const void* x, int64_t n) {
+  const BlockQ8_0* wb = static_cast<const BlockQ8_0*>(w);
+  const ActBlock32* xb = static_cast<const ActBlock32*>(x);
+  const int64_t nb = n / kBlock32;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const __m256i p0 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+    const __m256i p1 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b + 1].qs)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b + 1].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b + 1].d) * xb[b + 1].d), _mm256_cvtepi32_ps(p1),
+                           acc1);
+  }
+  if (b < nb) {
+    const __m256i p0 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
+  }
+  return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// 32 signed values q - 8 of a Q4_0 block: element j in the low nibble of qs[j], j + 16 in the high one.
+inline __m256i unpack_q4_0(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i low_mask = _mm_set1_epi8(0x0F);
+  const __m256i q =
+      _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
+  return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+}
+
+float dot_q4_0_row(const void* w, const void* x, int64_t n) {
+  const BlockQ4_0* wb = static_cast<const BlockQ4_0*>(w);
+  const ActBlock32* xb = static_cast<const ActBlock32*>(x);
+  const int64_t nb = n / kBlock32;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const __m256i p0 =
+        dot_i8_i8(unpack_q4_0(wb[b].qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+    const __m256i p1 = dot_i8_i8(unpack_q4_0(wb[b + 1].qs),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b + 1].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b + 1].d) * xb[b + 1].d), _mm256_cvtepi32_ps(p1),
+                           acc1);
+  }
+  if (b < nb) {
+    const __m256i p0 =
+        dot_i8_i8(unpack_q4_0(wb[b].qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
+  }
+  return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// The 6-bit scales and mins of the 8 sub-blocks of a Q4_K / Q5_K super-block.
+inline void unpack_scales_k4(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = packed[j] & 63;
+    mins[j] = packed[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    scales[j] = (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4);
+    mins[j] = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+  }
+}
+
+// Q4_K and Q5_K: x = d * scale_j * q - dmin * min_j, so
+// dot = dy * (d * sum_j scale_j * sum(q * y) - dmin * sum_j min_j * sum(y)), with sum(y) from bsums.
+template <bool kFifthBit>
+inline float dot_k4_row(const uint8_t* w, const BlockQ8_K* xb, int64_t n) {
+  const int64_t nb = n / kBlockK;
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    uint16_t d_bits, dmin_bits;
+    const uint8_t *packed_scales, *qh = nullptr, *qs;
+    if constexpr (kFifthBit) {
+      const BlockQ5_K* blk = reinterpret_cast<const BlockQ5_K*>(w) + b;
+      d_bits = blk->d, dmin_bits = blk->dmin, packed_scales = blk->scales, qh = blk->qh, qs = blk->qs;
+    } else {
+      const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w) + b;
+      d_bits = blk->d, dmin_bits = blk->dmin, packed_scales = blk->scales, qs = blk->qs;
+    }
+    uint8_t scales[8], mins[8];
+    unpack_scales_k4(packed_scales, scales, mins);
+    const BlockQ8_K& y = xb[b];
+    int32_t min_sum = 0;
+    for (int j = 0; j < 8; ++j) min_sum += mins[j] * (y.bsums[2 * j] + y.bsums[2 * j + 1]);
+
+    __m256i acc = _mm256_setzero_si256();
+    const __m256i high_bits =
+        kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : __m256i{};
+    for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, low_mask);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      if constexpr (kFifthBit) {
+        const __m256i one = _mm256_set1_epi8(1);
+        lo = _mm256_or_si256(
+            lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * c), one), 4));
+        hi = _mm256_or_si256(
+            hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * c + 1), one), 4));
+      }
+      const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * c));
+      const __m256i yhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * c + 32));
+      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(scales[2 * c]));
+      const __m256i phi =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(scales[2 * c + 1]));
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
+    }
+    const int32_t q_sum = hsum_epi32(acc);
+    sum += y.d * (half_to_float(d_bits) * static_cast<float>(q_sum) -
+                  half_to_float(dmin_bits) * static_cast<float>(min_sum));
+  }
+  return sum;
+}
+
+float dot_q4_k_row(const void* w, const void* x, int64_t n) {
+  return dot_k4_row<false>(static_cast<const uint8_t*>(w), static_cast<const BlockQ8_K*>(x), n);
+}
+float dot_q5_k_row(const void* w, const void* x, int64_t n) {
+  return dot_k4_row<true>(static_cast<const uint8_t*>(w), static_cast<const BlockQ8_K*>(x), n);
+}
+
+// Q6_K: x = d * scale_s * (q - 32) per sub-block s of 16, so
+// dot = dy * d * (sum_s scale_s * sum(q * y) - 32 * sum_s scale_s * bsum_s).
+float dot_q6_k_row(const void* w, const void* x, int64_t n) {
+  const BlockQ6_K* wb = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
+  const int64_t nb = n / kBlockK;
+  const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3);
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ6_K& blk = wb[b];
+    const BlockQ8_K& y = xb[b];
+    int32_t offset_sum = 0;
+    for (int s = 0; s < 16; ++s) offset_sum += blk.scales[s] * y.bsums[s];
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {  // 128 elements: 64 bytes of ql, 32 of qh, 8 scales
+      const uint8_t* ql = blk.ql + 64 * half;
+      const int8_t* sc = blk.scales + 8 * half;
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(qh, two_bits), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two_bits), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two_bits), 4));
+      for (int g = 0; g < 4; ++g) {
+        const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 128 * half + 32 * g));
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yq), scale));
+      }
+    }
+    const int32_t q_sum = hsum_epi32(acc) - 32 * offset_sum;
+    sum += y.d * half_to_float(blk.d) * static_cast<float>(q_sum);
+  }
+  return sum;
+}
+
+TypeKernel kernel_for(TensorType type) {
+  switch (type) {
+    case TensorType::F32:
+      return {ActivationFormat::f32, dot_f32_row};
+    case TensorType::F16:
+      return {ActivationFormat::f32, dot_f16_row};
+    case TensorType::BF16:
+      return {ActivationFormat::f32, dot_bf16_row};
+    case TensorType::Q8_0:
+      return {ActivationFormat::q8_32, dot_q8_0_row};
+    case TensorType::Q4_0:
+      return {ActivationFormat::q8_32, dot_q4_0_row};
+    case TensorType::Q4_K:
+      return {ActivationFormat::q8_k, dot_q4_k_row};
+    case TensorType::Q5_K:
+      return {ActivationFormat::q8_k, dot_q5_k_row};
+    case TensorType::Q6_K:
+      return {ActivationFormat::q8_k, dot_q6_k_row};
+    default:
+      return {ActivationFormat::f32, nullptr};
+  }
+}
+
+// ---- element-wise ops ----
+
+// exp for |x| <= 88.3 with ~2 ulp error: exp(x) = 2^k * exp(r), k = round(x / ln 2), |r| <= ln(2) / 2,
+// exp(r) by a degree-7 polynomial (Cephes' expf coefficients); ln 2 split in two for an exact reduction.
+inline __m256 exp_ps(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 e_r = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+  const __m256i two_k =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(e_r, _mm256_castsi256_ps(two_k));
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale(float a, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(av, _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] *= a;
+}
+
+float sum_squares(const float* x, int64_t n) {
+  return dot_f32(x, x, n);
+}
+
+void scale_mul(const float* x, float s, const float* gain, float* out, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i,
+                     _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(gain + i)));
+  for (; i < n; ++i) out[i] = x[i] * s * gain[i];
+}
+
+float exp_shifted(float* x, float max, int64_t n) {
+  const __m256 mv = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum_ps(acc);
+  if (i < n) {  // the tail through the same vector exp, so every element has the same accuracy
+    float tail[8];
+    for (int j = 0; j < 8; ++j) tail[j] = i + j < n ? x[i + j] : max;
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), mv));
+    _mm256_storeu_ps(tail, e);
+    for (int j = 0; i + j < n; ++j) sum += x[i + j] = tail[j];
+  }
+  return sum;
+}
+
+float max_of(const float* x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  float result = hmax_ps(m);
+  for (; i < n; ++i) result = x[i] > result ? x[i] : result;
+  return result;
+}
+
+inline __m256 swiglu_ps(__m256 g, __m256 u) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sigmoid_denominator = _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g)));
+  return _mm256_mul_ps(_mm256_div_ps(g, sigmoid_denominator), u);
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, swiglu_ps(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  if (i < n) {
+    float g[8] = {}, u[8] = {}, r[8];
+    for (int j = 0; i + j < n; ++j) g[j] = gate[i + j], u[j] = up[i + j];
+    _mm256_storeu_ps(r, swiglu_ps(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+    for (int j = 0; i + j < n; ++j) out[i + j] = r[j];
+  }
+}
+
+void add(float* acc, const float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i), _mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) acc[i] += x[i];
+}
+
+constexpr SimdKernels make_kernels(const char* isa) {
+  SimdKernels k;
+  k.isa = isa;
+  k.kernel_for = kernel_for;
+  k.quantize_q8_32 = quantize_q8_32;
+  k.quantize_q8_k = quantize_q8_k;
+  k.dot_f32 = dot_f32;
+  k.axpy = axpy;
+  k.scale = scale;
+  k.sum_squares = sum_squares;
+  k.scale_mul = scale_mul;
+  k.exp_shifted = exp_shifted;
+  k.max = max_of;
+  k.swiglu = swiglu;
+  k.add = add;
+  return k;
+}

@@ -1,0 +1,328 @@
+// The SIMD backend: threading, activation quantization and the loops over rows, calling the per-ISA
+// kernels of simd_kernels.h. Compiled for baseline x86-64; only the kernel tables use wider instructions.
+#include "kernels/simd/simd_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "kernels/quant.h"
+#include "kernels/simd/simd_kernels.h"
+#include "kernels/thread_pool.h"
+
+namespace llamascope {
+namespace {
+
+using simd::ActBlock32;
+using simd::ActivationFormat;
+using simd::SimdKernels;
+using simd::TypeKernel;
+
+// Weight rows a matmul task walks together: for n > 1 the tile's rows (16 Q4_0 rows of 2048 = 18 KiB)
+// stay in L1 while every activation row passes over them. Thread chunks are multiples of it.
+constexpr int64_t kRowTile = 16;
+// Below this many multiply-adds (or element operations) an op runs on the calling thread: waking the
+// pool would cost more than it saves.
+constexpr int64_t kParallelWork = int64_t(1) << 15;
+
+const SimdKernels& kernels_of(SimdIsa isa) {
+  switch (isa) {
+    case SimdIsa::avx512:
+      return simd::avx512_kernels();
+    case SimdIsa::avx2:
+      return simd::avx2_kernels();
+    case SimdIsa::portable:
+      break;
+  }
+  return simd::portable_kernels();
+}
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+class SimdBackend final : public Backend {
+ public:
+  SimdBackend(const BackendOptions& options, SimdIsa isa)
+      : isa_(isa), kernels_(kernels_of(isa)), pool_(std::max(1, options.threads)) {}
+
+  std::string name() const override { return "simd"; }
+  bool supports(OpKind, TensorType type) const override {
+    return type != TensorType::Q8_1 && type != TensorType::Q8_K;
+  }
+  std::string description() const override {
+    return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_.threads()) + " thread" +
+           (pool_.threads() == 1 ? "" : "s");
+  }
+
+  Mat alloc(int64_t rows, int64_t cols) override {
+    buffers_.emplace_back(static_cast<size_t>(rows * cols), 0.0f);
+    return Mat{buffers_.back().data(), rows, cols, cols};
+  }
+  void upload(Mat dst, const float* src) override {
+    for (int64_t r = 0; r < dst.rows; ++r)
+      std::memcpy(dst.data + r * dst.stride, src + r * dst.cols, sizeof(float) * dst.cols);
+  }
+  void download(Mat src, float* dst) override {
+    for (int64_t r = 0; r < src.rows; ++r)
+      std::memcpy(dst + r * src.cols, src.data + r * src.stride, sizeof(float) * src.cols);
+  }
+
+  void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] < 0 || tokens[i] >= table.rows)
+        throw Error(table.name + ": token " + std::to_string(tokens[i]) + " outside the vocabulary");
+      float* dst = out.data + int64_t(i) * out.stride;
+      if (table.type == TensorType::F32)
+        std::memcpy(dst, table.row(tokens[i]), sizeof(float) * table.cols);
+      else
+        dequantize_row(table.type, table.row(tokens[i]), dst, table.cols);
+    }
+  }
+
+  void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) override {
+    const float* g = float_weight(gain, gain_buffer_);
+    for_rows(x.rows, x.cols, [&](int64_t r) {
+      const float* in = x.data + r * x.stride;
+      const float mean_square = kernels_.sum_squares(in, x.cols) / static_cast<float>(x.cols);
+      const float scale = 1.0f / std::sqrt(mean_square + eps);
+      kernels_.scale_mul(in, scale, g, out.data + r * out.stride, x.cols);
+    });
+  }
+
+  void matmul(const Weight& w, Mat x, Mat out) override {
+    const TypeKernel kernel = kernels_.kernel_for(w.type);
+    const int64_t n = x.rows, cols = w.cols;
+    const void* activations = x.data;
+    size_t activation_stride = sizeof(float) * x.stride;
+    if (kernel.dot && kernel.activation != ActivationFormat::f32) {
+      activation_stride = kernel.activation == ActivationFormat::q8_32
+                              ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
+                              : sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK);
+      activation_buffer_.resize(activation_stride * static_cast<size_t>(n));
+      uint8_t* base = activation_buffer_.data();
+      for_rows(n, cols, [&](int64_t i) {
+        if (kernel.activation == ActivationFormat::q8_32)
+          kernels_.quantize_q8_32(x.data + i * x.stride,
+                                  reinterpret_cast<ActBlock32*>(base + i * activation_stride), cols);
+        else
+          kernels_.quantize_q8_k(x.data + i * x.stride,
+                                 reinterpret_cast<BlockQ8_K*>(base + i * activation_stride), cols);
+      });
+      activations = base;
+    }
+
+    const int threads = pool_.threads();
+    int64_t chunk = w.rows;  // rows per task
+    if (threads > 1 && w.rows * cols * n >= kParallelWork)
+      chunk = std::max(kRowTile, ceil_div(ceil_div(w.rows, 4 * threads), kRowTile) * kRowTile);
+    const auto* act = static_cast<const uint8_t*>(activations);
+    pool_.run(ceil_div(w.rows, chunk), [&](int64_t task) {
+      const int64_t first = task * chunk, last = std::min(w.rows, first + chunk);
+      if (kernel.dot) {
+        for (int64_t tile = first; tile < last; tile += kRowTile) {
+          const int64_t tile_end = std::min(last, tile + kRowTile);
+          for (int64_t i = 0; i < n; ++i) {
+            const void* xi = act + i * activation_stride;
+            float* oi = out.data + i * out.stride;
+            for (int64_t r = tile; r < tile_end; ++r) oi[r] = kernel.dot(w.row(r), xi, cols);
+          }
+        }
+      } else {
+        // No direct kernel for this type: dequantize each row once, then a float dot per activation row.
+        thread_local std::vector<float> row;
+        row.resize(static_cast<size_t>(cols));
+        for (int64_t r = first; r < last; ++r) {
+          dequantize_row(w.type, w.row(r), row.data(), cols);
+          for (int64_t i = 0; i < n; ++i)
+            out.data[i * out.stride + r] = kernels_.dot_f32(row.data(), x.data + i * x.stride, cols);
+        }
+      }
+    });
+  }
+
+  void rope(Mat q, Mat k, int64_t pos0, const RopeParams& p) override {
+    const int pairs = p.rot_dims / 2;
+    update_inverse_frequencies(p);
+    const int64_t n = std::max(q.rows, k.rows);
+    for_rows(n, int64_t(p.n_heads + p.n_kv_heads) * p.head_dim, [&](int64_t i) {
+      thread_local std::vector<float> cos_sin;
+      cos_sin.resize(2 * static_cast<size_t>(pairs));
+      const double pos = static_cast<double>(pos0 + i);
+      for (int j = 0; j < pairs; ++j) {
+        const double theta = pos * inverse_frequencies_[j];
+        cos_sin[2 * j] = static_cast<float>(std::cos(theta));
+        cos_sin[2 * j + 1] = static_cast<float>(std::sin(theta));
+      }
+      if (i < q.rows) rotate_row(q.data + i * q.stride, p.n_heads, p, cos_sin.data());
+      if (i < k.rows) rotate_row(k.data + i * k.stride, p.n_kv_heads, p, cos_sin.data());
+    });
+  }
+
+  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
+                 Mat out) override {
+    const int group = shape.n_heads / shape.n_kv_heads;
+    const int head_dim = shape.head_dim;
+    const float scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
+    const int64_t n_tasks = q.rows * shape.n_heads;
+    const int64_t work = q.rows * shape.n_heads * (pos0 + q.rows) * head_dim;
+    auto task = [&](int64_t t) {
+      const int64_t i = t / shape.n_heads;
+      const int h = static_cast<int>(t % shape.n_heads);
+      const int64_t n_keys = pos0 + i + 1;  // causal: cache rows [0, pos0 + i]
+      const int64_t kv_offset = int64_t(h / group) * head_dim;
+      const float* qh = q.data + i * q.stride + int64_t(h) * head_dim;
+      thread_local std::vector<float> scores;
+      scores.resize(static_cast<size_t>(n_keys));
+      for (int64_t key = 0; key < n_keys; ++key)
+        scores[key] = kernels_.dot_f32(qh, k_cache.data + key * k_cache.stride + kv_offset, head_dim) * scale;
+      const float total = kernels_.exp_shifted(scores.data(), kernels_.max(scores.data(), n_keys), n_keys);
+      float* oh = out.data + i * out.stride + int64_t(h) * head_dim;
+      std::fill(oh, oh + head_dim, 0.0f);
+      for (int64_t key = 0; key < n_keys; ++key)
+        kernels_.axpy(scores[key], v_cache.data + key * v_cache.stride + kv_offset, oh, head_dim);
+      kernels_.scale(1.0f / total, oh, head_dim);
+    };
+    if (work < kParallelWork) {
+      for (int64_t t = 0; t < n_tasks; ++t) task(t);
+    } else {
+      pool_.run(n_tasks, task);
+    }
+  }
+
+  void swiglu(Mat gate, Mat up, Mat out) override {
+    for_rows(gate.rows, gate.cols, [&](int64_t r) {
+      kernels_.swiglu(gate.data + r * gate.stride, up.data + r * up.stride, out.data + r * out.stride,
+                      gate.cols);
+    });
+  }
+
+  void add(Mat acc, Mat x) override {
+    for_rows(acc.rows, acc.cols,
+             [&](int64_t r) { kernels_.add(acc.data + r * acc.stride, x.data + r * x.stride, acc.cols); });
+  }
+
+ private:
+  // fn(row) for every row, on the pool when the op is big enough to pay for it.
+  template <typename Fn>
+  void for_rows(int64_t rows, int64_t cols, Fn&& fn) {
+    if (pool_.threads() == 1 || rows < 2 || rows * cols < kParallelWork) {
+      for (int64_t r = 0; r < rows; ++r) fn(r);
+    } else {
+      pool_.run(rows, fn);
+    }
+  }
+
+  // The weight as host floats: F32 data directly, anything else dequantized into `buffer`.
+  static const float* float_weight(const Weight& w, std::vector<float>& buffer) {
+    if (w.type == TensorType::F32) return static_cast<const float*>(w.data);
+    buffer.resize(static_cast<size_t>(w.cols));
+    dequantize_row(w.type, w.data, buffer.data(), w.cols);
+    return buffer.data();
+  }
+
+  // theta_j = pos * base^(-2j/rot_dims) / factor_j: the per-pair factor is recomputed only when the
+  // parameters change (once per model in practice).
+  void update_inverse_frequencies(const RopeParams& p) {
+    if (p.rot_dims == cached_rot_dims_ && p.freq_base == cached_base_ && p.freq_factors == cached_factors_)
+      return;
+    inverse_frequencies_.resize(static_cast<size_t>(p.rot_dims / 2));
+    for (int j = 0; j < p.rot_dims / 2; ++j) {
+      double f = std::pow(double(p.freq_base), -double(2 * j) / p.rot_dims);
+      if (p.freq_factors) f /= p.freq_factors[j];
+      inverse_frequencies_[j] = f;
+    }
+    cached_rot_dims_ = p.rot_dims, cached_base_ = p.freq_base, cached_factors_ = p.freq_factors;
+  }
+
+  static void rotate_row(float* row, int n_heads, const RopeParams& p, const float* cos_sin) {
+    for (int h = 0; h < n_heads; ++h) {
+      float* head = row + int64_t(h) * p.head_dim;
+      for (int j = 0; j < p.rot_dims / 2; ++j) {
+        const float c = cos_sin[2 * j], s = cos_sin[2 * j + 1];
+        const float a = head[2 * j], b = head[2 * j + 1];
+        head[2 * j] = a * c - b * s;
+        head[2 * j + 1] = a * s + b * c;
+      }
+    }
+  }
+
+  SimdIsa isa_;
+  const SimdKernels& kernels_;
+  ThreadPool pool_;
+  std::deque<std::vector<float>> buffers_;  // deque: growing it never moves earlier buffers
+  std::vector<uint8_t> activation_buffer_;
+  std::vector<float> gain_buffer_;
+  std::vector<double> inverse_frequencies_;
+  int cached_rot_dims_ = -1;
+  float cached_base_ = 0;
+  const float* cached_factors_ = nullptr;
+};
+
+}  // namespace
+
+const char* simd_isa_name(SimdIsa isa) {
+  switch (isa) {
+    case SimdIsa::portable:
+      return "portable";
+    case SimdIsa::avx2:
+      return "avx2";
+    case SimdIsa::avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+bool simd_isa_supported(SimdIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  const bool avx2 =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  switch (isa) {
+    case SimdIsa::portable:
+      return true;
+    case SimdIsa::avx2:
+      return avx2;
+    case SimdIsa::avx512:
+      return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }
+  return false;
+#else
+  return isa == SimdIsa::portable;
+#endif
+}
+
+SimdIsa simd_isa_selected() {
+  SimdIsa best = SimdIsa::portable;
+  for (SimdIsa isa : {SimdIsa::avx2, SimdIsa::avx512})
+    if (simd_isa_supported(isa)) best = isa;
+  const char* forced = std::getenv("LLAMASCOPE_SIMD_ISA");
+  if (!forced || !*forced) return best;
+  for (SimdIsa isa : {SimdIsa::portable, SimdIsa::avx2, SimdIsa::avx512})
+    if (std::string(forced) == simd_isa_name(isa)) return std::min(isa, best);
+  throw Error(std::string("LLAMASCOPE_SIMD_ISA: unknown ISA '") + forced + "' (portable, avx2 or avx512)");
+}
+
+std::unique_ptr<Backend> create_simd_backend(const BackendOptions& options, SimdIsa isa) {
+  if (!simd_isa_supported(isa))
+    throw Error(std::string("simd: this CPU cannot run the ") + simd_isa_name(isa) + " kernels");
+  return std::make_unique<SimdBackend>(options, isa);
+}
+
+BackendEntry simd_backend_entry() {
+  return BackendEntry{
+      "simd",
+      "AVX-512 / AVX2 / portable kernels chosen at run time, int8 activations for quantized matmuls, "
+      "threaded",
+      [] { return std::string(); },
+      [](const BackendOptions& options) { return create_simd_backend(options, simd_isa_selected()); },
+  };
+}
+
+}  // namespace llamascope

@@ -1,0 +1,28 @@
+// The SIMD backend: every op on the host with AVX-512, AVX2 or portable kernels chosen at run time, split
+// over a persistent thread pool. Numerics contract: the value computed for a (weight row, activation row)
+// pair does not depend on the batch size or the thread count.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+
+namespace llamascope {
+
+enum class SimdIsa { portable, avx2, avx512 };
+
+const char* simd_isa_name(SimdIsa isa);
+// Whether this CPU (and OS) can run the kernels of `isa`.
+bool simd_isa_supported(SimdIsa isa);
+// The best supported ISA, lowered to LLAMASCOPE_SIMD_ISA (portable|avx2|avx512) when that is set; an
+// unknown value there is an Error, a higher ISA than the CPU has is lowered to the best supported one.
+SimdIsa simd_isa_selected();
+
+// A backend on a given ISA (an unsupported one is an Error); for tests that compare the paths.
+std::unique_ptr<Backend> create_simd_backend(const BackendOptions& options, SimdIsa isa);
+
+// Registry entry "simd" (uses simd_isa_selected()).
+BackendEntry simd_backend_entry();
+
+}  // namespace llamascope

@@ -1,0 +1,67 @@
+// The per-ISA kernel table behind the SIMD backend. simd_backend.cpp (baseline x86-64) owns threading,
+// activation quantization order and the loops over rows; it calls only through a `SimdKernels` table, which
+// each ISA file (kernels_portable.cpp, kernels_avx2.cpp, kernels_avx512.cpp) fills with code compiled for
+// its instruction set. Nothing else in those files is visible, so no inline code compiled for AVX2 can
+// leak into the portable path through the linker.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/quant_blocks.h"
+#include "kernels/tensor_type.h"
+
+namespace llamascope::simd {
+
+// Activations quantized for Q8_0 / Q4_0 weights: like BlockQ8_0 but with a float scale, so the only
+// activation error is the int8 rounding (a half scale would add a 2^-12 relative error per block).
+struct ActBlock32 {
+  float d;
+  int8_t qs[kBlock32];
+};
+
+// How a matmul's activations are presented to a row dot product.
+enum class ActivationFormat {
+  f32,    // the float row as given
+  q8_32,  // ActBlock32 blocks, for Q8_0 and Q4_0 weights
+  q8_k,   // super-blocks of 256 int8 with a float scale and sums of 16 (BlockQ8_K), for K-quant weights
+};
+
+// dot of one weight row (`cols` elements, in the weight's own format) with one activation row (in the
+// format the type asks for). Each call sums in one fixed order, whatever the caller's batching, so a
+// (weight row, activation row) pair always gives the same bits.
+using RowDot = float (*)(const void* weight_row, const void* activation_row, int64_t cols);
+
+struct TypeKernel {
+  ActivationFormat activation = ActivationFormat::f32;
+  RowDot dot = nullptr;  // null: no direct kernel; the backend dequantizes the row and uses dot_f32
+};
+
+struct SimdKernels {
+  const char* isa = "";
+  TypeKernel (*kernel_for)(TensorType type) = nullptr;
+
+  // Activation quantizers (n a multiple of 32 / 256). Deterministic per row.
+  void (*quantize_q8_32)(const float* x, ActBlock32* out, int64_t n) = nullptr;
+  void (*quantize_q8_k)(const float* x, BlockQ8_K* out, int64_t n) = nullptr;
+
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  // y += a * x
+  void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;
+  // y *= a
+  void (*scale)(float a, float* y, int64_t n) = nullptr;
+  float (*sum_squares)(const float* x, int64_t n) = nullptr;
+  // out = x * scale * gain
+  void (*scale_mul)(const float* x, float scale, const float* gain, float* out, int64_t n) = nullptr;
+  // x = exp(x - max) in place; returns the sum of the results.
+  float (*exp_shifted)(float* x, float max, int64_t n) = nullptr;
+  float (*max)(const float* x, int64_t n) = nullptr;
+  // out = silu(gate) * up; out may alias gate.
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*add)(float* acc, const float* x, int64_t n) = nullptr;
+};
+
+const SimdKernels& portable_kernels();
+const SimdKernels& avx2_kernels();
+const SimdKernels& avx512_kernels();
+
+}  // namespace llamascope::simd

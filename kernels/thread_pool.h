@@ -1,0 +1,57 @@
+// A persistent pool of worker threads for the SIMD backend's ops. An op of a small model takes a few
+// microseconds, so dispatch must cost far less: workers spin briefly on a generation counter before they
+// sleep, the calling thread takes tasks too, and a pool of one thread runs everything inline.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace llamascope {
+
+class ThreadPool {
+ public:
+  // `threads` counts the calling thread: threads - 1 workers are started (none for threads <= 1).
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(task) once for every task in [0, n_tasks), spread over the threads, and returns when all have
+  // finished. Tasks are claimed one at a time from a shared counter, so uneven tasks balance themselves.
+  // fn must not throw. Not reentrant: one run at a time, from one thread.
+  template <typename Fn>
+  void run(int64_t n_tasks, Fn&& fn) {
+    if (n_tasks <= 0) return;
+    if (workers_.empty() || n_tasks == 1) {
+      for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+      return;
+    }
+    dispatch(n_tasks, &fn, [](void* context, int64_t task) {
+      (*static_cast<std::remove_reference_t<Fn>*>(context))(task);
+    });
+  }
+
+ private:
+  using Trampoline = void (*)(void* context, int64_t task);
+  void dispatch(int64_t n_tasks, void* context, Trampoline call);
+  void work_loop();
+  void take_tasks();
+
+  std::vector<std::thread> workers_;
+  // The job: written by the caller before `generation_` is bumped (release), read by workers after they
+  // see the new generation (acquire).
+  void* context_ = nullptr;
+  Trampoline call_ = nullptr;
+  int64_t n_tasks_ = 0;
+  alignas(64) std::atomic<int64_t> next_task_{0};
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<int> finished_workers_{0};
+  alignas(64) std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace llamascope

@@ -226,7 +226,9 @@ TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
     EXPECT_LT(nmse(got_all, exact_all), int8_activations ? 3e-4 : 1e-9);
     // Against the product with the activations the kernel actually used: only float32 accumulation
     // remains, so any slip in the integer unpacking shows up here.
-    if (int8_activations) EXPECT_LT(nmse(got_all, used_all), 1e-9);
+    if (int8_activations) {
+      EXPECT_LT(nmse(got_all, used_all), 1e-9);
+    }
   }
 }
 

@@ -151,37 +151,6 @@ void quantize_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
 
 // ---- integer dot products ----
 
-// 8 int32 sums of products of signed bytes w and x (adjacent groups of four).
-inline __m256i dot_i8_i8(__m256i w, __m256i x) {
-  // maddubs takes one unsigned operand: move w's sign onto x. |w| <= 128 and |x| <= 127 keep pair sums
-  // within int16.
-  const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-}
-
-float dot_q8_0_row(const void* w, const void* x, int64_t n) {
-  const BlockQ8_0* wb = static_cast<const BlockQ8_0*>(w);
-  const ActBlock32* xb = static_cast<const ActBlock32*>(x);
-  const int64_t nb = n / kBlock32;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m256i p0 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    const __m256i p1 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b + 1].qs)),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b + 1].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b + 1].d) * xb[b + 1].d), _mm256_cvtepi32_ps(p1),
-                           acc1);
-  }
-  if (b < nb) {
-    const __m256i p0 = dot_i8_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
-  }
-  return hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
 // 32 signed values q - 8 of a Q4_0 block: element j in the low nibble of qs[j], j + 16 in the high one.
 inline __m256i unpack_q4_0(const uint8_t* qs) {
   const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -191,27 +160,85 @@ inline __m256i unpack_q4_0(const uint8_t* qs) {
   return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
 }
 
-float dot_q4_0_row(const void* w, const void* x, int64_t n) {
-  const BlockQ4_0* wb = static_cast<const BlockQ4_0*>(w);
-  const ActBlock32* xb = static_cast<const ActBlock32*>(x);
+template <bool kQ4>
+inline __m256i load_weight_block(const uint8_t* row, int64_t b) {
+  if constexpr (kQ4) {
+    return unpack_q4_0(reinterpret_cast<const BlockQ4_0*>(row)[b].qs);
+  } else {
+    return _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(row)[b].qs));
+  }
+}
+
+template <bool kQ4>
+inline float weight_block_scale(const uint8_t* row, int64_t b) {
+  if constexpr (kQ4) {
+    return half_to_float(reinterpret_cast<const BlockQ4_0*>(row)[b].d);
+  } else {
+    return half_to_float(reinterpret_cast<const BlockQ8_0*>(row)[b].d);
+  }
+}
+
+// One Q4_0 / Q8_0 weight row against kRows activation rows: each block is unpacked once and used kRows
+// times. Every (weight row, activation row) pair goes through exactly the operations, in the order, of
+// kRows = 1 (two accumulators for even and odd blocks, then their sum), so batching never changes bits.
+template <bool kQ4, int kRows>
+inline void dot_32_multi(const void* w, const void* const* x, int64_t n, float* out) {
+  const uint8_t* row = static_cast<const uint8_t*>(w);
+  const ActBlock32* xb[kRows];
+  __m256 acc0[kRows], acc1[kRows];
+  for (int j = 0; j < kRows; ++j) {
+    xb[j] = static_cast<const ActBlock32*>(x[j]);
+    acc0[j] = _mm256_setzero_ps();
+    acc1[j] = _mm256_setzero_ps();
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
   const int64_t nb = n / kBlock32;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    const __m256i p0 =
-        dot_i8_i8(unpack_q4_0(wb[b].qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    const __m256i p1 = dot_i8_i8(unpack_q4_0(wb[b + 1].qs),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b + 1].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b + 1].d) * xb[b + 1].d), _mm256_cvtepi32_ps(p1),
-                           acc1);
+    // maddubs takes one unsigned operand: |w| there, w's sign moved onto x. |w| <= 128 and |x| <= 127 keep
+    // pair sums within int16.
+    const __m256i w0 = load_weight_block<kQ4>(row, b), w1 = load_weight_block<kQ4>(row, b + 1);
+    const __m256i abs0 = _mm256_sign_epi8(w0, w0), abs1 = _mm256_sign_epi8(w1, w1);
+    const float d0 = weight_block_scale<kQ4>(row, b), d1 = weight_block_scale<kQ4>(row, b + 1);
+    for (int j = 0; j < kRows; ++j) {
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b].qs));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b + 1].qs));
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(abs0, _mm256_sign_epi8(x0, w0)), ones);
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(abs1, _mm256_sign_epi8(x1, w1)), ones);
+      acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
+      acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * xb[j][b + 1].d), _mm256_cvtepi32_ps(p1), acc1[j]);
+    }
   }
   if (b < nb) {
-    const __m256i p0 =
-        dot_i8_i8(unpack_q4_0(wb[b].qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(wb[b].d) * xb[b].d), _mm256_cvtepi32_ps(p0), acc0);
+    const __m256i w0 = load_weight_block<kQ4>(row, b);
+    const __m256i abs0 = _mm256_sign_epi8(w0, w0);
+    const float d0 = weight_block_scale<kQ4>(row, b);
+    for (int j = 0; j < kRows; ++j) {
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b].qs));
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(abs0, _mm256_sign_epi8(x0, w0)), ones);
+      acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
+    }
   }
-  return hsum_ps(_mm256_add_ps(acc0, acc1));
+  for (int j = 0; j < kRows; ++j) out[j] = hsum_ps(_mm256_add_ps(acc0[j], acc1[j]));
+}
+
+float dot_q8_0_row(const void* w, const void* x, int64_t n) {
+  float out;
+  dot_32_multi<false, 1>(w, &x, n, &out);
+  return out;
+}
+void dot4_q8_0_row(const void* w, const void* const* x, int64_t n, float* out) {
+  dot_32_multi<false, 4>(w, x, n, out);
+}
+
+float dot_q4_0_row(const void* w, const void* x, int64_t n) {
+  float out;
+  dot_32_multi<true, 1>(w, &x, n, &out);
+  return out;
+}
+void dot4_q4_0_row(const void* w, const void* const* x, int64_t n, float* out) {
+  dot_32_multi<true, 4>(w, x, n, out);
 }
 
 // The 6-bit scales and mins of the 8 sub-blocks of a Q4_K / Q5_K super-block.
@@ -334,9 +361,9 @@ TypeKernel kernel_for(TensorType type) {
     case TensorType::BF16:
       return {ActivationFormat::f32, dot_bf16_row};
     case TensorType::Q8_0:
-      return {ActivationFormat::q8_32, dot_q8_0_row};
+      return {ActivationFormat::q8_32, dot_q8_0_row, dot4_q8_0_row};
     case TensorType::Q4_0:
-      return {ActivationFormat::q8_32, dot_q4_0_row};
+      return {ActivationFormat::q8_32, dot_q4_0_row, dot4_q4_0_row};
     case TensorType::Q4_K:
       return {ActivationFormat::q8_k, dot_q4_k_row};
     case TensorType::Q5_K:

@@ -127,7 +127,19 @@ class SimdBackend final : public Backend {
       if (kernel.dot) {
         for (int64_t tile = first; tile < last; tile += kRowTile) {
           const int64_t tile_end = std::min(last, tile + kRowTile);
-          for (int64_t i = 0; i < n; ++i) {
+          int64_t i = 0;
+          if (kernel.dot4) {
+            for (; i + 4 <= n; i += 4) {
+              const void* xs[4] = {act + i * activation_stride, act + (i + 1) * activation_stride,
+                                   act + (i + 2) * activation_stride, act + (i + 3) * activation_stride};
+              for (int64_t r = tile; r < tile_end; ++r) {
+                float results[4];
+                kernel.dot4(w.row(r), xs, cols, results);
+                for (int j = 0; j < 4; ++j) out.data[(i + j) * out.stride + r] = results[j];
+              }
+            }
+          }
+          for (; i < n; ++i) {
             const void* xi = act + i * activation_stride;
             float* oi = out.data + i * out.stride;
             for (int64_t r = tile; r < tile_end; ++r) oi[r] = kernel.dot(w.row(r), xi, cols);

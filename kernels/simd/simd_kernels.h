@@ -31,9 +31,15 @@ enum class ActivationFormat {
 // (weight row, activation row) pair always gives the same bits.
 using RowDot = float (*)(const void* weight_row, const void* activation_row, int64_t cols);
 
+// The same for four activation rows at once (out[j] = dot with x[j]), giving bit for bit what four RowDot
+// calls give: the weight row is unpacked once for the four.
+using RowDot4 = void (*)(const void* weight_row, const void* const* activation_rows, int64_t cols,
+                         float* out);
+
 struct TypeKernel {
   ActivationFormat activation = ActivationFormat::f32;
-  RowDot dot = nullptr;  // null: no direct kernel; the backend dequantizes the row and uses dot_f32
+  RowDot dot = nullptr;    // null: no direct kernel; the backend dequantizes the row and uses dot_f32
+  RowDot4 dot4 = nullptr;  // null: the backend calls `dot` per activation row
 };
 
 struct SimdKernels {

@@ -25,7 +25,8 @@ nlohmann::json read_json(const std::string& path) {
 
 }  // namespace
 
-LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual, int64_t n_vocab) {
+LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual, int64_t n_vocab,
+                                double tie_margin) {
   if (reference.size() != actual.size() || n_vocab <= 0 || reference.size() % n_vocab != 0)
     throw Error("compare_logits: shapes differ");
   LogitsComparison r;
@@ -39,10 +40,15 @@ LogitsComparison compare_logits(std::span<const float> reference, std::span<cons
   }
   r.nmse = ref_sq > 0 ? diff_sq / ref_sq : diff_sq;
   const int64_t rows = static_cast<int64_t>(reference.size()) / n_vocab;
-  int64_t agree = 0;
-  for (int64_t row = 0; row < rows; ++row)
-    agree += argmax(reference.subspan(row * n_vocab, n_vocab)) == argmax(actual.subspan(row * n_vocab, n_vocab));
+  int64_t agree = 0, agree_strict = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const std::span<const float> ref_row = reference.subspan(row * n_vocab, n_vocab);
+    const int32_t ours = argmax(actual.subspan(row * n_vocab, n_vocab)), theirs = argmax(ref_row);
+    agree_strict += ours == theirs;
+    agree += ours == theirs || double(ref_row[theirs]) - ref_row[ours] <= tie_margin;
+  }
   r.top1 = rows ? double(agree) / rows : 1.0;
+  r.top1_strict = rows ? double(agree_strict) / rows : 1.0;
   if (!r.finite) r.nmse = INFINITY;
   return r;
 }
@@ -73,7 +79,8 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir) {
 GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary) {
   const nlohmann::json t = read_json(golden_dir + "/tolerances.json").at("types");
   const std::string key = t.contains(type_summary) ? type_summary : "default_quantized";
-  return GoldenTolerance{t.at(key).at("nmse").get<double>(), t.at(key).at("top1").get<double>()};
+  const double margin = read_json(golden_dir + "/tolerances.json").at("top1_tie_margin").get<double>();
+  return GoldenTolerance{t.at(key).at("nmse").get<double>(), t.at(key).at("top1").get<double>(), margin};
 }
 
 double golden_prefill_decode_limit(const std::string& golden_dir) {
@@ -110,10 +117,10 @@ GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
   r.weight_types = model->weight_type_summary();
   r.kernels = kernels.spec();
   r.threads = threads;
-  r.prefill = compare_logits(reference, prefill, vocab);
-  r.decode = compare_logits(reference, decode, vocab);
-  r.prefill_vs_decode = compare_logits(prefill, decode, vocab);
   r.tolerance = golden_tolerance(golden_dir, r.weight_types);
+  r.prefill = compare_logits(reference, prefill, vocab, r.tolerance.tie_margin);
+  r.decode = compare_logits(reference, decode, vocab, r.tolerance.tie_margin);
+  r.prefill_vs_decode = compare_logits(prefill, decode, vocab);
   r.prefill_decode_limit = golden_prefill_decode_limit(golden_dir);
   return r;
 }

@@ -59,7 +59,7 @@ INSTANTIATE_TEST_SUITE_P(Manifest, GoldenLogits, testing::ValuesIn(golden_params
 TEST(GoldenCompare, DetectsADifference) {
   // The comparison must not be blind: a perturbed copy fails, an identical copy passes.
   std::vector<float> ref = {1, 2, 3, 4, 5, 6}, same = ref, off = ref;
-  off[2] = 30;
+  off[0] = 30;  // moves row 0's argmax from index 2 to 0
   EXPECT_EQ(compare_logits(ref, same, 3).nmse, 0);
   EXPECT_EQ(compare_logits(ref, same, 3).top1, 1.0);
   EXPECT_GT(compare_logits(ref, off, 3).nmse, 1.0);

@@ -42,8 +42,9 @@ class OnednnBackend final : public Backend {
     for (int64_t r = 0; r < src.rows; ++r) std::copy(src.data + r * src.stride, src.data + r * src.stride + src.cols, dst + r * src.cols);
   }
 
+  // Always (re)converts: a caller may prepare a new weight at the address of a freed one.
   size_t prepare(const Weight& w) override {
-    if (w.type == TensorType::F32 || widened_.count(w.data)) return 0;
+    if (w.type == TensorType::F32) return 0;
     std::vector<float>& f = widened_[w.data];
     f.resize(static_cast<size_t>(w.rows * w.cols));
     for (int64_t r = 0; r < w.rows; ++r) dequantize_row(w.type, w.row(r), f.data() + r * w.cols, w.cols);
@@ -53,8 +54,12 @@ class OnednnBackend final : public Backend {
   void matmul(const Weight& w, Mat x, Mat out) override {
     const float* weights = static_cast<const float*>(w.data);
     if (w.type != TensorType::F32) {
-      prepare(w);
-      weights = widened_.at(w.data).data();
+      auto it = widened_.find(w.data);
+      if (it == widened_.end() || it->second.size() != static_cast<size_t>(w.rows * w.cols)) {
+        prepare(w);
+        it = widened_.find(w.data);
+      }
+      weights = it->second.data();
     }
     omp_set_num_threads(threads_);
     const memory::dim n = x.rows, k = w.cols, m = w.rows;

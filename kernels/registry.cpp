@@ -3,6 +3,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/scalar/scalar_backend.h"
+#include "kernels/simd/simd_backend.h"
 #ifdef LLAMASCOPE_HAVE_ONEDNN
 #include "kernels/onednn/onednn_backend.h"
 #endif
@@ -27,6 +28,7 @@ const std::vector<BackendEntry>& backend_registry() {
   static const std::vector<BackendEntry> entries = [] {
     std::vector<BackendEntry> list;
     list.push_back(scalar_backend_entry());
+    list.push_back(simd_backend_entry());
 #ifdef LLAMASCOPE_HAVE_ONEDNN
     list.push_back(onednn_backend_entry());
 #endif

@@ -383,6 +383,11 @@ const nlohmann::json& environment_json() {
                   {"compiler", LLAMASCOPE_COMPILER},
                   {"flags", compile_flags()},
                   {"build_type", LLAMASCOPE_BUILD_TYPE},
+#ifdef LLAMASCOPE_CXX_FLAGS
+                  {"cxx_flags", LLAMASCOPE_CXX_FLAGS},
+#else
+                  {"cxx_flags", nullptr},
+#endif
                   {"git", git_json()}};
     e["libraries"] = library_versions();
     e["gpu"] = gpu_json();

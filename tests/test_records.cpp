@@ -68,6 +68,7 @@ void add_environment(Schema& s) {
   for (const char* k : {"version", "compiler", "build_type"})
     s.push_back({std::string("/environment/build/") + k, T::string});
   s.push_back({"/environment/build/flags", T::array});
+  s.push_back({"/environment/build/cxx_flags", T::string, true, true});
   s.push_back({"/environment/build/git/revision", T::string, true, true});
   s.push_back({"/environment/build/git/revision_source", T::string});
   s.push_back({"/environment/build/git/dirty", T::boolean, true, true});

@@ -16,6 +16,17 @@ namespace {
 // microseconds, so a worker that spins this long almost never pays the futex wake-up (tens of us).
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(200);
 
+// Spins briefly, then yields: on a busy machine the thread we wait for may need this very core.
+template <typename Done>
+void wait_until(Done done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 4096)
+      LLAMASCOPE_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -24,7 +35,7 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_seq_cst);
-  generation_.fetch_add(1, std::memory_order_seq_cst);
+  generation_.fetch_add(2, std::memory_order_seq_cst);
   generation_.notify_all();
   for (std::thread& worker : workers_) worker.join();
 }
@@ -34,57 +45,48 @@ void ThreadPool::take_tasks() {
     const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) return;
     call_(context_, task);
+    done_tasks_.fetch_add(1, std::memory_order_release);
   }
 }
 
 void ThreadPool::dispatch(int64_t n_tasks, void* context, Trampoline call) {
+  generation_.fetch_add(1, std::memory_order_seq_cst);  // odd: the job is being rewritten
+  wait_until([&] { return active_workers_.load(std::memory_order_seq_cst) == 0; });
   context_ = context;
   call_ = call;
   n_tasks_ = n_tasks;
   next_task_.store(0, std::memory_order_relaxed);
-  finished_workers_.store(0, std::memory_order_relaxed);
-  // seq_cst pairs with the workers' seq_cst increment of sleeping_workers_ before they wait: either we
-  // see a sleeper and notify, or the sleeper sees the new generation and does not block.
+  done_tasks_.store(0, std::memory_order_relaxed);
+  // Even again: published. seq_cst pairs with the workers' increment of sleeping_workers_ before they
+  // wait: either we see a sleeper and notify, or the sleeper sees the new generation and does not block.
   generation_.fetch_add(1, std::memory_order_seq_cst);
   if (sleeping_workers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
 
   take_tasks();
-  const int workers = static_cast<int>(workers_.size());
-  // Spin while the workers are likely running; yield once it takes long, since a worker may be waiting
-  // for this very core (more threads than free cores).
-  for (int i = 0; finished_workers_.load(std::memory_order_acquire) < workers; ++i) {
-    if (i < 4096)
-      LLAMASCOPE_CPU_RELAX();
-    else
-      std::this_thread::yield();
-  }
+  wait_until([&] { return done_tasks_.load(std::memory_order_acquire) >= n_tasks; });
 }
 
 void ThreadPool::work_loop() {
-  // Not the current value: a worker that starts late must still take the runs dispatched before it ran.
+  // Not the current value: a worker that starts late must still see the runs published before it ran.
   uint64_t seen = 0;
   for (;;) {
-    // Wait for a new generation: spin, then sleep.
+    // Wait for a new published (even) generation: spin, then sleep.
     uint64_t now = generation_.load(std::memory_order_acquire);
-    if (now == seen) {
-      const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
-      for (int i = 0;; ++i) {
-        LLAMASCOPE_CPU_RELAX();
-        now = generation_.load(std::memory_order_acquire);
-        if (now != seen) break;
-        if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) {
-          sleeping_workers_.fetch_add(1, std::memory_order_seq_cst);
-          generation_.wait(seen, std::memory_order_seq_cst);
-          sleeping_workers_.fetch_sub(1, std::memory_order_seq_cst);
-          now = generation_.load(std::memory_order_acquire);
-          if (now != seen) break;
-        }
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+    for (int i = 0; now == seen || (now & 1); ++i) {
+      LLAMASCOPE_CPU_RELAX();
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) {
+        sleeping_workers_.fetch_add(1, std::memory_order_seq_cst);
+        generation_.wait(now, std::memory_order_seq_cst);
+        sleeping_workers_.fetch_sub(1, std::memory_order_seq_cst);
       }
+      now = generation_.load(std::memory_order_acquire);
     }
     seen = now;
     if (stop_.load(std::memory_order_acquire)) return;
-    take_tasks();
-    finished_workers_.fetch_add(1, std::memory_order_release);
+    active_workers_.fetch_add(1, std::memory_order_seq_cst);
+    if (generation_.load(std::memory_order_seq_cst) == now) take_tasks();
+    active_workers_.fetch_sub(1, std::memory_order_release);
   }
 }
 

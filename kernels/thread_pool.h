@@ -42,14 +42,18 @@ class ThreadPool {
   void take_tasks();
 
   std::vector<std::thread> workers_;
-  // The job: written by the caller before `generation_` is bumped (release), read by workers after they
-  // see the new generation (acquire).
+  // The job. `generation_` is odd while the caller rewrites it and even once it is published; a worker
+  // registers in `active_workers_` and then re-checks the generation before it reads the job, and the
+  // caller waits for no registered worker before it rewrites the job (seq_cst on both sides), so a worker
+  // waking late never reads a half-written job. The caller waits for tasks, not for workers: a worker
+  // that is descheduled before it claims a task does not hold the run up.
   void* context_ = nullptr;
   Trampoline call_ = nullptr;
   int64_t n_tasks_ = 0;
   alignas(64) std::atomic<int64_t> next_task_{0};
+  alignas(64) std::atomic<int64_t> done_tasks_{0};
   alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> finished_workers_{0};
+  alignas(64) std::atomic<int> active_workers_{0};
   alignas(64) std::atomic<int> sleeping_workers_{0};
   std::atomic<bool> stop_{false};
 };

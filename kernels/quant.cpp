@@ -423,11 +423,19 @@ void quantize_q8_1(const float* x, BlockQ8_1* blocks, int64_t nb) {
 // K-quant searches
 
 // Asymmetric fit x ~ scale * L + min with L in [0, nmax] and min <= 0, minimizing the weighted error
-// (absolute if `absolute_error`, else squared). Starts from the min/max grid, then tries nsteps + 1
-// grids of slightly different density; for each grid's levels it solves the weighted least-squares
-// scale and min in closed form and keeps the best. Returns the scale; *neg_min = -min (>= 0).
+// (absolute if kAbsoluteError, else squared). Starts from the min/max grid, then walks nsteps + 1 grids
+// of slightly different density; for each grid's levels it solves the weighted least-squares scale and
+// min in closed form and keeps it if it is better. As in ggml, an accepted fit moves the origin of the
+// following grids to its min. Returns the scale; *neg_min = -min (>= 0).
+//
+// Speed without changing a bit: kLanes consecutive grids are evaluated side by side (the compiler
+// vectorizes across grids while each grid's sums still accumulate in element order); the first
+// improving grid is accepted and the walk resumes right after it with the new origin.
+template <bool kAbsoluteError>
 float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
-                    uint8_t* L_try, float grid_start, float grid_step, int nsteps, bool absolute_error) {
+                    float grid_start, float grid_step, int nsteps) {
+  constexpr int kLanes = 8;
+  constexpr int kMaxElems = 32;
   float min = x[0], max = x[0];
   float sum_w = weights[0], sum_x = sum_w * x[0];
   for (int i = 1; i < n; ++i) {
@@ -442,41 +450,59 @@ float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8
     *neg_min = -min;
     return 0;
   }
-  auto error_of = [&](float diff) { return absolute_error ? std::fabs(diff) : diff * diff; };
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
+  auto error_of = [](float diff) { return kAbsoluteError ? std::fabs(diff) : diff * diff; };
+  const float first_iscale = nmax / (max - min);
+  float scale = 1 / first_iscale;
   float best_error = 0;
   for (int i = 0; i < n; ++i) {
-    L[i] = static_cast<uint8_t>(std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax));
+    L[i] = static_cast<uint8_t>(std::clamp(nearest_int(first_iscale * (x[i] - min)), 0, nmax));
     best_error += weights[i] * error_of(scale * L[i] + min - x[i]);
   }
-  for (int step = 0; step <= nsteps; ++step) {
-    iscale = (grid_start + grid_step * step + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+  int step = 0;
+  while (step <= nsteps) {
+    float iscales[kLanes], sum_l[kLanes] = {}, sum_l2[kLanes] = {}, sum_xl[kLanes] = {};
+    float levels[kMaxElems][kLanes];
+    for (int s = 0; s < kLanes; ++s) iscales[s] = (grid_start + grid_step * (step + s) + nmax) / (max - min);
     for (int i = 0; i < n; ++i) {
-      const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax);
-      L_try[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
+      const float offset = x[i] - min, w = weights[i], xi = x[i];
+      for (int s = 0; s < kLanes; ++s) {
+        const float l = static_cast<float>(std::clamp(nearest_int(iscales[s] * offset), 0, nmax));
+        levels[i][s] = l;
+        sum_l[s] += w * l;
+        sum_l2[s] += w * l * l;
+        sum_xl[s] += w * l * xi;
+      }
     }
-    const float det = sum_w * sum_l2 - sum_l * sum_l;
-    if (det <= 0) continue;
-    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-    if (this_min > 0) {  // a positive offset is not representable: refit the scale alone
-      this_min = 0;
-      this_scale = sum_xl / sum_l2;
+    float scales[kLanes], mins[kLanes], dets[kLanes], errors[kLanes] = {};
+    for (int s = 0; s < kLanes; ++s) {
+      dets[s] = sum_w * sum_l2[s] - sum_l[s] * sum_l[s];
+      scales[s] = (sum_w * sum_xl[s] - sum_x * sum_l[s]) / dets[s];
+      mins[s] = (sum_l2[s] * sum_x - sum_l[s] * sum_xl[s]) / dets[s];
+      if (mins[s] > 0) {  // a positive offset is not representable: refit the scale alone
+        mins[s] = 0;
+        scales[s] = sum_xl[s] / sum_l2[s];
+      }
     }
-    float error = 0;
-    for (int i = 0; i < n; ++i) error += weights[i] * error_of(this_scale * L_try[i] + this_min - x[i]);
-    if (error < best_error) {
-      std::copy(L_try, L_try + n, L);
-      best_error = error;
-      scale = this_scale;
-      min = this_min;
+    for (int i = 0; i < n; ++i) {
+      const float w = weights[i], xi = x[i];
+      for (int s = 0; s < kLanes; ++s) errors[s] += w * error_of(scales[s] * levels[i][s] + mins[s] - xi);
     }
+    int accepted = -1;
+    for (int s = 0; s < kLanes && step + s <= nsteps; ++s) {
+      if (dets[s] > 0 && errors[s] < best_error) {
+        accepted = s;
+        break;
+      }
+    }
+    if (accepted < 0) {
+      step += kLanes;
+      continue;
+    }
+    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(levels[i][accepted]);
+    best_error = errors[accepted];
+    scale = scales[accepted];
+    min = mins[accepted];
+    step += accepted + 1;
   }
   *neg_min = -min;
   return scale;
@@ -616,13 +642,12 @@ void quantize_q2_k(const float* x, BlockQ2_K* blocks, int64_t nb, const float* i
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     const float* imp = importance ? importance + i * kBlockK : nullptr;
     BlockQ2_K& y = blocks[i];
-    uint8_t L[kBlockK], L_try[16];
+    uint8_t L[kBlockK];
     float weights[16], scales[16], mins[16];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 16; ++j) {
       search_weights(x + 16 * j, imp ? imp + 16 * j : nullptr, 16, false, weights);
-      scales[j] =
-          fit_scale_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], L_try, -0.5f, 0.1f, 15, true);
+      scales[j] = fit_scale_min<true>(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15);
       max_scale = std::max(max_scale, scales[j]);
       max_min = std::max(max_min, mins[j]);
     }
@@ -718,13 +743,12 @@ void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* scales) {
 template <typename Block>
 void quantize_k4_common(const float* x, Block& y, uint8_t* L, int nmax, float grid_start, int nsteps,
                         const float* imp) {
-  uint8_t L_try[32];
   float weights[32], scales[8], mins[8];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     search_weights(x + 32 * j, imp ? imp + 32 * j : nullptr, 32, true, weights);
-    scales[j] = fit_scale_min(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], L_try, grid_start, 0.1f,
-                              nsteps, false);
+    scales[j] =
+        fit_scale_min<false>(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], grid_start, 0.1f, nsteps);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -687,6 +688,10 @@ struct LlamaCppReference {
   TensorType type;
   double nmse;
 };
+void PrintTo(const LlamaCppReference& r, std::ostream* os) {
+  *os << type_name(r.type) << " (llama.cpp NMSE " << r.nmse << ")";
+}
+
 constexpr LlamaCppReference kLlamaCppNmse[] = {
     {TensorType::F16, 4.3e-8},  {TensorType::BF16, 2.8e-6}, {TensorType::Q8_0, 2.9e-5},
     {TensorType::Q4_0, 7.3e-3}, {TensorType::Q4_1, 6.1e-3}, {TensorType::Q5_0, 1.8e-3},

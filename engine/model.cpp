@@ -235,12 +235,32 @@ std::string Model::weight_type_summary() const {
   return s;
 }
 
-std::unique_ptr<Model> load_model(const std::string& path, const std::string& tokenizer_path) {
-  auto model = std::make_unique<Model>();
-  model->path = path;
+namespace {
+
+void require_regular_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a model file");
   if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such file");
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const std::string& tokenizer_path) {
+  require_regular_file(path);
+  if (starts_with_gguf_magic(path)) {
+    const std::unique_ptr<GgufFile> gguf = GgufFile::open(path);
+    if (!gguf->find("tokenizer.ggml.model")) throw Error(path + ": has no tokenizer (no tokenizer.ggml.model)");
+    return Tokenizer::create(vocabulary_from_gguf(*gguf));
+  }
+  std::unique_ptr<Model> model = load_model(path, tokenizer_path);
+  if (!model->tokenizer) throw Error(path + ": no tokenizer (give -z tokenizer.bin for a llama2.c checkpoint)");
+  return std::move(model->tokenizer);
+}
+
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& tokenizer_path) {
+  auto model = std::make_unique<Model>();
+  model->path = path;
+  require_regular_file(path);
   if (starts_with_gguf_magic(path)) {
     model->format = ModelFormat::gguf;
     load_gguf(*model);

@@ -79,4 +79,8 @@ class Model {
 // tokenizer.bin for checkpoints (default: tokenizer.bin or tok<vocab>.bin beside the model). Throws Error.
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& tokenizer_path = "");
 
+// Only the tokenizer of a model file: a GGUF's tokenizer.ggml.* metadata (a vocabulary-only GGUF works), or
+// a llama2.c checkpoint's tokenizer.bin. Throws Error when there is none.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const std::string& tokenizer_path = "");
+
 }  // namespace llamascope

@@ -30,14 +30,12 @@ std::string read_whole_file(const std::string& path) {
   return buffer.str();
 }
 
-// Only the tokenizer is needed, but loading the model validates the file as every command does; the
-// weights stay memory-mapped and untouched, so this is cheap.
+// Only the tokenizer is loaded, so vocabulary-only GGUF files (llama.cpp's tokenizer test files) work.
 void tokenize(const TokenizeArgs& args) {
-  std::unique_ptr<Model> model = load_model(args.model, args.tokenizer);
-  if (!model->tokenizer) throw Error(args.model + ": no tokenizer (give -z tokenizer.bin for a llama2.c checkpoint)");
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(args.model, args.tokenizer);
   const std::string text = args.file.empty() ? args.text : read_whole_file(args.file);
-  const bool add_bos = !args.no_bos && model->tokenizer->vocab().add_bos;
-  fmt::print("[{}]\n", fmt::join(model->tokenizer->encode(text, add_bos), ", "));
+  const bool add_bos = !args.no_bos && tokenizer->vocab().add_bos;
+  fmt::print("[{}]\n", fmt::join(tokenizer->encode(text, add_bos), ", "));
 }
 
 }  // namespace

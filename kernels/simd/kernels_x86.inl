@@ -479,6 +479,40 @@ void add(float* acc, const float* x, int64_t n) {
   for (; i < n; ++i) acc[i] += x[i];
 }
 
+// One attention head for one query: scores against n_keys cache rows, a max-shifted softmax, the
+// weighted sum of V rows. All in one function so that heads of 8 or 64 dims pay no call per key.
+inline float head_dot(const float* a, const float* b, int head_dim) {
+  __m256 acc = _mm256_setzero_ps();
+  int d = 0;
+  for (; d + 8 <= head_dim; d += 8)
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
+  float sum = hsum_ps(acc);
+  for (; d < head_dim; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
+void attend_head(const float* q, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
+                 int64_t n_keys, int head_dim, float scale, float* scores, float* out) {
+  float max_score = -INFINITY;
+  for (int64_t key = 0; key < n_keys; ++key) {
+    scores[key] = head_dot(q, k + key * k_stride, head_dim) * scale;
+    max_score = scores[key] > max_score ? scores[key] : max_score;
+  }
+  const float total = exp_shifted(scores, max_score, n_keys);
+  int d = 0;
+  for (; d + 8 <= head_dim; d += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t key = 0; key < n_keys; ++key)
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[key]), _mm256_loadu_ps(v + key * v_stride + d), acc);
+    _mm256_storeu_ps(out + d, _mm256_mul_ps(acc, _mm256_set1_ps(1.0f / total)));
+  }
+  for (; d < head_dim; ++d) {
+    float acc = 0;
+    for (int64_t key = 0; key < n_keys; ++key) acc += scores[key] * v[key * v_stride + d];
+    out[d] = acc * (1.0f / total);
+  }
+}
+
 constexpr SimdKernels make_kernels(const char* isa) {
   SimdKernels k;
   k.isa = isa;
@@ -494,5 +528,6 @@ constexpr SimdKernels make_kernels(const char* isa) {
   k.max = max_of;
   k.swiglu = swiglu;
   k.add = add;
+  k.attend_head = attend_head;
   return k;
 }

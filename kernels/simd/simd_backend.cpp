@@ -191,10 +191,15 @@ class SimdBackend final : public Backend {
       const float* qh = q.data + i * q.stride + int64_t(h) * head_dim;
       thread_local std::vector<float> scores;
       scores.resize(static_cast<size_t>(n_keys));
+      float* oh = out.data + i * out.stride + int64_t(h) * head_dim;
+      if (kernels_.attend_head) {
+        kernels_.attend_head(qh, k_cache.data + kv_offset, k_cache.stride, v_cache.data + kv_offset,
+                             v_cache.stride, n_keys, head_dim, scale, scores.data(), oh);
+        return;
+      }
       for (int64_t key = 0; key < n_keys; ++key)
         scores[key] = kernels_.dot_f32(qh, k_cache.data + key * k_cache.stride + kv_offset, head_dim) * scale;
       const float total = kernels_.exp_shifted(scores.data(), kernels_.max(scores.data(), n_keys), n_keys);
-      float* oh = out.data + i * out.stride + int64_t(h) * head_dim;
       std::fill(oh, oh + head_dim, 0.0f);
       for (int64_t key = 0; key < n_keys; ++key)
         kernels_.axpy(scores[key], v_cache.data + key * v_cache.stride + kv_offset, oh, head_dim);

@@ -64,6 +64,10 @@ struct SimdKernels {
   // out = silu(gate) * up; out may alias gate.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*add)(float* acc, const float* x, int64_t n) = nullptr;
+  // One head of causal attention for one query row: out = softmax(scale * K q) V over n_keys cache rows;
+  // scores: n_keys floats of scratch. Null: the backend composes it from the kernels above.
+  void (*attend_head)(const float* q, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
+                      int64_t n_keys, int head_dim, float scale, float* scores, float* out) = nullptr;
 };
 
 const SimdKernels& portable_kernels();

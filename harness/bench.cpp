@@ -270,7 +270,10 @@ void bench(const BenchArgs& args) {
   const std::vector<std::string> kernel_sets =
       KernelSet::split_list(args.kernels.empty() ? default_kernel_set() : args.kernels);
   std::vector<int> threads = args.threads;
-  if (threads.empty()) threads.push_back(logical_cpus());
+  if (threads.empty()) {  // one thread and all of them: the scaling is half of what a bench is for
+    threads.push_back(1);
+    if (logical_cpus() > 1) threads.push_back(logical_cpus());
+  }
   for (int t : threads)
     if (t < 1 || t > 1024) throw Error(fmt::format("-t {}: thread counts must be 1..1024", t));
   for (const std::string& k : kernel_sets)
@@ -445,7 +448,8 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("-k,--kernels", args->kernels,
                   "kernel sets, comma-separated; an OP=BACKEND item belongs to the set before it (default: " +
                       default_kernel_set() + ")");
-  cmd->add_option("-t,--threads", args->threads, "thread counts, comma-separated (default: logical CPUs)")
+  cmd->add_option("-t,--threads", args->threads,
+                  "thread counts, comma-separated (default: 1 and the logical CPUs)")
       ->delimiter(',');
   cmd->add_option("-p,--n-prompt", args->n_prompt, "ppN tests: prompt lengths, comma-separated (0: none)")
       ->delimiter(',')

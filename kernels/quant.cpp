@@ -545,23 +545,34 @@ float fit_symmetric(int n, int nmax, const float* x, uint8_t* L, const float* im
   }
   float scale = sum_l2 != 0 ? sum_lx / sum_l2 : 0;
   float best = scale * sum_lx;
-  for (int step = -9; step <= 9; ++step) {
-    if (step == 0) continue;
-    iscale = -(nmax + 0.1f * step) / max;
-    sum_lx = 0;
-    sum_l2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = level(iscale, i);
-      const float w = weight(i);
-      sum_lx += w * x[i] * l;
-      sum_l2 += w * l * l;
+  // The 18 other grids (steps -9..9 except 0) are summed side by side so the compiler can vectorize
+  // across them; each grid's sums still accumulate in element order, then the grids are judged in
+  // step order exactly as one at a time would be.
+  constexpr int kGrids = 18, kLanes = 20;
+  float iscales[kLanes], lane_lx[kLanes] = {}, lane_l2[kLanes] = {};
+  for (int s = 0; s < kLanes; ++s) {
+    const int step = s < 9 ? s - 9 : std::min(s - 8, 9);
+    iscales[s] = -(nmax + 0.1f * step) / max;
+  }
+  for (int i = 0; i < n; ++i) {
+    const float w = weight(i), wx = w * x[i], xi = x[i];
+    for (int s = 0; s < kLanes; ++s) {
+      const float l = static_cast<float>(std::clamp(nearest_int(iscales[s] * xi), -nmax, nmax - 1));
+      lane_lx[s] += wx * l;
+      lane_l2[s] += w * l * l;
     }
+  }
+  int chosen = -1;
+  for (int s = 0; s < kGrids; ++s) {
     // sum_lx^2 / sum_l2 is the error reduction of the least-squares scale: larger is better.
-    if (sum_l2 > 0 && sum_lx * sum_lx > best * sum_l2) {
-      for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nmax + level(iscale, i));
-      scale = sum_lx / sum_l2;
-      best = scale * sum_lx;
+    if (lane_l2[s] > 0 && lane_lx[s] * lane_lx[s] > best * lane_l2[s]) {
+      chosen = s;
+      scale = lane_lx[s] / lane_l2[s];
+      best = scale * lane_lx[s];
     }
+  }
+  if (chosen >= 0) {
+    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nmax + level(iscales[chosen], i));
   }
   return scale;
 }

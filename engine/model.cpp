@@ -151,7 +151,7 @@ Weight f32_weight(const std::string& name, const float* data, int64_t rows, int6
 
 std::string default_llama2c_tokenizer(const std::string& model_path, int vocab_size) {
   const std::filesystem::path dir = std::filesystem::path(model_path).parent_path();
-  for (const std::string name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab_size) + ".bin"}) {
+  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab_size) + ".bin"}) {
     std::error_code ec;
     const std::filesystem::path candidate = dir / name;
     if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();

@@ -23,7 +23,7 @@ struct GoldenArgs {
 };
 
 std::string default_golden_dir() {
-  for (const std::string candidate : {std::string("golden"), std::string(LLAMASCOPE_SOURCE_DIR) + "/golden"})
+  for (const std::string& candidate : {std::string("golden"), std::string(LLAMASCOPE_SOURCE_DIR) + "/golden"})
     if (std::filesystem::exists(candidate + "/llamacpp/manifest.json")) return candidate;
   throw Error("golden data not found (looked in ./golden and " LLAMASCOPE_SOURCE_DIR "/golden); give --dir");
 }

@@ -3,7 +3,7 @@
 # from any working directory.
 # Usage: bench_default.sh LLAMASCOPE GOLDEN_DIR
 set -euo pipefail
-bin=$1
+bin=$(realpath "$1")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME=$tmp/cache

@@ -26,9 +26,10 @@ using simd::TypeKernel;
 // Weight rows a matmul task walks together: for n > 1 the tile's rows (16 Q4_0 rows of 2048 = 18 KiB)
 // stay in L1 while every activation row passes over them. Thread chunks are multiples of it.
 constexpr int64_t kRowTile = 16;
-// Below this many multiply-adds (or element operations) an op runs on the calling thread: waking the
-// pool would cost more than it saves.
-constexpr int64_t kParallelWork = int64_t(1) << 15;
+// Below this many multiply-adds (or element operations, ~5 us of work) an op runs on the calling thread:
+// a sync costs ~0.1 us with spinning workers, but on a busy machine a descheduled worker can hold a run up
+// for a time slice, which small ops cannot win back.
+constexpr int64_t kParallelWork = int64_t(1) << 17;
 
 const SimdKernels& kernels_of(SimdIsa isa) {
   switch (isa) {

@@ -173,13 +173,17 @@ TEST(CorruptFiles, UnreadableFile) {
 // Truncation at many points
 // ---------------------------------------------------------------------------------------------------
 
-TEST(CorruptFiles, TruncatedGoldenGguf) {
-  for (const char* name : {"models/stories260K-f32.gguf", "models/synth-mini-Q4_K.gguf",
-                           "tokenizer/ggml-vocab-llama-spm.gguf"}) {
-    const std::string path = golden(name);
-    truncation_sweep(path, kLoadGguf, gguf_needed_bytes(path));
-  }
+// One case per file, so that CTest runs them side by side (a cut past a big vocabulary parses all of it).
+class TruncatedGoldenGguf : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TruncatedGoldenGguf, FailsCleanlyAtEveryCut) {
+  const std::string path = golden(GetParam());
+  truncation_sweep(path, kLoadGguf, gguf_needed_bytes(path));
 }
+
+INSTANTIATE_TEST_SUITE_P(CorruptFiles, TruncatedGoldenGguf,
+                         ::testing::Values("models/stories260K-f32.gguf", "models/synth-mini-Q4_K.gguf",
+                                           "tokenizer/ggml-vocab-llama-spm.gguf"));
 
 TEST(CorruptFiles, TruncatedWriterMadeGguf) {
   ScratchDir dir;

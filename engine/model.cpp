@@ -160,7 +160,14 @@ std::string default_llama2c_tokenizer(const std::string& model_path, int vocab_s
 }
 
 void load_llama2c(Model& m, const std::string& tokenizer_path) {
-  m.checkpoint = load_llama2c_checkpoint(m.path);
+  try {
+    m.checkpoint = load_llama2c_checkpoint(m.path);
+  } catch (const Error& e) {
+    // Not GGUF either: say both, so a GGUF with a damaged magic is not reported as a bad checkpoint only.
+    const std::string message = e.what(), prefix = m.path + ": ";
+    throw Error(prefix + "no GGUF magic, and not a valid llama2.c checkpoint: " +
+                (message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message));
+  }
   const Llama2cCheckpoint& ck = *m.checkpoint;
   ModelConfig& c = m.config;
   c.architecture = "llama";

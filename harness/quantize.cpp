@@ -81,12 +81,14 @@ TensorType choose_type(const Target& target, const GgufTensorInfo& t, int n_laye
   return target.base;
 }
 
-// A type whose block fits the row, for rows that the chosen type's block does not divide.
+// A type of similar precision with 32-element blocks for rows a K-quant's 256-element block does not
+// divide (the choice llama.cpp makes: Q5_0 for Q4_K and below, Q5_1 for Q5_K, Q8_0 for Q6_K); F16 when even
+// 32 does not divide the row.
 TensorType fallback_type(TensorType chosen, int64_t row) {
-  static const TensorType order[] = {TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::F16};
-  (void)chosen;
-  for (TensorType t : order)
-    if (row % type_info(t).block_elems == 0) return t;
+  TensorType wanted = TensorType::Q5_0;
+  if (chosen == TensorType::Q5_K) wanted = TensorType::Q5_1;
+  if (chosen == TensorType::Q6_K || chosen == TensorType::Q8_0) wanted = TensorType::Q8_0;
+  if (row % type_info(wanted).block_elems == 0) return wanted;
   return TensorType::F16;
 }
 

@@ -113,6 +113,7 @@ void run_quantize(const QuantizeArgs& args) {
   for (const GgufTensorInfo& t : in->tensors()) {
     TensorType type = choose_type(target, t, n_layers);
     const int64_t row = t.shape.empty() ? 1 : t.shape[0];
+    if (row <= 0) throw Error(fmt::format("{}: tensor {} has an empty row", args.input, t.name));
     if (row % type_info(type).block_elems != 0) {
       if (args.pure)
         throw Error(fmt::format("{}: tensor {} rows of {} do not fit {} blocks of {} (--pure)", args.input,

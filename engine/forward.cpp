@@ -24,12 +24,15 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
     k_cache_.push_back(mem.alloc(context_, c.kv_dim()));
     v_cache_.push_back(mem.alloc(context_, c.kv_dim()));
   }
-  rope_ = RopeParams{c.n_heads, c.n_kv_heads, c.head_dim, c.rope_dims, c.rope_freq_base,
-                     model.rope_freq_factors.empty() ? nullptr : model.rope_freq_factors.data()};
+  rope_ = RopeParams{
+      c.n_heads,        c.n_kv_heads,
+      c.head_dim,       c.rope_dims,
+      c.rope_freq_base, model.rope_freq_factors.empty() ? nullptr : model.rope_freq_factors.data()};
   attention_shape_ = AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim};
 
   for (const LayerWeights& L : model.layers)
-    for (const Weight* w : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+    for (const Weight* w :
+         {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
       prepared_bytes_ += kernels.prepare(*w, OpKind::matmul);
   prepared_bytes_ += kernels.prepare(model.output, OpKind::matmul);
 }
@@ -41,7 +44,8 @@ uint64_t Forward::kv_cache_bytes() const {
 uint64_t Forward::activation_bytes() const {
   const ModelConfig& c = model_.config;
   return (uint64_t(max_batch_) * (3ull * c.dim + 2ull * c.q_dim() + 2ull * c.hidden_dim) +
-          uint64_t(logits_.rows) * c.vocab_size) * sizeof(float);
+          uint64_t(logits_.rows) * c.vocab_size) *
+         sizeof(float);
 }
 
 template <class Fn>
@@ -54,8 +58,10 @@ void Forward::op(const char* name, OpKind kind, int layer, const Weight* weight,
   const auto start = std::chrono::steady_clock::now();
   fn();
   kernels_.synchronize();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-  observer_->on_op(OpEvent{name, kind, layer, batch_pos0_, batch_n_, weight, n_keys, static_cast<uint64_t>(ns.count())});
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  observer_->on_op(
+      OpEvent{name, kind, layer, batch_pos0_, batch_n_, weight, n_keys, static_cast<uint64_t>(ns.count())});
 }
 
 void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits) {
@@ -64,8 +70,9 @@ void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_
     throw Error("positions " + std::to_string(pos0) + ".." + std::to_string(pos0 + tokens.size()) +
                 " exceed the context of " + std::to_string(context_));
   for (int32_t t : tokens)
-    if (t < 0 || t >= vocab) throw Error("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
-                                         std::to_string(vocab - 1) + ")");
+    if (t < 0 || t >= vocab)
+      throw Error("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                  std::to_string(vocab - 1) + ")");
   for (size_t done = 0; done < tokens.size();) {
     const size_t n = std::min<size_t>(tokens.size() - done, static_cast<size_t>(max_batch_));
     const bool last = done + n == tokens.size();
@@ -83,7 +90,8 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   batch_pos0_ = pos0;
   batch_n_ = n;
   KernelSet& k = kernels_;
-  const Mat x = x_.row_range(0, n), xb = xb_.row_range(0, n), q = q_.row_range(0, n), att = att_.row_range(0, n);
+  const Mat x = x_.row_range(0, n), xb = xb_.row_range(0, n), q = q_.row_range(0, n),
+            att = att_.row_range(0, n);
   const Mat proj = proj_.row_range(0, n), gate = gate_.row_range(0, n), up = up_.row_range(0, n);
 
   op("embed", OpKind::embed, -1, &model_.token_embd, 0,
@@ -97,14 +105,16 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
     op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm, 0,
        [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.attn_norm, c.rms_eps, xb); });
-    op("attn_q", OpKind::matmul, l, &L.attn_q, 0, [&] { k.for_op(OpKind::matmul, L.attn_q.type).matmul(L.attn_q, xb, q); });
+    op("attn_q", OpKind::matmul, l, &L.attn_q, 0,
+       [&] { k.for_op(OpKind::matmul, L.attn_q.type).matmul(L.attn_q, xb, q); });
     op("attn_k", OpKind::matmul, l, &L.attn_k, 0,
        [&] { k.for_op(OpKind::matmul, L.attn_k.type).matmul(L.attn_k, xb, k_new); });
     op("attn_v", OpKind::matmul, l, &L.attn_v, 0,
        [&] { k.for_op(OpKind::matmul, L.attn_v.type).matmul(L.attn_v, xb, v_new); });
     op("rope", OpKind::rope, l, nullptr, 0, [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
-    op("attn", OpKind::attention, l, nullptr, pos0 + n,
-       [&] { k.for_op(OpKind::attention).attention(q, k_cache_[l], v_cache_[l], pos0, attention_shape_, att); });
+    op("attn", OpKind::attention, l, nullptr, pos0 + n, [&] {
+      k.for_op(OpKind::attention).attention(q, k_cache_[l], v_cache_[l], pos0, attention_shape_, att);
+    });
     op("attn_out", OpKind::matmul, l, &L.attn_output, 0,
        [&] { k.for_op(OpKind::matmul, L.attn_output.type).matmul(L.attn_output, att, proj); });
     op("attn_add", OpKind::add, l, nullptr, 0, [&] { k.for_op(OpKind::add).add(x, proj); });
@@ -114,7 +124,8 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
        [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.ffn_norm, c.rms_eps, xb); });
     op("ffn_gate", OpKind::matmul, l, &L.ffn_gate, 0,
        [&] { k.for_op(OpKind::matmul, L.ffn_gate.type).matmul(L.ffn_gate, xb, gate); });
-    op("ffn_up", OpKind::matmul, l, &L.ffn_up, 0, [&] { k.for_op(OpKind::matmul, L.ffn_up.type).matmul(L.ffn_up, xb, up); });
+    op("ffn_up", OpKind::matmul, l, &L.ffn_up, 0,
+       [&] { k.for_op(OpKind::matmul, L.ffn_up.type).matmul(L.ffn_up, xb, up); });
     op("swiglu", OpKind::swiglu, l, nullptr, 0, [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
     op("ffn_down", OpKind::matmul, l, &L.ffn_down, 0,
        [&] { k.for_op(OpKind::matmul, L.ffn_down.type).matmul(L.ffn_down, gate, proj); });

@@ -15,14 +15,14 @@ namespace llamascope {
 
 // What the forward reports about one op when an observer is attached. Names are stable (docs/results.md).
 struct OpEvent {
-  const char* op;                  // "embed", "attn_norm", "attn_q", ..., "output"
+  const char* op;  // "embed", "attn_norm", "attn_q", ..., "output"
   OpKind kind;
-  int layer;                       // -1 outside the layers
-  int64_t pos0;                    // position of the batch's first token
-  int64_t batch;                   // tokens in the batch
-  const Weight* weight;            // the weight the op reads, or null
-  int64_t n_keys;                  // attention: cache rows the last query reads; else 0
-  uint64_t ns;                     // wall time of the op, backend synchronised before and after
+  int layer;             // -1 outside the layers
+  int64_t pos0;          // position of the batch's first token
+  int64_t batch;         // tokens in the batch
+  const Weight* weight;  // the weight the op reads, or null
+  int64_t n_keys;        // attention: cache rows the last query reads; else 0
+  uint64_t ns;           // wall time of the op, backend synchronised before and after
 };
 
 class OpObserver {
@@ -69,14 +69,14 @@ class Forward {
   uint64_t prepared_bytes_ = 0;
 
   // Run state, allocated once by the buffer-owning backend; rows = tokens of the current batch.
-  Mat x_;       // (max_batch, dim) the residual stream
-  Mat xb_;      // (max_batch, dim) normalised input of a block
-  Mat q_;       // (max_batch, q_dim) queries
-  Mat att_;     // (max_batch, q_dim) attention output, before attn_output
-  Mat proj_;    // (max_batch, dim) output of attn_output / ffn_down, added to x_
-  Mat gate_;    // (max_batch, hidden) ffn_gate output, then silu(gate) * up
-  Mat up_;      // (max_batch, hidden) ffn_up output
-  Mat logits_;  // (kLogitsRows, vocab): the output matmul runs in chunks of this many rows
+  Mat x_;                     // (max_batch, dim) the residual stream
+  Mat xb_;                    // (max_batch, dim) normalised input of a block
+  Mat q_;                     // (max_batch, q_dim) queries
+  Mat att_;                   // (max_batch, q_dim) attention output, before attn_output
+  Mat proj_;                  // (max_batch, dim) output of attn_output / ffn_down, added to x_
+  Mat gate_;                  // (max_batch, hidden) ffn_gate output, then silu(gate) * up
+  Mat up_;                    // (max_batch, hidden) ffn_up output
+  Mat logits_;                // (kLogitsRows, vocab): the output matmul runs in chunks of this many rows
   std::vector<Mat> k_cache_;  // per layer (context, kv_dim); row p = key of position p
   std::vector<Mat> v_cache_;  // per layer (context, kv_dim)
   RopeParams rope_;

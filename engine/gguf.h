@@ -15,18 +15,29 @@
 namespace llamascope {
 
 enum class GgufType : uint32_t {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 };
 const char* gguf_type_name(GgufType type);
 
 // One metadata value. Scalars are widened into i/u/f; arrays keep their element type and may nest.
 struct GgufValue {
   GgufType type = GgufType::UINT32;
-  int64_t i = 0;         // INT8..INT64, BOOL
-  uint64_t u = 0;        // UINT8..UINT64
-  double f = 0;          // FLOAT32, FLOAT64
-  std::string str;       // STRING
+  int64_t i = 0;                          // INT8..INT64, BOOL
+  uint64_t u = 0;                         // UINT8..UINT64
+  double f = 0;                           // FLOAT32, FLOAT64
+  std::string str;                        // STRING
   GgufType elem_type = GgufType::UINT32;  // ARRAY: type of the elements
   std::vector<GgufValue> array;           // ARRAY
 
@@ -43,7 +54,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // ne[0] (innermost, contiguous) first
   TensorType type = TensorType::F32;
-  uint64_t offset = 0;         // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t bytes = 0;
   const void* data = nullptr;  // into the mapping
   int64_t elements() const;

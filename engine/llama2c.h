@@ -17,7 +17,7 @@ struct Llama2cCheckpoint {
   int32_t n_layers = 0;
   int32_t n_heads = 0;
   int32_t n_kv_heads = 0;
-  int32_t vocab_size = 0;     // absolute value of the header's (negative there = untied classifier)
+  int32_t vocab_size = 0;  // absolute value of the header's (negative there = untied classifier)
   int32_t seq_len = 0;
   bool shared_classifier = true;
 

@@ -34,7 +34,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-Weight gguf_weight(const GgufFile& gguf, const std::string& name, std::vector<int64_t> expected, bool required = true) {
+Weight gguf_weight(const GgufFile& gguf, const std::string& name, std::vector<int64_t> expected,
+                   bool required = true) {
   const GgufTensorInfo* t = gguf.find_tensor(name);
   if (!t) {
     if (!required) return Weight{};
@@ -57,7 +58,8 @@ Weight gguf_weight(const GgufFile& gguf, const std::string& name, std::vector<in
 
 void require_float_type(const std::string& path, const Weight& w) {
   if (w.type != TensorType::F32 && w.type != TensorType::F16 && w.type != TensorType::BF16)
-    throw Error(path + ": tensor '" + w.name + "' is " + type_name(w.type) + "; norm weights must be F32, F16 or BF16");
+    throw Error(path + ": tensor '" + w.name + "' is " + type_name(w.type) +
+                "; norm weights must be F32, F16 or BF16");
 }
 
 void load_gguf(Model& m) {
@@ -74,10 +76,11 @@ void load_gguf(Model& m) {
   c.n_kv_heads = positive_int(g, a + "attention.head_count_kv", c.n_heads);
   c.hidden_dim = positive_int(g, a + "feed_forward_length");
   c.context_length = positive_int(g, a + "context_length", 2048);
-  if (c.n_layers > 4096) throw Error(m.path + ": block_count " + std::to_string(c.n_layers) + " is implausible");
+  if (c.n_layers > 4096)
+    throw Error(m.path + ": block_count " + std::to_string(c.n_layers) + " is implausible");
   if (c.n_heads % c.n_kv_heads != 0)
-    throw Error(m.path + ": head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " +
-                std::to_string(c.n_kv_heads));
+    throw Error(m.path + ": head_count " + std::to_string(c.n_heads) +
+                " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads));
   if (c.dim % c.n_heads != 0 && !g.find(a + "attention.key_length"))
     throw Error(m.path + ": embedding_length is not a multiple of head_count");
   c.head_dim = positive_int(g, a + "attention.key_length", c.dim / c.n_heads);
@@ -86,15 +89,18 @@ void load_gguf(Model& m) {
   if (c.head_dim % 2 != 0) throw Error(m.path + ": head dimension must be even for RoPE");
   c.rope_dims = positive_int(g, a + "rope.dimension_count", c.head_dim);
   if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)
-    throw Error(m.path + ": rope.dimension_count " + std::to_string(c.rope_dims) + " does not fit the head dimension");
+    throw Error(m.path + ": rope.dimension_count " + std::to_string(c.rope_dims) +
+                " does not fit the head dimension");
   c.rms_eps = static_cast<float>(g.get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
   c.rope_freq_base = static_cast<float>(g.get_float(a + "rope.freq_base").value_or(10000.0));
-  if (!(c.rms_eps > 0) || !(c.rope_freq_base > 0)) throw Error(m.path + ": rms epsilon and rope base must be > 0");
+  if (!(c.rms_eps > 0) || !(c.rope_freq_base > 0))
+    throw Error(m.path + ": rms epsilon and rope base must be > 0");
 
   const GgufTensorInfo* embd = g.find_tensor("token_embd.weight");
   if (!embd) throw Error(m.path + ": missing tensor 'token_embd.weight'");
   if (embd->shape.size() != 2 || embd->shape[1] <= 0 || embd->shape[1] > (int64_t(1) << 24))
-    throw Error(m.path + ": tensor 'token_embd.weight' has shape " + shape_text(embd->shape) + ", expected [dim, vocab]");
+    throw Error(m.path + ": tensor 'token_embd.weight' has shape " + shape_text(embd->shape) +
+                ", expected [dim, vocab]");
   c.vocab_size = static_cast<int>(embd->shape[1]);
 
   const int64_t dim = c.dim, q = c.q_dim(), kv = c.kv_dim(), hidden = c.hidden_dim, vocab = c.vocab_size;
@@ -151,7 +157,8 @@ Weight f32_weight(const std::string& name, const float* data, int64_t rows, int6
 
 std::string default_llama2c_tokenizer(const std::string& model_path, int vocab_size) {
   const std::filesystem::path dir = std::filesystem::path(model_path).parent_path();
-  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab_size) + ".bin"}) {
+  for (const std::string& name :
+       {std::string("tokenizer.bin"), "tok" + std::to_string(vocab_size) + ".bin"}) {
     std::error_code ec;
     const std::filesystem::path candidate = dir / name;
     if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
@@ -203,7 +210,8 @@ void load_llama2c(Model& m, const std::string& tokenizer_path) {
   m.output_norm = f32_weight("rms_final", ck.rms_final, 1, dim);
   m.output = ck.shared_classifier ? m.token_embd : f32_weight("wcls", ck.wcls, c.vocab_size, dim);
 
-  const std::string tok = tokenizer_path.empty() ? default_llama2c_tokenizer(m.path, c.vocab_size) : tokenizer_path;
+  const std::string tok =
+      tokenizer_path.empty() ? default_llama2c_tokenizer(m.path, c.vocab_size) : tokenizer_path;
   if (!tok.empty()) m.tokenizer = Tokenizer::create(vocabulary_from_llama2c(tok, c.vocab_size));
 }
 
@@ -212,8 +220,8 @@ void load_llama2c(Model& m, const std::string& tokenizer_path) {
 std::vector<const Weight*> Model::all_weights() const {
   std::vector<const Weight*> list{&token_embd};
   for (const LayerWeights& L : layers)
-    for (const Weight* w : {&L.attn_norm, &L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_norm, &L.ffn_gate,
-                            &L.ffn_up, &L.ffn_down})
+    for (const Weight* w : {&L.attn_norm, &L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_norm,
+                            &L.ffn_gate, &L.ffn_up, &L.ffn_down})
       list.push_back(w);
   list.push_back(&output_norm);
   if (!config.tied_embeddings) list.push_back(&output);
@@ -256,11 +264,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const std::st
   require_regular_file(path);
   if (starts_with_gguf_magic(path)) {
     const std::unique_ptr<GgufFile> gguf = GgufFile::open(path);
-    if (!gguf->find("tokenizer.ggml.model")) throw Error(path + ": has no tokenizer (no tokenizer.ggml.model)");
+    if (!gguf->find("tokenizer.ggml.model"))
+      throw Error(path + ": has no tokenizer (no tokenizer.ggml.model)");
     return Tokenizer::create(vocabulary_from_gguf(*gguf));
   }
   std::unique_ptr<Model> model = load_model(path, tokenizer_path);
-  if (!model->tokenizer) throw Error(path + ": no tokenizer (give -z tokenizer.bin for a llama2.c checkpoint)");
+  if (!model->tokenizer)
+    throw Error(path + ": no tokenizer (give -z tokenizer.bin for a llama2.c checkpoint)");
   return std::move(model->tokenizer);
 }
 

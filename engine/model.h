@@ -20,13 +20,13 @@ enum class ModelFormat { gguf, llama2c };
 
 struct ModelConfig {
   std::string architecture = "llama";
-  int dim = 0;             // embedding width
+  int dim = 0;  // embedding width
   int n_layers = 0;
   int n_heads = 0;
-  int n_kv_heads = 0;      // < n_heads: grouped-query (1: multi-query)
+  int n_kv_heads = 0;  // < n_heads: grouped-query (1: multi-query)
   int head_dim = 0;
-  int rope_dims = 0;       // leading dims of each head that RoPE rotates
-  int hidden_dim = 0;      // feed-forward width
+  int rope_dims = 0;   // leading dims of each head that RoPE rotates
+  int hidden_dim = 0;  // feed-forward width
   int vocab_size = 0;
   int context_length = 0;  // training context; the KV cache is sized from it unless asked otherwise
   float rms_eps = 1e-5f;
@@ -55,16 +55,16 @@ class Model {
   ModelFormat format = ModelFormat::gguf;
   ModelConfig config;
 
-  Weight token_embd;   // (vocab, dim)
+  Weight token_embd;  // (vocab, dim)
   std::vector<LayerWeights> layers;
-  Weight output_norm;  // (dim)
-  Weight output;       // (vocab, dim); the token embedding itself when tied
+  Weight output_norm;                    // (dim)
+  Weight output;                         // (vocab, dim); the token embedding itself when tied
   std::vector<float> rope_freq_factors;  // rope_dims / 2 factors from `rope_freqs`, empty when absent
 
   std::unique_ptr<Tokenizer> tokenizer;  // null when the file has none and no -z was given
 
-  std::unique_ptr<GgufFile> gguf;                 // set for GGUF models
-  std::optional<Llama2cCheckpoint> checkpoint;    // set for llama2.c checkpoints
+  std::unique_ptr<GgufFile> gguf;               // set for GGUF models
+  std::optional<Llama2cCheckpoint> checkpoint;  // set for llama2.c checkpoints
 
   // Every distinct weight tensor (the tied output counted once), in file order.
   std::vector<const Weight*> all_weights() const;

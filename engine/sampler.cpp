@@ -17,18 +17,24 @@ void Sampler::validate(const SamplerParams& p) {
   if (!(p.temperature >= 0) || !std::isfinite(p.temperature))
     throw Error("--temp must be a finite number >= 0, got " + std::to_string(p.temperature));
   if (p.top_k < 0) throw Error("--top-k must be >= 0, got " + std::to_string(p.top_k));
-  if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("--top-p must be in (0, 1], got " + std::to_string(p.top_p));
-  if (!(p.min_p >= 0 && p.min_p <= 1)) throw Error("--min-p must be in [0, 1], got " + std::to_string(p.min_p));
+  if (!(p.top_p > 0 && p.top_p <= 1))
+    throw Error("--top-p must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!(p.min_p >= 0 && p.min_p <= 1))
+    throw Error("--min-p must be in [0, 1], got " + std::to_string(p.min_p));
 }
 
-Sampler::Sampler(SamplerParams params) : params_(params), rng_(params.seed) { validate(params); }
+Sampler::Sampler(SamplerParams params) : params_(params), rng_(params.seed) {
+  validate(params);
+}
 
 int32_t Sampler::sample(std::span<const float> logits) {
   if (params_.temperature == 0.0f) return argmax(logits);
 
   candidates_.clear();
   for (size_t i = 0; i < logits.size(); ++i) candidates_.emplace_back(logits[i], static_cast<int32_t>(i));
-  const auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  const auto by_logit = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   size_t keep = candidates_.size();
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
     keep = static_cast<size_t>(params_.top_k);

@@ -15,7 +15,15 @@ namespace llamascope {
 class GgufFile;
 
 // GGUF token types (tokenizer.ggml.token_type).
-enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+enum class TokenType : int32_t {
+  undefined = 0,
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6
+};
 
 struct Vocabulary {
   enum class Kind { spm, bpe };
@@ -74,7 +82,7 @@ class Tokenizer {
 class Utf8Stream {
  public:
   std::string push(std::string_view bytes);  // returns what is safe to print now
-  std::string flush();                        // whatever is left (incomplete -> U+FFFD)
+  std::string flush();                       // whatever is left (incomplete -> U+FFFD)
 
  private:
   std::string pending_;

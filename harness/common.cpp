@@ -9,11 +9,14 @@
 
 namespace llamascope {
 
-std::string default_kernel_set() { return find_backend("simd") ? "simd" : "scalar"; }
+std::string default_kernel_set() {
+  return find_backend("simd") ? "simd" : "scalar";
+}
 
 void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& default_kernels) {
   flags.kernels = default_kernels.empty() ? default_kernel_set() : default_kernels;
-  cmd.add_option("-k,--kernels", flags.kernels, "kernel set: BACKEND[,OP=BACKEND...], e.g. simd,matmul=scalar")
+  cmd.add_option("-k,--kernels", flags.kernels,
+                 "kernel set: BACKEND[,OP=BACKEND...], e.g. simd,matmul=scalar")
       ->capture_default_str();
   cmd.add_option("-t,--threads", flags.threads, "threads")->check(CLI::Range(1, 1024))->capture_default_str();
 }

@@ -25,8 +25,8 @@ nlohmann::json read_json(const std::string& path) {
 
 }  // namespace
 
-LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual, int64_t n_vocab,
-                                double tie_margin) {
+LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual,
+                                int64_t n_vocab, double tie_margin) {
   if (reference.size() != actual.size() || n_vocab <= 0 || reference.size() % n_vocab != 0)
     throw Error("compare_logits: shapes differ");
   LogitsComparison r;
@@ -93,12 +93,12 @@ bool GoldenResult::passed() const {
          prefill_vs_decode.nmse <= prefill_decode_limit;
 }
 
-GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernel_spec,
-                             int threads) {
+GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
+                             const std::string& kernel_spec, int threads) {
   const std::unique_ptr<Model> model = load_model(c.model_path);
   if (model->config.vocab_size != c.n_vocab)
-    throw Error(c.model_path + ": vocabulary " + std::to_string(model->config.vocab_size) + " but the reference has " +
-                std::to_string(c.n_vocab));
+    throw Error(c.model_path + ": vocabulary " + std::to_string(model->config.vocab_size) +
+                " but the reference has " + std::to_string(c.n_vocab));
   const std::vector<float> reference = read_reference_logits(c);
   const size_t n = c.tokens.size();
   const int64_t vocab = c.n_vocab;
@@ -110,7 +110,8 @@ GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
   }
   {
     Forward forward(*model, kernels, static_cast<int64_t>(n));
-    for (size_t i = 0; i < n; ++i) forward.eval({&c.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
+    for (size_t i = 0; i < n; ++i)
+      forward.eval({&c.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
   }
   GoldenResult r;
   r.model_path = c.model_path;
@@ -131,7 +132,8 @@ std::vector<float> read_reference_logits(const GoldenCase& c) {
   const std::streamsize bytes = in.tellg();
   const int64_t expected = c.n_positions * c.n_vocab * static_cast<int64_t>(sizeof(float));
   if (bytes != expected)
-    throw Error(c.logits_path + ": " + std::to_string(bytes) + " bytes, expected " + std::to_string(expected));
+    throw Error(c.logits_path + ": " + std::to_string(bytes) + " bytes, expected " +
+                std::to_string(expected));
   std::vector<float> logits(static_cast<size_t>(c.n_positions * c.n_vocab));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(logits.data()), bytes);

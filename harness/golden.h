@@ -10,17 +10,17 @@
 namespace llamascope {
 
 struct LogitsComparison {
-  double nmse = 0;           // sum of squared differences / sum of squared reference values
-  double top1 = 0;           // fraction of rows whose argmax agrees, a near-tie in the reference counting as agreement
-  double top1_strict = 0;    // fraction of rows whose argmax is the reference's exactly
+  double nmse = 0;  // sum of squared differences / sum of squared reference values
+  double top1 = 0;  // fraction of rows whose argmax agrees, a near-tie in the reference counting as agreement
+  double top1_strict = 0;  // fraction of rows whose argmax is the reference's exactly
   double max_abs_diff = 0;
-  bool finite = true;        // no NaN or Inf in the compared logits
+  bool finite = true;  // no NaN or Inf in the compared logits
 };
 
 // A row agrees for `top1` when our argmax token's reference logit is within tie_margin of the reference's
 // maximum: a reference near-tie is decided by float noise, not by correctness.
-LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual, int64_t n_vocab,
-                                double tie_margin = 0);
+LogitsComparison compare_logits(std::span<const float> reference, std::span<const float> actual,
+                                int64_t n_vocab, double tie_margin = 0);
 
 struct GoldenTolerance {
   double nmse = 0;
@@ -29,8 +29,8 @@ struct GoldenTolerance {
 };
 
 struct GoldenCase {
-  std::string model_path;     // absolute
-  std::string logits_path;    // absolute
+  std::string model_path;   // absolute
+  std::string logits_path;  // absolute
   std::vector<int32_t> tokens;
   int64_t n_positions = 0;
   int64_t n_vocab = 0;
@@ -45,17 +45,18 @@ double golden_prefill_decode_limit(const std::string& golden_dir);
 // One case run through one kernel set, in one prefill batch and one token at a time, against the reference.
 struct GoldenResult {
   std::string model_path;
-  std::string weight_types;   // Model::weight_type_summary()
-  std::string kernels;        // canonical kernel-set spec
+  std::string weight_types;  // Model::weight_type_summary()
+  std::string kernels;       // canonical kernel-set spec
   int threads = 1;
-  LogitsComparison prefill;   // vs llama.cpp
-  LogitsComparison decode;    // vs llama.cpp
+  LogitsComparison prefill;  // vs llama.cpp
+  LogitsComparison decode;   // vs llama.cpp
   LogitsComparison prefill_vs_decode;
   GoldenTolerance tolerance;
   double prefill_decode_limit = 0;
   bool passed() const;
 };
-GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernels, int threads);
+GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernels,
+                             int threads);
 
 // The reference logits of a case (n_positions x n_vocab floats); Error if the file size does not match.
 std::vector<float> read_reference_logits(const GoldenCase& c);

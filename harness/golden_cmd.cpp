@@ -29,7 +29,10 @@ std::string default_golden_dir() {
 }
 
 nlohmann::json comparison_json(const LogitsComparison& c) {
-  return {{"nmse", c.nmse}, {"top1", c.top1}, {"top1_strict", c.top1_strict}, {"max_abs_diff", c.max_abs_diff},
+  return {{"nmse", c.nmse},
+          {"top1", c.top1},
+          {"top1_strict", c.top1_strict},
+          {"max_abs_diff", c.max_abs_diff},
           {"finite", c.finite}};
 }
 
@@ -46,20 +49,27 @@ void golden(const GoldenArgs& args) {
     const std::string name = std::filesystem::path(c.model_path).filename().string();
     fmt::print("{:<28} {:<16} {:>10.3e} {:>10.3e} {:>7.4f} {:>7.4f} {:>7.2f} {:>10.2e} {:>8.0e}  {}\n", name,
                r.weight_types, r.prefill.nmse, r.decode.nmse, std::min(r.prefill.top1, r.decode.top1),
-               std::min(r.prefill.top1_strict, r.decode.top1_strict), r.tolerance.top1, r.prefill_vs_decode.nmse,
-               r.tolerance.nmse, r.passed() ? "ok" : "FAIL");
-    const nlohmann::json record = {
-        {"schema", "llamascope.golden/1"},      {"model", c.model_path},
-        {"weight_types", r.weight_types},       {"kernels", r.kernels},
-        {"threads", r.threads},                 {"positions", c.n_positions},
-        {"prefill", comparison_json(r.prefill)}, {"decode", comparison_json(r.decode)},
-        {"prefill_vs_decode", comparison_json(r.prefill_vs_decode)},
-        {"limits", {{"nmse", r.tolerance.nmse}, {"top1", r.tolerance.top1}, {"top1_tie_margin", r.tolerance.tie_margin},
-                    {"prefill_vs_decode_nmse", r.prefill_decode_limit}}},
-        {"passed", r.passed()}};
+               std::min(r.prefill.top1_strict, r.decode.top1_strict), r.tolerance.top1,
+               r.prefill_vs_decode.nmse, r.tolerance.nmse, r.passed() ? "ok" : "FAIL");
+    const nlohmann::json record = {{"schema", "llamascope.golden/1"},
+                                   {"model", c.model_path},
+                                   {"weight_types", r.weight_types},
+                                   {"kernels", r.kernels},
+                                   {"threads", r.threads},
+                                   {"positions", c.n_positions},
+                                   {"prefill", comparison_json(r.prefill)},
+                                   {"decode", comparison_json(r.decode)},
+                                   {"prefill_vs_decode", comparison_json(r.prefill_vs_decode)},
+                                   {"limits",
+                                    {{"nmse", r.tolerance.nmse},
+                                     {"top1", r.tolerance.top1},
+                                     {"top1_tie_margin", r.tolerance.tie_margin},
+                                     {"prefill_vs_decode_nmse", r.prefill_decode_limit}}},
+                                   {"passed", r.passed()}};
     records += record.dump() + "\n";
   }
-  fmt::print("golden [{} -t {}]: {} passed, {} failed\n", args.kernels.kernels, args.kernels.threads, passed, failed);
+  fmt::print("golden [{} -t {}]: {} passed, {} failed\n", args.kernels.kernels, args.kernels.threads, passed,
+             failed);
   if (!args.jsonl.empty()) write_file_atomically(args.jsonl, records);
   if (failed) command_exit_status() = 1;
 }
@@ -68,7 +78,8 @@ void golden(const GoldenArgs& args) {
 
 void register_golden_command(CLI::App& app) {
   auto args = std::make_shared<GoldenArgs>();
-  auto* cmd = app.add_subcommand("golden", "Check a kernel set against llama.cpp's reference logits (golden/)");
+  auto* cmd =
+      app.add_subcommand("golden", "Check a kernel set against llama.cpp's reference logits (golden/)");
   cmd->add_option("--dir", args->dir, "golden data folder (default: ./golden or the source tree's)");
   cmd->add_option("--filter", args->filter, "only models whose path contains this text");
   cmd->add_option("--jsonl", args->jsonl, "also write one llamascope.golden/1 record per case");

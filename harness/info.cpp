@@ -22,7 +22,9 @@ void print_info(const Model& m) {
   const ModelConfig& c = m.config;
   fmt::print("model:           {}\n", m.path);
   fmt::print("format:          {}", m.format_name());
-  if (m.gguf) fmt::print(" v{} (alignment {}, {} metadata keys)", m.gguf->version(), m.gguf->alignment(), m.gguf->metadata().size());
+  if (m.gguf)
+    fmt::print(" v{} (alignment {}, {} metadata keys)", m.gguf->version(), m.gguf->alignment(),
+               m.gguf->metadata().size());
   fmt::print("\n");
   if (m.gguf) {
     if (auto name = m.gguf->get_string("general.name")) fmt::print("name:            {}\n", *name);
@@ -34,7 +36,9 @@ void print_info(const Model& m) {
   fmt::print("dim:             {}\n", c.dim);
   fmt::print("layers:          {}\n", c.n_layers);
   fmt::print("heads:           {} (kv heads {}, head dim {}{})\n", c.n_heads, c.n_kv_heads, c.head_dim,
-             c.n_kv_heads == c.n_heads ? "" : c.n_kv_heads == 1 ? ", multi-query" : ", grouped-query");
+             c.n_kv_heads == c.n_heads ? ""
+             : c.n_kv_heads == 1       ? ", multi-query"
+                                       : ", grouped-query");
   fmt::print("hidden dim:      {}\n", c.hidden_dim);
   fmt::print("vocab size:      {}\n", c.vocab_size);
   fmt::print("context length:  {}\n", c.context_length);
@@ -45,8 +49,9 @@ void print_info(const Model& m) {
   if (m.tokenizer) {
     const Vocabulary& v = m.tokenizer->vocab();
     fmt::print("tokenizer:       {} ({} tokens{}), bos {}, eos {}, add_bos {}\n",
-               v.kind == Vocabulary::Kind::spm ? "sentencepiece (llama)" : "byte-level BPE (gpt2)", v.tokens.size(),
-               v.kind == Vocabulary::Kind::bpe ? ", pre " + v.pre : "", v.bos, v.eos, v.add_bos);
+               v.kind == Vocabulary::Kind::spm ? "sentencepiece (llama)" : "byte-level BPE (gpt2)",
+               v.tokens.size(), v.kind == Vocabulary::Kind::bpe ? ", pre " + v.pre : "", v.bos, v.eos,
+               v.add_bos);
   } else {
     fmt::print("tokenizer:       none (give -z tokenizer.bin for a llama2.c checkpoint)\n");
   }
@@ -60,7 +65,8 @@ void print_info(const Model& m) {
     }
   } else {
     for (const Weight* w : m.all_weights()) {
-      const std::string shape = w->rows == 1 ? std::to_string(w->cols) : fmt::format("{} x {}", w->cols, w->rows);
+      const std::string shape =
+          w->rows == 1 ? std::to_string(w->cols) : fmt::format("{} x {}", w->cols, w->rows);
       fmt::print("{:<32} {:<6} {:<20} {:>12}\n", w->name, type_name(w->type), shape, w->bytes());
     }
   }
@@ -69,7 +75,8 @@ void print_info(const Model& m) {
 }  // namespace
 
 void register_info_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print a model's architecture, hyper-parameters, tokenizer and tensor table");
+  auto* cmd = app.add_subcommand(
+      "info", "Print a model's architecture, hyper-parameters, tokenizer and tensor table");
   auto model = std::make_shared<std::string>();
   auto tokenizer = std::make_shared<std::string>();
   cmd->add_option("-m,--model", *model, "GGUF file or llama2.c checkpoint")->required();

@@ -3,15 +3,14 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include <sstream>
-
 #include "engine/error.h"
 #include "harness/commands.h"
-#include "kernels/op_check.h"
 #include "kernels/backend.h"
+#include "kernels/op_check.h"
 
 namespace llamascope {
 namespace {
@@ -41,7 +40,8 @@ void list_kernels() {
       } else if (backend->supports(op, TensorType::F32)) {
         types.push_back("F32");
       }
-      fmt::print("         {:<10} {}\n", op_kind_name(op), types.empty() ? "-" : fmt::format("{}", fmt::join(types, " ")));
+      fmt::print("         {:<10} {}\n", op_kind_name(op),
+                 types.empty() ? "-" : fmt::format("{}", fmt::join(types, " ")));
     }
   }
 }
@@ -80,12 +80,13 @@ void run_checks(const CheckArgs& args) {
       }
       r.passed() ? ++passed : ++failed;
       if (!r.passed() || args.verbose)
-        fmt::print("{} {:<8} {:<60} nmse={:.3g} limit={:.0e}{}{}\n", r.passed() ? "ok  " : "FAIL", name, c.str(),
-                   r.nmse, r.limit, r.finite ? "" : " NaN/Inf", r.guards_intact ? "" : " out-of-bounds write");
+        fmt::print("{} {:<8} {:<60} nmse={:.3g} limit={:.0e}{}{}\n", r.passed() ? "ok  " : "FAIL", name,
+                   c.str(), r.nmse, r.limit, r.finite ? "" : " NaN/Inf",
+                   r.guards_intact ? "" : " out-of-bounds write");
     }
   }
-  fmt::print("op check: {} passed, {} failed, {} skipped (op/type not offered by the backend)\n", passed, failed,
-             skipped);
+  fmt::print("op check: {} passed, {} failed, {} skipped (op/type not offered by the backend)\n", passed,
+             failed, skipped);
   fmt::print("{} passed, {} failed\n", passed, failed);
   if (failed) command_exit_status() = 1;
 }
@@ -94,11 +95,14 @@ void run_checks(const CheckArgs& args) {
 
 void register_kernels_command(CLI::App& app) {
   auto args = std::make_shared<CheckArgs>();
-  auto* cmd = app.add_subcommand("kernels", "List the kernel backends, their ops and tensor types; --check proves them");
+  auto* cmd = app.add_subcommand("kernels",
+                                 "List the kernel backends, their ops and tensor types; --check proves them");
   cmd->add_flag("--check", args->check, "run the op checker against the float64 reference");
   cmd->add_option("-k,--kernels", args->backends, "backends to check (comma list; default: all available)");
-  cmd->add_option("--filter", args->filter, "only cases whose description contains this text, e.g. 'matmul type=Q4_K'");
-  cmd->add_option("-t,--threads", args->threads, "threads for the backends under check")->check(CLI::Range(1, 1024));
+  cmd->add_option("--filter", args->filter,
+                  "only cases whose description contains this text, e.g. 'matmul type=Q4_K'");
+  cmd->add_option("-t,--threads", args->threads, "threads for the backends under check")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("-v,--verbose", args->verbose, "print passing cases too");
   cmd->callback([args] { args->check ? run_checks(*args) : list_kernels(); });
 }

@@ -35,7 +35,8 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || v < 0 || v > INT32_MAX) throw Error("--tokens: '" + item + "' is not a token id");
+    if (used != item.size() || v < 0 || v > INT32_MAX)
+      throw Error("--tokens: '" + item + "' is not a token id");
     ids.push_back(static_cast<int32_t>(v));
   }
   if (ids.empty()) throw Error("--tokens: no token ids given");
@@ -66,11 +67,13 @@ void logits(const LogitsArgs& args) {
 
 void register_logits_command(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
-  auto* cmd = app.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
+  auto* cmd =
+      app.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
   cmd->add_option("-m,--model", args->model, "GGUF file or llama2.c checkpoint")->required();
   cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
   cmd->add_option("--tokens", args->tokens, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
-  cmd->add_option("-o,--output", args->output, "output file: n_tokens x n_vocab float32 little-endian")->required();
+  cmd->add_option("-o,--output", args->output, "output file: n_tokens x n_vocab float32 little-endian")
+      ->required();
   cmd->add_flag("--decode", args->decode, "feed one token at a time instead of one prefill batch");
   add_kernel_flags(*cmd, args->kernels, "");
   cmd->callback([args] { logits(*args); });

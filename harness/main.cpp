@@ -6,7 +6,8 @@
 #include "harness/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"llamascope: a reference LLaMA engine with swappable kernels, and a harness that measures them"};
+  CLI::App app{
+      "llamascope: a reference LLaMA engine with swappable kernels, and a harness that measures them"};
   app.require_subcommand(1);
   app.set_version_flag("--version", LLAMASCOPE_VERSION);
   llamascope::register_info_command(app);

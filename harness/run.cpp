@@ -52,10 +52,13 @@ void run(const RunArgs& args) {
   const int64_t max_new = std::max<int64_t>(0, int64_t(args.n_new) + 2 - n_prompt);
   const int64_t context = std::max<int64_t>(n_prompt, int64_t(args.n_new) + 1);
   if (max_new == 0)
-    std::fprintf(stderr, "llamascope: note: the prompt (%lld tokens) fills the -n %d positions; nothing is generated\n",
-                 static_cast<long long>(n_prompt), args.n_new);
+    std::fprintf(
+        stderr,
+        "llamascope: note: the prompt (%lld tokens) fills the -n %d positions; nothing is generated\n",
+        static_cast<long long>(n_prompt), args.n_new);
   if (context > c.context_length && !args.quiet)
-    std::fprintf(stderr, "llamascope: note: running %lld positions, past the model's training context of %d\n",
+    std::fprintf(stderr,
+                 "llamascope: note: running %lld positions, past the model's training context of %d\n",
                  static_cast<long long>(context), c.context_length);
 
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
@@ -71,7 +74,8 @@ void run(const RunArgs& args) {
   const auto t0 = clock::now();
   forward.eval(prompt, 0, logits.data());
   const auto t_prefill = clock::now();
-  // llama2.c ends its checkpoints' generation at token 1 (BOS); GGUF models at their end-of-generation tokens.
+  // llama2.c ends its checkpoints' generation at token 1 (BOS); GGUF models at their end-of-generation
+  // tokens.
   const bool stop_at_bos = model->format == ModelFormat::llama2c;
   int64_t pos = static_cast<int64_t>(prompt.size());
   int32_t prev = prompt.back();
@@ -91,7 +95,8 @@ void run(const RunArgs& args) {
   if (!args.quiet) {
     const double prefill_s = std::chrono::duration<double>(t_prefill - t0).count();
     const double gen_s = std::chrono::duration<double>(t_end - t_prefill).count();
-    std::fprintf(stderr, "llamascope: %s, kernels %s, %d threads: prompt %zu tokens in %.3f s (%.1f tok/s), "
+    std::fprintf(stderr,
+                 "llamascope: %s, kernels %s, %d threads: prompt %zu tokens in %.3f s (%.1f tok/s), "
                  "generated %lld tokens in %.3f s (%.1f tok/s)\n",
                  model->path.c_str(), kernels.spec().c_str(), args.kernels.threads, prompt.size(), prefill_s,
                  prompt.size() / std::max(prefill_s, 1e-9), static_cast<long long>(generated), gen_s,
@@ -108,9 +113,12 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
   cmd->add_option("-p,--prompt", args->prompt, "prompt text");
   cmd->add_option("-n,--n-new", args->n_new,
-                 "positions to run after BOS, prompt included, as llama2.c's -n minus 1 (from a lone BOS: n+1 new tokens)")->capture_default_str();
+                  "positions to run after BOS, prompt included, as llama2.c's -n minus 1 (from a lone BOS: "
+                  "n+1 new tokens)")
+      ->capture_default_str();
   cmd->add_option("--temp", args->sampler.temperature, "temperature (0 = greedy)")->capture_default_str();
-  cmd->add_option("--top-k", args->sampler.top_k, "keep the k most likely tokens (0 = off)")->capture_default_str();
+  cmd->add_option("--top-k", args->sampler.top_k, "keep the k most likely tokens (0 = off)")
+      ->capture_default_str();
   cmd->add_option("--top-p", args->sampler.top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
   cmd->add_option("--min-p", args->sampler.min_p, "drop tokens below min-p x the top probability (0 = off)")
       ->capture_default_str();

@@ -43,7 +43,8 @@ void tokenize(const TokenizeArgs& args) {
 void register_tokenize_command(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
-  cmd->add_option("-m,--model", args->model, "GGUF file (a vocabulary-only GGUF works) or llama2.c checkpoint")
+  cmd->add_option("-m,--model", args->model,
+                  "GGUF file (a vocabulary-only GGUF works) or llama2.c checkpoint")
       ->required();
   cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
   auto* text = cmd->add_option("-p,--prompt", args->text, "text to tokenize");

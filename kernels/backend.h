@@ -31,7 +31,9 @@ struct Mat {
   int64_t stride = 0;
 
   // Rows [first, first + count) of this matrix, sharing its memory.
-  Mat row_range(int64_t first, int64_t count) const { return Mat{data + first * stride, count, cols, stride}; }
+  Mat row_range(int64_t first, int64_t count) const {
+    return Mat{data + first * stride, count, cols, stride};
+  }
 };
 
 // A weight tensor as the model file stores it: `rows` rows of `cols` elements of `type` (a 1-D tensor has
@@ -84,9 +86,9 @@ class Backend {
 
   // Memory. alloc returns zeroed rows x cols floats that stay valid until the backend is destroyed.
   virtual Mat alloc(int64_t rows, int64_t cols) = 0;
-  virtual void upload(Mat dst, const float* src) = 0;    // src: dst.rows x dst.cols host floats, packed
-  virtual void download(Mat src, float* dst) = 0;        // dst: src.rows x src.cols host floats, packed
-  virtual void synchronize() {}                          // waits for queued work (device backends)
+  virtual void upload(Mat dst, const float* src) = 0;  // src: dst.rows x dst.cols host floats, packed
+  virtual void download(Mat src, float* dst) = 0;      // dst: src.rows x src.cols host floats, packed
+  virtual void synchronize() {}                        // waits for queued work (device backends)
 
   // May repack `w` for faster matmuls (SIMD interleaving, library reorders, device upload); returns the
   // extra bytes this takes. Called once per weight before the first forward; a no-op by default.
@@ -107,7 +109,8 @@ class Backend {
   virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params) = 0;
   // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
   // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
-  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out) = 0;
+  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
+                         Mat out) = 0;
   // out = silu(gate) * up, element-wise. out may equal gate.
   virtual void swiglu(Mat gate, Mat up, Mat out) = 0;
   // acc += x, element-wise.
@@ -117,8 +120,8 @@ class Backend {
 // ---- registry ----
 struct BackendEntry {
   std::string name;
-  std::string summary;                                    // one line for `llamascope kernels`
-  std::string (*unavailable_reason)();                    // empty string when usable here
+  std::string summary;                  // one line for `llamascope kernels`
+  std::string (*unavailable_reason)();  // empty string when usable here
   std::unique_ptr<Backend> (*create)(const BackendOptions&);
 };
 

@@ -36,7 +36,8 @@ KernelSet::KernelSet(const std::string& spec, const BackendOptions& options) : o
   for (size_t i = 1; i < items.size(); ++i) {
     const size_t eq = items[i].find('=');
     if (eq == std::string::npos)
-      throw Error("-k '" + spec + "': '" + items[i] + "' should be OP=BACKEND (one kernel set has one default backend)");
+      throw Error("-k '" + spec + "': '" + items[i] +
+                  "' should be OP=BACKEND (one kernel set has one default backend)");
     const std::string op_name = items[i].substr(0, eq);
     const std::string backend_name = items[i].substr(eq + 1);
     int op = -1;
@@ -85,11 +86,13 @@ Backend& KernelSet::for_op(OpKind op, TensorType type) {
       break;
     }
   }
-  if (!fallback) throw Error("-k " + spec_ + ": no backend offers " + op_kind_name(op) + " for " + type_name(type));
+  if (!fallback)
+    throw Error("-k " + spec_ + ": no backend offers " + op_kind_name(op) + " for " + type_name(type));
   if (fallback_noted_.insert({static_cast<int>(op), static_cast<int>(type)}).second)
-    std::fprintf(stderr, "llamascope: note: backend '%s' has no %s%s%s; using '%s' for it\n", chosen->name().c_str(),
-                 op_kind_name(op), op == OpKind::matmul || op == OpKind::embed ? " for " : "",
-                 op == OpKind::matmul || op == OpKind::embed ? type_name(type) : "", fallback->name().c_str());
+    std::fprintf(
+        stderr, "llamascope: note: backend '%s' has no %s%s%s; using '%s' for it\n", chosen->name().c_str(),
+        op_kind_name(op), op == OpKind::matmul || op == OpKind::embed ? " for " : "",
+        op == OpKind::matmul || op == OpKind::embed ? type_name(type) : "", fallback->name().c_str());
   return *fallback;
 }
 
@@ -105,7 +108,9 @@ std::vector<std::string> KernelSet::descriptions() const {
   return lines;
 }
 
-size_t KernelSet::prepare(const Weight& w, OpKind op) { return for_op(op, w.type).prepare(w); }
+size_t KernelSet::prepare(const Weight& w, OpKind op) {
+  return for_op(op, w.type).prepare(w);
+}
 
 void KernelSet::synchronize() {
   for (auto& b : backends_) b->synchronize();

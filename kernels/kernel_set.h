@@ -1,6 +1,7 @@
 // A kernel set: backends composed per op on one memory space, parsed from a spec such as "simd" or
 // "simd,matmul=scalar". The forward pass calls ops through it; it picks the backend for each op and weight
-// type, falling back to simd or the scalar reference (and saying so once on stderr) where a backend lacks one.
+// type, falling back to simd or the scalar reference (and saying so once on stderr) where a backend lacks
+// one.
 #pragma once
 
 #include <array>
@@ -45,7 +46,7 @@ class KernelSet {
   BackendOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
   std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
-  std::set<std::pair<int, int>> fallback_noted_;    // (op, type) already announced
+  std::set<std::pair<int, int>> fallback_noted_;  // (op, type) already announced
 };
 
 }  // namespace llamascope

@@ -22,9 +22,9 @@ const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorTyp
 constexpr int64_t kGuardCols = 8;
 constexpr float kGuardValue = -7.25e30f;
 
-struct Buffer {  // host values plus the backend matrix (with guards) they were uploaded to
-  Mat whole;     // (rows + 2) x (cols + kGuardCols)
-  Mat view;      // the rows x cols the op sees, stride cols + kGuardCols
+struct Buffer {             // host values plus the backend matrix (with guards) they were uploaded to
+  Mat whole;                // (rows + 2) x (cols + kGuardCols)
+  Mat view;                 // the rows x cols the op sees, stride cols + kGuardCols
   std::vector<float> host;  // rows x cols, packed
 };
 
@@ -34,7 +34,8 @@ Buffer make_buffer(Backend& b, int64_t rows, int64_t cols, const std::vector<flo
   buf.view = Mat{buf.whole.data + buf.whole.stride, rows, cols, buf.whole.stride};
   std::vector<float> init(static_cast<size_t>((rows + 2) * (cols + kGuardCols)), kGuardValue);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) init[(r + 1) * (cols + kGuardCols) + c] = values.empty() ? 0.0f : values[r * cols + c];
+    for (int64_t c = 0; c < cols; ++c)
+      init[(r + 1) * (cols + kGuardCols) + c] = values.empty() ? 0.0f : values[r * cols + c];
   b.upload(buf.whole, init.data());
   return buf;
 }
@@ -73,7 +74,8 @@ struct TestWeight {
   std::vector<double> values;  // rows x cols
 };
 
-TestWeight make_weight(std::mt19937_64& rng, TensorType type, int64_t rows, int64_t cols, float scale = 1.0f) {
+TestWeight make_weight(std::mt19937_64& rng, TensorType type, int64_t rows, int64_t cols,
+                       float scale = 1.0f) {
   TestWeight t;
   const std::vector<float> source = random_values(rng, static_cast<size_t>(rows * cols), scale);
   const size_t rb = row_bytes(type, cols);
@@ -94,7 +96,8 @@ TestWeight make_weight(std::mt19937_64& rng, TensorType type, int64_t rows, int6
 
 // Squared error over squared reference. `scale_floor` (may be 0) stands in for the reference's energy when
 // that is smaller: a dot product that cancels to nearly zero must not turn rounding noise into a huge ratio.
-double nmse(const std::vector<double>& ref, const std::vector<float>& got, bool& finite, double scale_floor = 0) {
+double nmse(const std::vector<double>& ref, const std::vector<float>& got, bool& finite,
+            double scale_floor = 0) {
   double diff = 0, norm = 0;
   finite = true;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -108,8 +111,8 @@ double nmse(const std::vector<double>& ref, const std::vector<float>& got, bool&
 
 // ---- float64 references (written independently of every backend) ----
 
-std::vector<double> ref_matmul(const std::vector<double>& w, const std::vector<float>& x, int64_t rows, int64_t cols,
-                               int64_t n) {
+std::vector<double> ref_matmul(const std::vector<double>& w, const std::vector<float>& x, int64_t rows,
+                               int64_t cols, int64_t n) {
   std::vector<double> out(static_cast<size_t>(n * rows));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < rows; ++r) {
@@ -134,8 +137,9 @@ void ref_rope(std::vector<double>& x, int64_t n, int heads, int head_dim, int64_
       }
 }
 
-std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                                  int64_t n, int64_t pos0, int heads, int kv_heads, int hd) {
+std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<float>& k,
+                                  const std::vector<float>& v, int64_t n, int64_t pos0, int heads,
+                                  int kv_heads, int hd) {
   const int64_t q_dim = int64_t(heads) * hd, kv_dim = int64_t(kv_heads) * hd;
   std::vector<double> out(static_cast<size_t>(n * q_dim));
   for (int64_t i = 0; i < n; ++i)
@@ -161,7 +165,9 @@ std::vector<double> ref_attention(const std::vector<float>& q, const std::vector
   return out;
 }
 
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+std::vector<double> widen(const std::vector<float>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
 
 }  // namespace
 
@@ -175,24 +181,29 @@ std::string OpCase::str() const {
     case OpKind::add:
       return fmt::format("{} cols={} n={}", op_kind_name(op), cols, n);
     case OpKind::rope:
-      return fmt::format("rope heads={} kv_heads={} head_dim={} n={} pos0={} factors={}", n_heads, n_kv_heads, head_dim,
-                         n, pos0, freq_factors ? 1 : 0);
+      return fmt::format("rope heads={} kv_heads={} head_dim={} n={} pos0={} factors={}", n_heads, n_kv_heads,
+                         head_dim, n, pos0, freq_factors ? 1 : 0);
     case OpKind::attention:
-      return fmt::format("attention heads={} kv_heads={} head_dim={} n={} pos0={}", n_heads, n_kv_heads, head_dim, n,
-                         pos0);
-    case OpKind::count: break;
+      return fmt::format("attention heads={} kv_heads={} head_dim={} n={} pos0={}", n_heads, n_kv_heads,
+                         head_dim, n, pos0);
+    case OpKind::count:
+      break;
   }
   return "?";
 }
 
 double op_check_limit(const OpCase& c) {
   if (c.op == OpKind::embed) return 1e-12;  // a copy of dequantized values: exact up to float rounding
-  if (c.op != OpKind::matmul) return 1e-7;   // float arithmetic on float inputs (test-backend-ops' default)
+  if (c.op != OpKind::matmul) return 1e-7;  // float arithmetic on float inputs (test-backend-ops' default)
   switch (c.type) {
-    case TensorType::F32: return 1e-9;   // float accumulation over <= a few thousand terms: ~1e-12 expected
-    case TensorType::F16: return 1e-6;   // a backend may round activations to F16 (as llama.cpp does): ~1e-7
-    case TensorType::BF16: return 5e-5;  // activations rounded to BF16 (8-bit mantissa): ~1e-5
-    default: return 5e-4;                // activations quantized to 8 bits for integer dots: ~1e-5 (test-backend-ops: 5e-4)
+    case TensorType::F32:
+      return 1e-9;  // float accumulation over <= a few thousand terms: ~1e-12 expected
+    case TensorType::F16:
+      return 1e-6;  // a backend may round activations to F16 (as llama.cpp does): ~1e-7
+    case TensorType::BF16:
+      return 5e-5;  // activations rounded to BF16 (8-bit mantissa): ~1e-5
+    default:
+      return 5e-4;  // activations quantized to 8 bits for integer dots: ~1e-5 (test-backend-ops: 5e-4)
   }
 }
 
@@ -212,7 +223,9 @@ std::vector<OpCase> default_op_cases() {
       cases.push_back(OpCase{OpKind::swiglu, TensorType::F32, 0, cols, n});
       cases.push_back(OpCase{OpKind::add, TensorType::F32, 0, cols, n});
     }
-  const struct { int heads, kv, hd; } heads[] = {{8, 8, 64}, {8, 2, 64}, {6, 3, 40}, {4, 1, 16}, {32, 4, 128}, {2, 2, 8}};
+  const struct {
+    int heads, kv, hd;
+  } heads[] = {{8, 8, 64}, {8, 2, 64}, {6, 3, 40}, {4, 1, 16}, {32, 4, 128}, {2, 2, 8}};
   for (const auto& h : heads)
     for (int64_t n : {1, 4})
       for (int64_t pos0 : {0, 17, 300}) {
@@ -289,7 +302,8 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
       Buffer ba = make_buffer(b, c.n, c.cols, a), bx = make_buffer(b, c.n, c.cols, x);
       for (size_t i = 0; i < a.size(); ++i)
-        expected.push_back(c.op == OpKind::add ? double(a[i]) + x[i] : a[i] / (1.0 + std::exp(-double(a[i]))) * x[i]);
+        expected.push_back(c.op == OpKind::add ? double(a[i]) + x[i]
+                                               : a[i] / (1.0 + std::exp(-double(a[i]))) * x[i]);
       if (c.op == OpKind::add) {
         b.add(ba.view, bx.view);
         out = ba;
@@ -308,8 +322,8 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       if (c.freq_factors)
         for (int i = 0; i < c.head_dim / 2; ++i) factors.push_back(1.0f + 0.25f * float(i % 5));
       Buffer bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, c.n, k_cols, k);
-      const RopeParams p{c.n_heads, c.n_kv_heads, c.head_dim, c.head_dim, 10000.0f,
-                         factors.empty() ? nullptr : factors.data()};
+      const RopeParams p{c.n_heads,  c.n_kv_heads, c.head_dim,
+                         c.head_dim, 10000.0f,     factors.empty() ? nullptr : factors.data()};
       b.rope(bq.view, bk.view, c.pos0, p);
       std::vector<double> eq = widen(q), ek = widen(k);
       ref_rope(eq, c.n, c.n_heads, c.head_dim, c.pos0, 10000.0, factors);
@@ -334,12 +348,14 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       Buffer bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, cache_rows, kv_cols, k),
              bv = make_buffer(b, cache_rows, kv_cols, v);
       out = make_buffer(b, c.n, q_cols, {});
-      b.attention(bq.view, bk.view, bv.view, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, out.view);
+      b.attention(bq.view, bk.view, bv.view, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim},
+                  out.view);
       expected = ref_attention(q, k, v, c.n, c.pos0, c.n_heads, c.n_kv_heads, c.head_dim);
       result.guards_intact = read_buffer(b, out, got);
       break;
     }
-    case OpKind::count: break;
+    case OpKind::count:
+      break;
   }
   result.nmse = nmse(expected, got, result.finite, scale_floor);
   return result;

@@ -6,8 +6,8 @@
 
 namespace llamascope {
 
-constexpr int kBlock32 = 32;   // elements per block of the legacy types
-constexpr int kBlockK = 256;   // elements per super-block of the K-quants
+constexpr int kBlock32 = 32;  // elements per block of the legacy types
+constexpr int kBlockK = 256;  // elements per super-block of the K-quants
 constexpr int kScaleBytesK = 12;
 
 // x = d * (q - 8), q = 4-bit: element j in the low nibble of qs[j], element j + 16 in the high nibble.

@@ -31,16 +31,18 @@ enum class TensorType : uint32_t {
 
 struct TensorTypeInfo {
   TensorType type;
-  const char* name;       // as GGUF tools print it: "F32", "Q4_K", ...
-  int64_t block_elems;    // elements per block (1 for float types)
-  size_t block_bytes;     // bytes per block
+  const char* name;     // as GGUF tools print it: "F32", "Q4_K", ...
+  int64_t block_elems;  // elements per block (1 for float types)
+  size_t block_bytes;   // bytes per block
   bool quantized;
 };
 
 // nullopt for a type id this build does not know (an unknown id in a file is an error, never a guess).
 std::optional<TensorType> tensor_type_from_id(uint32_t id);
 const TensorTypeInfo& type_info(TensorType type);
-inline const char* type_name(TensorType type) { return type_info(type).name; }
+inline const char* type_name(TensorType type) {
+  return type_info(type).name;
+}
 
 // Case-insensitive: "q4_0", "Q4_0", "f16". nullopt when unknown.
 std::optional<TensorType> tensor_type_from_name(std::string_view name);

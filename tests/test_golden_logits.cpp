@@ -1,5 +1,6 @@
 // Golden numerics: every case of golden/llamacpp/manifest.json through every kernel set compiled in, in one
-// prefill batch and one token at a time, against llama.cpp's logits with the limits of golden/tolerances.json.
+// prefill batch and one token at a time, against llama.cpp's logits with the limits of
+// golden/tolerances.json.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -22,7 +23,8 @@ struct GoldenParam {
 std::vector<GoldenParam> golden_params() {
   std::vector<std::pair<std::string, int>> sets = {{"scalar", 1}};
   if (find_backend("simd")) sets.insert(sets.end(), {{"simd", 1}, {"simd", 2}, {"simd,matmul=scalar", 2}});
-  if (find_backend("onednn") && find_backend("onednn")->unavailable_reason().empty()) sets.push_back({"onednn", 2});
+  if (find_backend("onednn") && find_backend("onednn")->unavailable_reason().empty())
+    sets.push_back({"onednn", 2});
   std::vector<GoldenParam> params;
   for (const GoldenCase& c : load_golden_cases(kGolden))
     for (const auto& [kernels, threads] : sets) params.push_back({c, kernels, threads});
@@ -30,8 +32,8 @@ std::vector<GoldenParam> golden_params() {
 }
 
 std::string param_name(const testing::TestParamInfo<GoldenParam>& info) {
-  std::string name = info.param.golden.model_path.substr(info.param.golden.model_path.find_last_of('/') + 1) + "_" +
-                     info.param.kernels + "_t" + std::to_string(info.param.threads);
+  std::string name = info.param.golden.model_path.substr(info.param.golden.model_path.find_last_of('/') + 1) +
+                     "_" + info.param.kernels + "_t" + std::to_string(info.param.threads);
   for (char& ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
@@ -43,8 +45,8 @@ TEST_P(GoldenLogits, PrefillAndDecodeMatchLlamaCpp) {
   const GoldenParam& p = GetParam();
   const GoldenResult r = run_golden_case(kGolden, p.golden, p.kernels, p.threads);
   std::printf("  %s [%s -t %d]: nmse prefill %.3g decode %.3g, top1 %.4f / %.4f, prefill-vs-decode %.3g\n",
-              r.weight_types.c_str(), r.kernels.c_str(), r.threads, r.prefill.nmse, r.decode.nmse, r.prefill.top1,
-              r.decode.top1, r.prefill_vs_decode.nmse);
+              r.weight_types.c_str(), r.kernels.c_str(), r.threads, r.prefill.nmse, r.decode.nmse,
+              r.prefill.top1, r.decode.top1, r.prefill_vs_decode.nmse);
   EXPECT_TRUE(r.prefill.finite && r.decode.finite);
   EXPECT_LE(r.prefill.nmse, r.tolerance.nmse);
   EXPECT_LE(r.decode.nmse, r.tolerance.nmse);

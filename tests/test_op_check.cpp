@@ -45,7 +45,8 @@ TEST(OpCheck, ReferenceBackendsCoverEveryOpAndType) {
   // The scalar and simd backends must offer every case; only library backends may skip some.
   for (const char* name : {"scalar", "simd"}) {
     std::unique_ptr<Backend> backend = find_backend(name)->create(BackendOptions{1});
-    for (const OpCase& c : default_op_cases()) EXPECT_TRUE(backend->supports(c.op, c.type)) << name << ": " << c.str();
+    for (const OpCase& c : default_op_cases())
+      EXPECT_TRUE(backend->supports(c.op, c.type)) << name << ": " << c.str();
   }
 }
 
@@ -69,10 +70,12 @@ class OneBlockOffBackend final : public Backend {
   void add(Mat a, Mat x) override { inner_->add(a, x); }
 
   void matmul(const Weight& w, Mat x, Mat out) override {
-    std::vector<uint8_t> bytes(static_cast<const uint8_t*>(w.data), static_cast<const uint8_t*>(w.data) + w.bytes());
+    std::vector<uint8_t> bytes(static_cast<const uint8_t*>(w.data),
+                               static_cast<const uint8_t*>(w.data) + w.bytes());
     const TensorTypeInfo& info = type_info(w.type);
     const size_t block = w.cols > info.block_elems ? 1 : 0;  // the second block when the row has one
-    for (int64_t row = 0; row < w.rows; ++row) scale_block(w.type, bytes.data() + row * w.row_bytes + block * info.block_bytes);
+    for (int64_t row = 0; row < w.rows; ++row)
+      scale_block(w.type, bytes.data() + row * w.row_bytes + block * info.block_bytes);
     Weight broken = w;
     broken.data = bytes.data();
     inner_->matmul(broken, x, out);
@@ -89,14 +92,23 @@ class OneBlockOffBackend final : public Backend {
       // Every block layout here holds a half-float scale `d` at a known place: scale it by 1.5.
       size_t d_offset = 0;
       switch (type) {
-        case TensorType::Q2_K: d_offset = 80; break;
-        case TensorType::Q3_K: d_offset = 108; break;
-        case TensorType::Q6_K: d_offset = 208; break;
-        default: d_offset = 0; break;  // F16/BF16 element 0, and every type whose block starts with d
+        case TensorType::Q2_K:
+          d_offset = 80;
+          break;
+        case TensorType::Q3_K:
+          d_offset = 108;
+          break;
+        case TensorType::Q6_K:
+          d_offset = 208;
+          break;
+        default:
+          d_offset = 0;
+          break;  // F16/BF16 element 0, and every type whose block starts with d
       }
       uint16_t h;
       std::memcpy(&h, target + d_offset, 2);
-      h = type == TensorType::BF16 ? fp32_to_bf16(bf16_to_fp32(h) * 1.5f) : fp32_to_fp16(fp16_to_fp32(h) * 1.5f);
+      h = type == TensorType::BF16 ? fp32_to_bf16(bf16_to_fp32(h) * 1.5f)
+                                   : fp32_to_fp16(fp16_to_fp32(h) * 1.5f);
       std::memcpy(target + d_offset, &h, 2);
     }
   }

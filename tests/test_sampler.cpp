@@ -23,7 +23,8 @@ TEST(Sampler, SeedReproducesTheSequence) {
   std::vector<int32_t> a, b, c;
   Sampler s1(SamplerParams{1.0f, 0, 1.0f, 0.0f, 42}), s2(SamplerParams{1.0f, 0, 1.0f, 0.0f, 42}),
       s3(SamplerParams{1.0f, 0, 1.0f, 0.0f, 43});
-  for (int i = 0; i < 200; ++i) a.push_back(s1.sample(kLogits)), b.push_back(s2.sample(kLogits)), c.push_back(s3.sample(kLogits));
+  for (int i = 0; i < 200; ++i)
+    a.push_back(s1.sample(kLogits)), b.push_back(s2.sample(kLogits)), c.push_back(s3.sample(kLogits));
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
 }

@@ -23,12 +23,13 @@ class OnednnBackend final : public Backend {
 
   std::string name() const override { return "onednn"; }
   bool supports(OpKind op, TensorType type) const override {
-    return op == OpKind::matmul && (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16);
+    return op == OpKind::matmul &&
+           (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16);
   }
   std::string description() const override {
     const dnnl_version_t* v = dnnl_version();
-    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
-           " matmul (f32), OpenMP threads " + std::to_string(threads_);
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + " matmul (f32), OpenMP threads " + std::to_string(threads_);
   }
 
   Mat alloc(int64_t rows, int64_t cols) override {
@@ -36,10 +37,12 @@ class OnednnBackend final : public Backend {
     return Mat{buffers_.back().data(), rows, cols, cols};
   }
   void upload(Mat dst, const float* src) override {
-    for (int64_t r = 0; r < dst.rows; ++r) std::copy(src + r * dst.cols, src + (r + 1) * dst.cols, dst.data + r * dst.stride);
+    for (int64_t r = 0; r < dst.rows; ++r)
+      std::copy(src + r * dst.cols, src + (r + 1) * dst.cols, dst.data + r * dst.stride);
   }
   void download(Mat src, float* dst) override {
-    for (int64_t r = 0; r < src.rows; ++r) std::copy(src.data + r * src.stride, src.data + r * src.stride + src.cols, dst + r * src.cols);
+    for (int64_t r = 0; r < src.rows; ++r)
+      std::copy(src.data + r * src.stride, src.data + r * src.stride + src.cols, dst + r * src.cols);
   }
 
   // Always (re)converts: a caller may prepare a new weight at the address of a freed one.
@@ -63,7 +66,8 @@ class OnednnBackend final : public Backend {
     }
     omp_set_num_threads(threads_);
     const memory::dim n = x.rows, k = w.cols, m = w.rows;
-    // x (n x k, row stride x.stride) times W^T: W is m x k row-major, i.e. a k x m matrix with strides (1, k).
+    // x (n x k, row stride x.stride) times W^T: W is m x k row-major, i.e. a k x m matrix with strides (1,
+    // k).
     const memory::desc src_md({n, k}, memory::data_type::f32, memory::dims{x.stride, 1});
     const memory::desc wei_md({k, m}, memory::data_type::f32, memory::dims{1, k});
     const memory::desc dst_md({n, m}, memory::data_type::f32, memory::dims{out.stride, 1});
@@ -73,7 +77,8 @@ class OnednnBackend final : public Backend {
       const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), engine_);
       it = primitives_.emplace(key, dnnl::matmul(pd)).first;
     }
-    memory src(src_md, engine_, x.data), wei(wei_md, engine_, const_cast<float*>(weights)), dst(dst_md, engine_, out.data);
+    memory src(src_md, engine_, x.data), wei(wei_md, engine_, const_cast<float*>(weights)),
+        dst(dst_md, engine_, out.data);
     it->second.execute(stream_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
     stream_.wait();
   }
@@ -87,7 +92,9 @@ class OnednnBackend final : public Backend {
   void add(Mat, Mat) override { unsupported("add"); }
 
  private:
-  [[noreturn]] static void unsupported(const char* op) { throw Error(std::string("onednn backend has no ") + op); }
+  [[noreturn]] static void unsupported(const char* op) {
+    throw Error(std::string("onednn backend has no ") + op);
+  }
 
   int threads_;
   dnnl::engine engine_;

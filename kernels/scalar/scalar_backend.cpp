@@ -12,7 +12,9 @@ namespace {
 class ScalarBackend final : public Backend {
  public:
   std::string name() const override { return "scalar"; }
-  bool supports(OpKind, TensorType type) const override { return type != TensorType::Q8_1 && type != TensorType::Q8_K; }
+  bool supports(OpKind, TensorType type) const override {
+    return type != TensorType::Q8_1 && type != TensorType::Q8_K;
+  }
   std::string description() const override { return "reference: plain loops, double accumulation, 1 thread"; }
 
   Mat alloc(int64_t rows, int64_t cols) override {
@@ -81,7 +83,8 @@ class ScalarBackend final : public Backend {
     }
   }
 
-  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out) override {
+  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
+                 Mat out) override {
     const int group = shape.n_heads / shape.n_kv_heads;
     const double scale = 1.0 / std::sqrt(double(shape.head_dim));
     std::vector<double> scores;
@@ -104,7 +107,8 @@ class ScalarBackend final : public Backend {
         float* oh = out.data + i * out.stride + int64_t(h) * shape.head_dim;
         for (int d = 0; d < shape.head_dim; ++d) {
           double acc = 0;
-          for (int64_t t = 0; t < n_keys; ++t) acc += scores[t] * v_cache.data[t * v_cache.stride + kv_offset + d];
+          for (int64_t t = 0; t < n_keys; ++t)
+            acc += scores[t] * v_cache.data[t * v_cache.stride + kv_offset + d];
           oh[d] = static_cast<float>(acc / total);
         }
       }
@@ -115,7 +119,8 @@ class ScalarBackend final : public Backend {
     for (int64_t r = 0; r < gate.rows; ++r)
       for (int64_t c = 0; c < gate.cols; ++c) {
         const double g = gate.data[r * gate.stride + c];
-        out.data[r * out.stride + c] = static_cast<float>(g / (1.0 + std::exp(-g)) * up.data[r * up.stride + c]);
+        out.data[r * out.stride + c] =
+            static_cast<float>(g / (1.0 + std::exp(-g)) * up.data[r * up.stride + c]);
       }
   }
 

@@ -356,6 +356,18 @@ std::string new_run_id() {
   return fmt::format("{}-{:08x}", stamp, rd());
 }
 
+nlohmann::json read_json_cache(const std::string& path) {
+  try {
+    std::ifstream in(path);
+    if (in) {
+      nlohmann::json cache = nlohmann::json::parse(in);
+      if (cache.is_object()) return cache;
+    }
+  } catch (const std::exception&) {
+  }
+  return nlohmann::json::object();
+}
+
 std::string cache_dir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/llamascope";
   if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/llamascope";
@@ -410,16 +422,7 @@ MachineLimits machine_limits(double given_bandwidth_gbps, double given_peak_gflo
   const std::string key = fmt::format("{} x{}", cpu_model_name(), limits.threads);
   const std::string dir = cache_dir();
   const std::string cache_path = dir.empty() ? std::string() : dir + "/machine-limits.json";
-  nlohmann::json cache = nlohmann::json::object();
-  if (!cache_path.empty()) {
-    try {
-      std::ifstream in(cache_path);
-      if (in) cache = nlohmann::json::parse(in);
-      if (!cache.is_object()) cache = nlohmann::json::object();
-    } catch (const std::exception&) {
-      cache = nlohmann::json::object();
-    }
-  }
+  nlohmann::json cache = cache_path.empty() ? nlohmann::json::object() : read_json_cache(cache_path);
   const nlohmann::json cached =
       cache.contains(key) && cache[key].is_object() ? cache[key] : nlohmann::json::object();
   bool changed = false;

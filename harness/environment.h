@@ -42,6 +42,8 @@ MachineLimits machine_limits(double given_bandwidth_gbps = 0, double given_peak_
 
 // The cache folder ($XDG_CACHE_HOME/llamascope or ~/.cache/llamascope); empty when neither is set.
 std::string cache_dir();
+// The JSON object stored at `path` (a cache file), or an empty object when it is absent, empty or damaged.
+nlohmann::json read_json_cache(const std::string& path);
 
 // Peak resident memory. reset_peak_rss() asks the kernel to restart VmHWM (writing 5 to
 // /proc/self/clear_refs); when it cannot, peaks are the process's since start and `peak_rss_scope()`

@@ -136,15 +136,8 @@ std::string file_sha256(const std::string& path) {
                   static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec));
   const std::string dir = cache_dir();
   const std::string cache_path = dir.empty() ? std::string() : dir + "/sha256.json";
-  nlohmann::json cache = nlohmann::json::object();
+  nlohmann::json cache = cache_path.empty() ? nlohmann::json::object() : read_json_cache(cache_path);
   if (!cache_path.empty()) {
-    try {
-      std::ifstream in(cache_path);
-      if (in) cache = nlohmann::json::parse(in);
-      if (!cache.is_object()) cache = nlohmann::json::object();
-    } catch (const std::exception&) {
-      cache = nlohmann::json::object();
-    }
     if (cache.contains(key) && cache[key].is_string() && cache[key].get<std::string>().size() == 64)
       return cache[key].get<std::string>();
   }

@@ -75,6 +75,8 @@ Backend& KernelSet::get_or_create(const std::string& name) {
 Backend& KernelSet::for_op(OpKind op, TensorType type) {
   Backend* chosen = op_backend_[static_cast<size_t>(op)];
   if (chosen->supports(op, type)) return *chosen;
+  const std::pair<int, int> key{static_cast<int>(op), static_cast<int>(type)};
+  if (auto it = fallbacks_.find(key); it != fallbacks_.end()) return *it->second;
   // Fallback: the fastest host backend that has the op (simd, then the scalar reference, which has all).
   Backend* fallback = nullptr;
   for (const char* name : {"simd", "scalar"}) {
@@ -88,11 +90,11 @@ Backend& KernelSet::for_op(OpKind op, TensorType type) {
   }
   if (!fallback)
     throw Error("-k " + spec_ + ": no backend offers " + op_kind_name(op) + " for " + type_name(type));
-  if (fallback_noted_.insert({static_cast<int>(op), static_cast<int>(type)}).second)
-    std::fprintf(
-        stderr, "llamascope: note: backend '%s' has no %s%s%s; using '%s' for it\n", chosen->name().c_str(),
-        op_kind_name(op), op == OpKind::matmul || op == OpKind::embed ? " for " : "",
-        op == OpKind::matmul || op == OpKind::embed ? type_name(type) : "", fallback->name().c_str());
+  fallbacks_[key] = fallback;
+  std::fprintf(stderr, "llamascope: note: backend '%s' has no %s%s%s; using '%s' for it\n",
+               chosen->name().c_str(), op_kind_name(op),
+               op == OpKind::matmul || op == OpKind::embed ? " for " : "",
+               op == OpKind::matmul || op == OpKind::embed ? type_name(type) : "", fallback->name().c_str());
   return *fallback;
 }
 

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +46,7 @@ class KernelSet {
   BackendOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
   std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
-  std::set<std::pair<int, int>> fallback_noted_;  // (op, type) already announced
+  std::map<std::pair<int, int>, Backend*> fallbacks_;  // (op, type) -> backend, resolved and announced once
 };
 
 }  // namespace llamascope

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <numbers>
@@ -536,7 +537,7 @@ void run_synth(const SynthArgs& args) {
   progress.finish();
   fmt::print("wrote {}: {} ({}), {}, {} parameters, {}, seed {}, {:.1f} s, {} threads\n", args.output,
              preset.name, preset.model, target.name, human_count(synth_parameter_count(preset, vocab)),
-             human_bytes(total), args.seed, progress.seconds(), threads);
+             human_bytes(std::filesystem::file_size(args.output)), args.seed, progress.seconds(), threads);
 }
 
 }  // namespace

@@ -80,6 +80,18 @@ uint16_t fp32_to_bf16(float f) {
   return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
 
+// Scale and min j (0..7) of a Q4_K/Q5_K block: six bits each. j < 4: low 6 bits of bytes j and j + 4.
+// j >= 4: low/high nibble of byte j + 4 and the top two bits of bytes j - 4 and j.
+void k4_scale_min(const uint8_t* scales, int j, uint8_t* scale, uint8_t* min) {
+  if (j < 4) {
+    *scale = scales[j] & 63;
+    *min = scales[j + 4] & 63;
+  } else {
+    *scale = static_cast<uint8_t>((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
+    *min = static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+  }
+}
+
 namespace {
 
 float half(uint16_t h) {
@@ -209,18 +221,6 @@ void dequantize_q3_k(const BlockQ3_K* blocks, float* y, int64_t nb) {
         }
       }
     }
-  }
-}
-
-// Scale and min j (0..7) of a Q4_K/Q5_K block: six bits each. j < 4: low 6 bits of bytes j and j + 4.
-// j >= 4: low/high nibble of byte j + 4 and the top two bits of bytes j - 4 and j.
-void k4_scale_min(const uint8_t* scales, int j, uint8_t* scale, uint8_t* min) {
-  if (j < 4) {
-    *scale = scales[j] & 63;
-    *min = scales[j + 4] & 63;
-  } else {
-    *scale = static_cast<uint8_t>((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
-    *min = static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
   }
 }
 

@@ -20,6 +20,9 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 // the K-quant searches weight their error, as llama.cpp's imatrix does; null means uniform.
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n, const float* importance = nullptr);
 
+// Scale and min of sub-block j (0..7) of a Q4_K / Q5_K block from its 12 packed scale bytes.
+void k4_scale_min(const uint8_t* scales, int j, uint8_t* scale, uint8_t* min);
+
 // Whether quantize_row supports `type` (Q8_K and Q8_1 are activation-only formats here).
 bool can_quantize_to(TensorType type);
 

@@ -194,42 +194,45 @@ class SimdIsaTest : public ::testing::TestWithParam<SimdIsa> {
 TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
   std::mt19937 rng(1234);
   auto backend = make(2);
-  for (TensorType type : kMatmulTypes) {
-    const int64_t block = type_info(type).block_elems;
-    const std::vector<int64_t> col_counts = block == 1 ? std::vector<int64_t>{1, 7, 33, 100, 515}
-                                                       : std::vector<int64_t>{block, 3 * block, 9 * block};
-    const simd::TypeKernel kernel = kernels_of(GetParam()).kernel_for(type);
-    const bool int8_activations = kernel.dot && kernel.activation != simd::ActivationFormat::f32;
-    // Errors pooled over every shape of the type: a single output near zero would make a per-shape ratio
-    // meaningless.
-    std::vector<double> got_all, exact_all, used_all;
-    for (int64_t cols : col_counts)
-      for (int64_t rows : {1, 5, 37})
-        for (int64_t n : {1, 3, 9}) {
-          const TestWeight w = random_weight(type, rows, cols, rng);
-          const HostMat x = random_mat(n, cols, rng);
-          HostMat out(n, rows);
-          backend->matmul(w.weight, x.mat, out.mat);
-          const std::vector<double> got = values(out), exact = reference_matmul(w, x);
-          got_all.insert(got_all.end(), got.begin(), got.end());
-          exact_all.insert(exact_all.end(), exact.begin(), exact.end());
-          if (int8_activations) {
-            const HostMat xq =
-                quantized_activations(x, kernel.activation == simd::ActivationFormat::q8_32 ? 32 : 256);
-            const std::vector<double> used = reference_matmul(w, xq);
-            used_all.insert(used_all.end(), used.begin(), used.end());
+  // prepare() = the repacked (interleaved) kernels where the ISA has them; without, the row-at-a-time ones.
+  for (bool prepared : {false, true})
+    for (TensorType type : kMatmulTypes) {
+      const int64_t block = type_info(type).block_elems;
+      const std::vector<int64_t> col_counts = block == 1 ? std::vector<int64_t>{1, 7, 33, 100, 515}
+                                                         : std::vector<int64_t>{block, 3 * block, 9 * block};
+      const simd::TypeKernel kernel = kernels_of(GetParam()).kernel_for(type);
+      const bool int8_activations = kernel.dot && kernel.activation != simd::ActivationFormat::f32;
+      // Errors pooled over every shape of the type: a single output near zero would make a per-shape ratio
+      // meaningless.
+      std::vector<double> got_all, exact_all, used_all;
+      for (int64_t cols : col_counts)
+        for (int64_t rows : {1, 5, 37})
+          for (int64_t n : {1, 3, 9}) {
+            const TestWeight w = random_weight(type, rows, cols, rng);
+            const HostMat x = random_mat(n, cols, rng);
+            HostMat out(n, rows);
+            if (prepared) backend->prepare(w.weight);
+            backend->matmul(w.weight, x.mat, out.mat);
+            const std::vector<double> got = values(out), exact = reference_matmul(w, x);
+            got_all.insert(got_all.end(), got.begin(), got.end());
+            exact_all.insert(exact_all.end(), exact.begin(), exact.end());
+            if (int8_activations) {
+              const HostMat xq =
+                  quantized_activations(x, kernel.activation == simd::ActivationFormat::q8_32 ? 32 : 256);
+              const std::vector<double> used = reference_matmul(w, xq);
+              used_all.insert(used_all.end(), used.begin(), used.end());
+            }
           }
-        }
-    SCOPED_TRACE(type_name(type));
-    // Against the exact product: float32 accumulation alone (~1e-7 relative per sum) stays far below 1e-9;
-    // int8 activations add their rounding, (max|x|/127)^2/12 relative: ~5e-5 for Gaussian x.
-    EXPECT_LT(nmse(got_all, exact_all), int8_activations ? 3e-4 : 1e-9);
-    // Against the product with the activations the kernel actually used: only float32 accumulation
-    // remains, so any slip in the integer unpacking shows up here.
-    if (int8_activations) {
-      EXPECT_LT(nmse(got_all, used_all), 1e-9);
+      SCOPED_TRACE(std::string(type_name(type)) + (prepared ? " prepared" : ""));
+      // Against the exact product: float32 accumulation alone (~1e-7 relative per sum) stays far below 1e-9;
+      // int8 activations add their rounding, (max|x|/127)^2/12 relative: ~5e-5 for Gaussian x.
+      EXPECT_LT(nmse(got_all, exact_all), int8_activations ? 3e-4 : 1e-9);
+      // Against the product with the activations the kernel actually used: only float32 accumulation
+      // remains, so any slip in the integer unpacking shows up here.
+      if (int8_activations) {
+        EXPECT_LT(nmse(got_all, used_all), 1e-9);
+      }
     }
-  }
 }
 
 // The numerics contract: a (weight row, activation row) pair gives the same bits for n = 1 and n > 1 and
@@ -238,24 +241,26 @@ TEST_P(SimdIsaTest, MatmulBitsIndependentOfBatchAndThreads) {
   std::mt19937 rng(99);
   auto one_thread = make(1);
   auto two_threads = make(2);
-  for (TensorType type : kMatmulTypes) {
-    SCOPED_TRACE(type_name(type));
-    const int64_t rows = 301, cols = 512, n = 6;  // big enough that the 2-thread backend splits it
-    const TestWeight w = random_weight(type, rows, cols, rng);
-    const HostMat x = random_mat(n, cols, rng);
-    HostMat batch1(n, rows), batch2(n, rows), single(n, rows);
-    one_thread->matmul(w.weight, x.mat, batch1.mat);
-    two_threads->matmul(w.weight, x.mat, batch2.mat);
-    for (int64_t i = 0; i < n; ++i)
-      one_thread->matmul(w.weight, x.mat.row_range(i, 1), single.mat.row_range(i, 1));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t r = 0; r < rows; ++r) {
-        ASSERT_EQ(std::memcmp(&batch1.at(i, r), &batch2.at(i, r), 4), 0)
-            << "threads differ at " << i << "," << r;
-        ASSERT_EQ(std::memcmp(&batch1.at(i, r), &single.at(i, r), 4), 0)
-            << "batch differs at " << i << "," << r;
-      }
-  }
+  for (bool prepared : {false, true})
+    for (TensorType type : kMatmulTypes) {
+      SCOPED_TRACE(std::string(type_name(type)) + (prepared ? " prepared" : ""));
+      const int64_t rows = 301, cols = 512, n = 6;  // big enough that the 2-thread backend splits it
+      const TestWeight w = random_weight(type, rows, cols, rng);
+      const HostMat x = random_mat(n, cols, rng);
+      if (prepared) one_thread->prepare(w.weight), two_threads->prepare(w.weight);
+      HostMat batch1(n, rows), batch2(n, rows), single(n, rows);
+      one_thread->matmul(w.weight, x.mat, batch1.mat);
+      two_threads->matmul(w.weight, x.mat, batch2.mat);
+      for (int64_t i = 0; i < n; ++i)
+        one_thread->matmul(w.weight, x.mat.row_range(i, 1), single.mat.row_range(i, 1));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(std::memcmp(&batch1.at(i, r), &batch2.at(i, r), 4), 0)
+              << "threads differ at " << i << "," << r;
+          ASSERT_EQ(std::memcmp(&batch1.at(i, r), &single.at(i, r), 4), 0)
+              << "batch differs at " << i << "," << r;
+        }
+    }
 }
 
 // ---- element-wise ops ----

@@ -132,6 +132,10 @@ void quantize_q8_32(const float* x, ActBlock32* out, int64_t n) {
     const float amax = abs_max(x, kBlock32);
     out[b].d = amax / 127.0f;
     round_32_to_int8(x, amax > 0 ? 127.0f / amax : 0.0f, out[b].qs);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out[b].qs));
+    // Sum of 32 int8: madd against ones pairs them to int16, then to int32.
+    out[b].minus8_sum = -8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                                          _mm256_set1_epi16(1)));
   }
 }
 

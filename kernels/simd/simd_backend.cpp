@@ -8,10 +8,12 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/error.h"
 #include "kernels/quant.h"
+#include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"
 #include "kernels/thread_pool.h"
 
@@ -96,9 +98,29 @@ class SimdBackend final : public Backend {
     });
   }
 
+  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K weights are repacked 16 rows at a time (interleaved.h).
+  // Always repacks: a caller may prepare a new weight at the address of a freed one.
+  size_t prepare(const Weight& w) override {
+    if (isa_ != SimdIsa::avx512) return 0;
+    const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
+    if (group_bytes == 0 || w.rows <= 0) return 0;
+    Packed& packed = packed_[w.data];
+    packed.type = w.type, packed.rows = w.rows, packed.cols = w.cols, packed.group_bytes = group_bytes;
+    const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
+    packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
+    pool_.run(groups, [&](int64_t g) {
+      const int64_t first = g * simd::kGroupRows;
+      const int rows = static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - first));
+      simd::pack_interleaved_group(w.type, w.row(first), w.row_bytes, rows, w.cols,
+                                   packed.bytes.get() + g * group_bytes);
+    });
+    return group_bytes * static_cast<size_t>(groups);
+  }
+
   void matmul(const Weight& w, Mat x, Mat out) override {
     const TypeKernel kernel = kernels_.kernel_for(w.type);
     const int64_t n = x.rows, cols = w.cols;
+    const Packed* packed = find_packed(w);
     const void* activations = x.data;
     size_t activation_stride = sizeof(float) * x.stride;
     if (kernel.dot && kernel.activation != ActivationFormat::f32) {
@@ -119,6 +141,23 @@ class SimdBackend final : public Backend {
     }
 
     const int threads = pool_.threads();
+    if (packed) {
+      const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
+      int64_t groups_per_task = groups;
+      if (threads > 1 && w.rows * cols * n >= kParallelWork) groups_per_task = ceil_div(groups, 4 * threads);
+      const auto* act = static_cast<const uint8_t*>(activations);
+      pool_.run(ceil_div(groups, groups_per_task), [&](int64_t task) {
+        const int64_t first = task * groups_per_task, last = std::min(groups, first + groups_per_task);
+        for (int64_t g = first; g < last; ++g) {
+          const int64_t row = g * simd::kGroupRows;
+          simd::interleaved_matmul_group_avx512(
+              w.type, packed->bytes.get() + g * packed->group_bytes, cols, act, activation_stride, n,
+              out.data + row, out.stride,
+              static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+        }
+      });
+      return;
+    }
     int64_t chunk = w.rows;  // rows per task
     if (threads > 1 && w.rows * cols * n >= kParallelWork)
       chunk = std::max(kRowTile, ceil_div(ceil_div(w.rows, 4 * threads), kRowTile) * kRowTile);
@@ -270,8 +309,27 @@ class SimdBackend final : public Backend {
     }
   }
 
+  struct AlignedDelete {
+    void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  struct Packed {
+    TensorType type = TensorType::F32;
+    int64_t rows = 0, cols = 0;
+    size_t group_bytes = 0;
+    std::unique_ptr<uint8_t[], AlignedDelete> bytes;
+  };
+
+  const Packed* find_packed(const Weight& w) const {
+    if (packed_.empty()) return nullptr;
+    const auto it = packed_.find(w.data);
+    if (it == packed_.end()) return nullptr;
+    const Packed& p = it->second;
+    return p.type == w.type && p.rows == w.rows && p.cols == w.cols ? &p : nullptr;
+  }
+
   SimdIsa isa_;
   const SimdKernels& kernels_;
+  std::unordered_map<const void*, Packed> packed_;
   ThreadPool pool_;
   std::deque<std::vector<float>> buffers_;  // deque: growing it never moves earlier buffers
   std::vector<uint8_t> activation_buffer_;

@@ -14,8 +14,11 @@ namespace llamascope::simd {
 
 // Activations quantized for Q8_0 / Q4_0 weights: like BlockQ8_0 but with a float scale, so the only
 // activation error is the int8 rounding (a half scale would add a 2^-12 relative error per block).
+// `minus8_sum` (-8 * the sum of qs) lets the interleaved kernels use unsigned weight codes: Q4_0 stores
+// q + 8, so sum(w * x) = sum(code * x) - 8 * sum(x), and the accumulator starts from this value.
 struct ActBlock32 {
   float d;
+  int32_t minus8_sum;
   int8_t qs[kBlock32];
 };
 

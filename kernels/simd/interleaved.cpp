@@ -1,0 +1,116 @@
+// Packing of weight rows into the interleaved layouts of interleaved.h (plain C++, runs once per weight).
+#include "kernels/simd/interleaved.h"
+
+#include <cstring>
+
+#include "kernels/quant.h"
+#include "kernels/quant_blocks.h"
+
+namespace llamascope::simd {
+namespace {
+
+// Copies dword `k` of each row's `bytes_per_row`-byte field (at `field_offset` within block `b` of
+// `block_bytes`) into dst[16 rows][4 bytes]; missing rows stay zero.
+void interleave_dword(const uint8_t* first_row, size_t src_row_bytes, int rows, size_t block_bytes, int64_t b,
+                      size_t field_offset, int k, uint8_t flip, uint8_t* dst) {
+  std::memset(dst, 0, kGroupRows * 4);
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* src = first_row + r * src_row_bytes + b * block_bytes + field_offset + 4 * k;
+    for (int i = 0; i < 4; ++i) dst[4 * r + i] = src[i] ^ flip;
+  }
+}
+
+template <typename Block>
+const Block& block_of(const uint8_t* first_row, size_t src_row_bytes, int r, int64_t b) {
+  return reinterpret_cast<const Block*>(first_row + r * src_row_bytes)[b];
+}
+
+}  // namespace
+
+size_t interleaved_group_bytes(TensorType type, int64_t cols) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_0);
+    case TensorType::Q8_0:
+      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
+    case TensorType::Q4_K:
+      return static_cast<size_t>(cols / kBlockK) * kGroupRows * 148;
+    case TensorType::Q6_K:
+      return static_cast<size_t>(cols / kBlockK) * kGroupRows * sizeof(BlockQ6_K);
+    default:
+      return 0;
+  }
+}
+
+void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t src_row_bytes, int rows,
+                            int64_t cols, uint8_t* dst) {
+  std::memset(dst, 0, interleaved_group_bytes(type, cols));
+  const int64_t nb = cols / kBlock32, nsb = cols / kBlockK;
+  switch (type) {
+    case TensorType::Q4_0: {
+      uint16_t* d = reinterpret_cast<uint16_t*>(dst + nb * 4 * 64);
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int k = 0; k < 4; ++k)
+          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_0), b, offsetof(BlockQ4_0, qs), k,
+                           0, dst + (b * 4 + k) * 64);
+        for (int r = 0; r < rows; ++r)
+          d[b * kGroupRows + r] = block_of<BlockQ4_0>(first_row, src_row_bytes, r, b).d;
+      }
+      break;
+    }
+    case TensorType::Q8_0: {
+      uint16_t* d = reinterpret_cast<uint16_t*>(dst + nb * 8 * 64);
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int k = 0; k < 8; ++k)
+          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ8_0), b, offsetof(BlockQ8_0, qs), k,
+                           0x80, dst + (b * 8 + k) * 64);
+        for (int r = 0; r < rows; ++r)
+          d[b * kGroupRows + r] = block_of<BlockQ8_0>(first_row, src_row_bytes, r, b).d;
+      }
+      break;
+    }
+    case TensorType::Q4_K: {
+      for (int64_t b = 0; b < nsb; ++b) {
+        uint8_t* sb = dst + b * kGroupRows * 148;
+        for (int k = 0; k < 32; ++k)
+          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_K), b, offsetof(BlockQ4_K, qs), k,
+                           0, sb + k * 64);
+        uint8_t* scales = sb + 2048;
+        uint8_t* mins = scales + 8 * kGroupRows;
+        uint16_t* d = reinterpret_cast<uint16_t*>(mins + 8 * kGroupRows);
+        uint16_t* dmin = d + kGroupRows;
+        for (int r = 0; r < rows; ++r) {
+          const BlockQ4_K& blk = block_of<BlockQ4_K>(first_row, src_row_bytes, r, b);
+          for (int j = 0; j < 8; ++j)
+            k4_scale_min(blk.scales, j, &scales[j * kGroupRows + r], &mins[j * kGroupRows + r]);
+          d[r] = blk.d;
+          dmin[r] = blk.dmin;
+        }
+      }
+      break;
+    }
+    case TensorType::Q6_K: {
+      for (int64_t b = 0; b < nsb; ++b) {
+        uint8_t* sb = dst + b * kGroupRows * sizeof(BlockQ6_K);
+        for (int k = 0; k < 32; ++k)
+          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ6_K), b, offsetof(BlockQ6_K, ql), k,
+                           0, sb + k * 64);
+        for (int k = 0; k < 16; ++k)
+          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ6_K), b, offsetof(BlockQ6_K, qh), k,
+                           0, sb + 2048 + k * 64);
+        int8_t* scales = reinterpret_cast<int8_t*>(sb + 3072);
+        uint16_t* d = reinterpret_cast<uint16_t*>(sb + 3072 + 16 * kGroupRows);
+        for (int r = 0; r < rows; ++r) {
+          const BlockQ6_K& blk = block_of<BlockQ6_K>(first_row, src_row_bytes, r, b);
+          for (int s = 0; s < 16; ++s) scales[((s / 2) * kGroupRows + r) * 2 + s % 2] = blk.scales[s];
+          d[r] = blk.d;
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace llamascope::simd

@@ -1,0 +1,243 @@
+// AVX-512 VNNI matmul kernels over the row-interleaved weights of interleaved.h: lane r of every vector is
+// weight row r of the group, one VPDPBUSD adds 4 products per lane against 4 activation bytes broadcast to
+// all lanes. Each kernel takes R activation rows at a time so that unpacked weight vectors are reused; every
+// (row, activation row) pair goes through the same operations in the same order whatever R is.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/quant_blocks.h"
+#include "kernels/simd/interleaved.h"
+#include "kernels/simd/simd_kernels.h"
+
+namespace llamascope::simd {
+namespace {
+
+// acc += unsigned bytes u8 x the 4 signed bytes at p broadcast to every lane. Written as inline assembly
+// because GCC does not fold the broadcast into VPDPBUSD's embedded {1to16} memory operand on its own, and a
+// separate VPBROADCASTD per multiply would nearly double the vector instructions of the inner loops.
+inline __m512i dpbusd_broadcast(__m512i acc, __m512i u8, const void* p) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(u8), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
+// The same with signed 16-bit pairs (VPDPWSSD).
+inline __m512i dpwssd_broadcast(__m512i acc, __m512i s16, const void* p) {
+  asm("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(s16), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
+inline __m512 load_half16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline __m512i load(const uint8_t* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// Q4_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)), q the unsigned nibbles.
+template <int R>
+void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const int64_t nb = cols / kBlock32;
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(group + nb * 4 * 64);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* qs = group + b * 4 * 64;
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = load(qs + 64 * k);
+      lo[k] = _mm512_and_si512(v, low);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+    }
+    const __m512 wd = load_half16(scales + b * kGroupRows);
+    for (int j = 0; j < R; ++j) {
+      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+      __m512i sum = _mm512_set1_epi32(x.minus8_sum);
+      for (int k = 0; k < 4; ++k) {
+        sum = dpbusd_broadcast(sum, lo[k], x.qs + 4 * k);
+        sum = dpbusd_broadcast(sum, hi[k], x.qs + 16 + 4 * k);
+      }
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+    }
+  }
+}
+
+// Q8_0 stored as q + 128: lane r = sum over blocks of d_r * d_x * (sum((q + 128) * x) - 128 * sum(x)).
+template <int R>
+void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const int64_t nb = cols / kBlock32;
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(group + nb * 8 * 64);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* qs = group + b * 8 * 64;
+    __m512i w[8];
+    for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
+    const __m512 wd = load_half16(scales + b * kGroupRows);
+    for (int j = 0; j < R; ++j) {
+      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+      __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
+      for (int k = 0; k < 8; ++k) sum = dpbusd_broadcast(sum, w[k], x.qs + 4 * k);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+    }
+  }
+}
+
+// Q4_K: lane r = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block j)
+//                                                - dmin_r * sum_j min_rj * sum(x over sub-block j)).
+template <int R>
+void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const int64_t nsb = cols / kBlockK;
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nsb; ++b) {
+    const uint8_t* base = group + b * kGroupRows * 148;
+    const uint8_t* scales = base + 2048;
+    const uint8_t* mins = scales + 8 * kGroupRows;
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(mins + 8 * kGroupRows);
+    __m512i qsum[R];
+    for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
+      for (int half = 0; half < 2; ++half) {
+        const int sub = 2 * c + half;
+        __m512i q[8];
+        for (int k = 0; k < 8; ++k) {
+          const __m512i v = load(base + (8 * c + k) * 64);
+          q[k] = _mm512_and_si512(half ? _mm512_srli_epi16(v, 4) : v, low);
+        }
+        const __m512i scale = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + sub * kGroupRows)));
+        for (int j = 0; j < R; ++j) {
+          const int8_t* y = reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 32 * sub;
+          __m512i dot = _mm512_setzero_si512();
+          for (int k = 0; k < 8; ++k) dot = dpbusd_broadcast(dot, q[k], y + 4 * k);
+          qsum[j] = _mm512_add_epi32(qsum[j], _mm512_mullo_epi32(dot, scale));
+        }
+      }
+    }
+    // (min, min) as an int16 pair against (bsum_2j, bsum_2j+1): VPDPWSSD adds min * (sum of the 32 x).
+    __m512i min_pairs[8];
+    for (int s = 0; s < 8; ++s) {
+      const __m512i m =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mins + s * kGroupRows)));
+      min_pairs[s] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    }
+    const __m512 wd = load_half16(d), wdmin = load_half16(d + kGroupRows);
+    for (int j = 0; j < R; ++j) {
+      const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(activations[j])[b];
+      __m512i msum = _mm512_setzero_si512();
+      for (int s = 0; s < 8; ++s) msum = dpwssd_broadcast(msum, min_pairs[s], x.bsums + 2 * s);
+      const __m512 xd = _mm512_set1_ps(x.d);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(qsum[j]), _mm512_mul_ps(wd, xd), acc[j]);
+      acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(wdmin, xd), acc[j]);
+    }
+  }
+}
+
+// Q6_K: lane r = sum over super-blocks of d_r * d_x * sum_s scale_rs * (sum(q * x) - 32 * sum(x)) over the
+// 16 sub-blocks s of 16. Per half of 128 and dword k (elements 4k..4k+3 of the half's first 32), ql dword k
+// holds elements +0 (low nibbles) and +64 (high), ql dword 8 + k elements +32 and +96, qh dword k their top
+// two bits at shifts 0, 2, 4, 6. The -32 offsets go through VPDPWSSD: (32 scale_2p, 32 scale_2p+1) pairs
+// against the activation's (bsum_2p, bsum_2p+1).
+template <int R>
+void rows_q6_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const int64_t nsb = cols / kBlockK;
+  const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3);
+  for (int64_t b = 0; b < nsb; ++b) {
+    const uint8_t* base = group + b * kGroupRows * sizeof(BlockQ6_K);
+    const uint8_t* ql = base;
+    const uint8_t* qh = base + 2048;
+    const uint8_t* scale_pairs = base + 3072;  // [8][16 rows][2] int8
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(base + 3072 + 16 * kGroupRows);
+    // Lane r: (scale_r,2p, scale_r,2p+1) as two int16.
+    auto pair = [&](int p) {
+      return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_pairs + 32 * p)));
+    };
+    __m512i qsum[R];
+    for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      for (int quarter = 0; quarter < 2; ++quarter) {  // dwords k = 4 quarter .. 4 quarter + 3
+        __m512i q[4][4];                               // [element offset 0/32/64/96][dword]
+        for (int kk = 0; kk < 4; ++kk) {
+          const int k = 4 * quarter + kk;
+          const __m512i a = load(ql + (16 * half + k) * 64), c = load(ql + (16 * half + 8 + k) * 64);
+          const __m512i h = load(qh + (8 * half + k) * 64);
+          q[0][kk] =
+              _mm512_or_si512(_mm512_and_si512(a, low), _mm512_slli_epi16(_mm512_and_si512(h, two), 4));
+          q[1][kk] = _mm512_or_si512(_mm512_and_si512(c, low),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), two), 4));
+          q[2][kk] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), two), 4));
+          q[3][kk] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(c, 4), low),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), two), 4));
+        }
+        // Sub-block 8 half + 2 w + quarter: the low (quarter 0) or high (quarter 1) int16 of pair 4 half + w.
+        __m512i scale[4];
+        for (int w = 0; w < 4; ++w) {
+          const __m512i p = pair(4 * half + w);
+          scale[w] = quarter ? _mm512_srai_epi32(p, 16) : _mm512_srai_epi32(_mm512_slli_epi32(p, 16), 16);
+        }
+        for (int j = 0; j < R; ++j) {
+          const int8_t* y =
+              reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 128 * half + 16 * quarter;
+          for (int w = 0; w < 4; ++w) {
+            __m512i dot = _mm512_setzero_si512();
+            for (int kk = 0; kk < 4; ++kk) dot = dpbusd_broadcast(dot, q[w][kk], y + 32 * w + 4 * kk);
+            qsum[j] = _mm512_add_epi32(qsum[j], _mm512_mullo_epi32(dot, scale[w]));
+          }
+        }
+      }
+    }
+    __m512i offset_pairs[8];
+    for (int p = 0; p < 8; ++p) offset_pairs[p] = _mm512_slli_epi16(pair(p), 5);
+    const __m512 wd = load_half16(d);
+    for (int j = 0; j < R; ++j) {
+      const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(activations[j])[b];
+      __m512i offset = _mm512_setzero_si512();
+      for (int p = 0; p < 8; ++p) offset = dpwssd_broadcast(offset, offset_pairs[p], x.bsums + 2 * p);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qsum[j], offset)),
+                               _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+    }
+  }
+}
+
+template <int R>
+void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* const* activations,
+          __m512* acc) {
+  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+  switch (type) {
+    case TensorType::Q4_0:
+      return rows_q4_0<R>(group, cols, activations, acc);
+    case TensorType::Q8_0:
+      return rows_q8_0<R>(group, cols, activations, acc);
+    case TensorType::Q4_K:
+      return rows_q4_k<R>(group, cols, activations, acc);
+    case TensorType::Q6_K:
+      return rows_q6_k<R>(group, cols, activations, acc);
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
+                                     const uint8_t* activations, size_t activation_stride, int64_t n,
+                                     float* out, int64_t out_stride, int rows_in_group) {
+  const __mmask16 keep =
+      rows_in_group >= kGroupRows ? __mmask16(0xFFFF) : __mmask16((1u << rows_in_group) - 1);
+  constexpr int kBatch = 4;
+  int64_t i = 0;
+  for (; i + kBatch <= n; i += kBatch) {
+    const uint8_t* x[kBatch];
+    for (int j = 0; j < kBatch; ++j) x[j] = activations + (i + j) * activation_stride;
+    __m512 acc[kBatch];
+    rows<kBatch>(type, group, cols, x, acc);
+    for (int j = 0; j < kBatch; ++j) _mm512_mask_storeu_ps(out + (i + j) * out_stride, keep, acc[j]);
+  }
+  for (; i < n; ++i) {
+    const uint8_t* x = activations + i * activation_stride;
+    __m512 acc;
+    rows<1>(type, group, cols, &x, &acc);
+    _mm512_mask_storeu_ps(out + i * out_stride, keep, acc);
+  }
+}
+
+}  // namespace llamascope::simd

@@ -4,6 +4,7 @@
 #include "harness/synth.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -488,6 +489,39 @@ void write_tensor(GgufWriter& writer, const PlannedTensor& t, const SynthPreset&
   }
 }
 
+// Ctrl-C during a long write would leave OUT.tmp behind (the writer's destructor never runs): remove it from
+// the signal handler, which may only call async-signal-safe functions (unlink, _exit).
+char g_tmp_path[4096];
+
+extern "C" void remove_tmp_and_exit(int sig) {
+  ::unlink(g_tmp_path);
+  ::_exit(128 + sig);
+}
+
+class RemoveTmpOnSignal {
+ public:
+  explicit RemoveTmpOnSignal(const std::string& tmp_path) {
+    if (tmp_path.size() >= sizeof g_tmp_path) return;
+    std::memcpy(g_tmp_path, tmp_path.c_str(), tmp_path.size() + 1);
+    struct sigaction sa {};
+    sa.sa_handler = remove_tmp_and_exit;
+    sigemptyset(&sa.sa_mask);
+    installed_ = sigaction(SIGINT, &sa, &old_int_) == 0 && sigaction(SIGTERM, &sa, &old_term_) == 0;
+  }
+  ~RemoveTmpOnSignal() {
+    if (!installed_) return;
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  RemoveTmpOnSignal(const RemoveTmpOnSignal&) = delete;
+  RemoveTmpOnSignal& operator=(const RemoveTmpOnSignal&) = delete;
+
+ private:
+  bool installed_ = false;
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
+
 void run_synth(const SynthArgs& args) {
   if (args.list) {
     print_list();
@@ -516,6 +550,7 @@ void run_synth(const SynthArgs& args) {
                count, count == 1 ? "" : "s", type_name(used));
   }
 
+  const RemoveTmpOnSignal cleanup(args.output + ".tmp");  // GgufWriter's temporary name
   GgufWriter writer(args.output, kAlignment);
   for (GgufKeyValue& kv : model_metadata(preset, vocab, target, args.seed))
     writer.set(kv.key, std::move(kv.value));

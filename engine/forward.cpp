@@ -30,11 +30,18 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
       c.rope_freq_base, model.rope_freq_factors.empty() ? nullptr : model.rope_freq_factors.data()};
   attention_shape_ = AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim};
 
+  // A weight its backend copied is not read from the file again by matmuls, so its pages are released as
+  // soon as it is repacked: resident memory stays at one copy of the weights, not two.
+  auto prepare = [&](const Weight& w) {
+    const size_t bytes = kernels.prepare(w, OpKind::matmul);
+    if (bytes > 0) model.release_weight_pages(w);
+    prepared_bytes_ += bytes;
+  };
   for (const LayerWeights& L : model.layers)
     for (const Weight* w :
          {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-      prepared_bytes_ += kernels.prepare(*w, OpKind::matmul);
-  prepared_bytes_ += kernels.prepare(model.output, OpKind::matmul);
+      prepare(*w);
+  prepare(model.output);
 }
 
 uint64_t Forward::kv_cache_bytes() const {

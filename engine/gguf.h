@@ -84,6 +84,8 @@ class GgufFile {
   std::optional<std::vector<int64_t>> get_int_array(std::string_view key) const;
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  // See MappedFile::release_pages: for tensor data a backend has copied.
+  void release_pages(const void* p, size_t bytes) const { file_->release_pages(p, bytes); }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
 
  private:

@@ -20,6 +20,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Lets the OS drop the resident pages wholly inside [p, p + bytes) (a part of this mapping): for a
+  // backend that keeps its own repacked copy, so the file's bytes are not held twice. Contents stay valid:
+  // the mapping is private and never written, so a later read faults the page back in from the file.
+  void release_pages(const void* p, size_t bytes) const;
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

@@ -66,6 +66,11 @@ class Model {
   std::unique_ptr<GgufFile> gguf;               // set for GGUF models
   std::optional<Llama2cCheckpoint> checkpoint;  // set for llama2.c checkpoints
 
+  // Lets the OS drop the file pages of a weight a backend has repacked (no effect for llama2.c checkpoints).
+  void release_weight_pages(const Weight& w) const {
+    if (gguf) gguf->release_pages(w.data, w.bytes());
+  }
+
   // Every distinct weight tensor (the tied output counted once), in file order.
   std::vector<const Weight*> all_weights() const;
   uint64_t parameter_count() const;

@@ -1,9 +1,11 @@
 // GGUF reader and writer: every bundled GGUF file read with its known facts checked, the typed getters,
 // and a writer round trip over every metadata type (nested arrays included) and several tensor types.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "engine/gguf.h"
@@ -116,6 +118,33 @@ TEST(Gguf, ReadsEveryGoldenFileAndItsDataPointsIntoTheFile) {
       EXPECT_EQ(g->find_tensor(t.name), &t);
     }
   }
+}
+
+// release_pages() must drop residency without changing what the mapping reads.
+TEST(Gguf, ReleasedTensorPagesReadTheSameAndLeaveResidentMemory) {
+  std::unique_ptr<GgufFile> g = GgufFile::open(golden("models/stories260K-f32.gguf"));
+  const GgufTensorInfo* t = g->find_tensor("token_embd.weight");
+  ASSERT_NE(t, nullptr);
+  ASSERT_GE(t->bytes, 64u * 1024);  // several whole pages
+  const auto* data = static_cast<const uint8_t*>(t->data);
+  const std::vector<uint8_t> before(data, data + t->bytes);  // touches every page
+  // Resident pages of the whole process (/proc/self/statm field 2): nothing is allocated between the reads.
+  auto resident_pages = [] {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident;
+  };
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const long whole_pages = static_cast<long>(t->bytes) / page - 1;
+  const long resident_before = resident_pages();
+  g->release_pages(t->data, t->bytes);
+  const long resident_after = resident_pages();
+  EXPECT_GE(resident_before - resident_after, whole_pages - 1);
+  EXPECT_EQ(std::memcmp(data, before.data(), before.size()), 0);  // faulted back in from the file
+  // Out-of-mapping ranges are ignored rather than touching foreign memory.
+  g->release_pages(before.data(), before.size());
+  EXPECT_EQ(std::memcmp(data, before.data(), before.size()), 0);
 }
 
 TEST(Gguf, Stories260KFacts) {

@@ -537,7 +537,7 @@ void run_synth(const SynthArgs& args) {
   if (!args.vocab_from.empty()) {
     tokenizer = copied_tokenizer_metadata(args.vocab_from, &vocab);
     if (vocab != preset.vocab)
-      fmt::print(stderr, "synth: note: {} has {} tokens; the model's vocabulary is {}, not {}\n",
+      fmt::print(stderr, "synth: note: {} has {} tokens, so token_embd has {} rows, not the preset's {}\n",
                  args.vocab_from, vocab, vocab, preset.vocab);
   } else {
     tokenizer = synthetic_tokenizer_metadata(vocab);

@@ -36,7 +36,7 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kGroupRows * 148;
     case TensorType::Q6_K:
-      return static_cast<size_t>(cols / kBlockK) * kGroupRows * sizeof(BlockQ6_K);
+      return static_cast<size_t>(cols / kBlockK) * kQ6KGroupBytes;
     default:
       return 0;
   }
@@ -48,24 +48,24 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   const int64_t nb = cols / kBlock32, nsb = cols / kBlockK;
   switch (type) {
     case TensorType::Q4_0: {
-      uint16_t* d = reinterpret_cast<uint16_t*>(dst + nb * 4 * 64);
       for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* codes = dst + block32_codes_offset(b, nb, 256);
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 256));
         for (int k = 0; k < 4; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_0), b, offsetof(BlockQ4_0, qs), k,
-                           0, dst + (b * 4 + k) * 64);
-        for (int r = 0; r < rows; ++r)
-          d[b * kGroupRows + r] = block_of<BlockQ4_0>(first_row, src_row_bytes, r, b).d;
+                           0, codes + k * 64);
+        for (int r = 0; r < rows; ++r) d[r] = block_of<BlockQ4_0>(first_row, src_row_bytes, r, b).d;
       }
       break;
     }
     case TensorType::Q8_0: {
-      uint16_t* d = reinterpret_cast<uint16_t*>(dst + nb * 8 * 64);
       for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* codes = dst + block32_codes_offset(b, nb, 512);
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 512));
         for (int k = 0; k < 8; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ8_0), b, offsetof(BlockQ8_0, qs), k,
-                           0x80, dst + (b * 8 + k) * 64);
-        for (int r = 0; r < rows; ++r)
-          d[b * kGroupRows + r] = block_of<BlockQ8_0>(first_row, src_row_bytes, r, b).d;
+                           0x80, codes + k * 64);
+        for (int r = 0; r < rows; ++r) d[r] = block_of<BlockQ8_0>(first_row, src_row_bytes, r, b).d;
       }
       break;
     }
@@ -91,17 +91,19 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     }
     case TensorType::Q6_K: {
       for (int64_t b = 0; b < nsb; ++b) {
-        uint8_t* sb = dst + b * kGroupRows * sizeof(BlockQ6_K);
-        for (int k = 0; k < 32; ++k)
-          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ6_K), b, offsetof(BlockQ6_K, ql), k,
-                           0, sb + k * 64);
-        for (int k = 0; k < 16; ++k)
-          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ6_K), b, offsetof(BlockQ6_K, qh), k,
-                           0, sb + 2048 + k * 64);
-        int8_t* scales = reinterpret_cast<int8_t*>(sb + 3072);
-        uint16_t* d = reinterpret_cast<uint16_t*>(sb + 3072 + 16 * kGroupRows);
+        uint8_t* sb = dst + b * kQ6KGroupBytes;
+        int8_t* scales = reinterpret_cast<int8_t*>(sb + 4096);
+        uint16_t* d = reinterpret_cast<uint16_t*>(sb + 4096 + 16 * kGroupRows);
         for (int r = 0; r < rows; ++r) {
           const BlockQ6_K& blk = block_of<BlockQ6_K>(first_row, src_row_bytes, r, b);
+          // Element e of the super-block as its 6-bit code (see dequantize_q6_k for the bit layout).
+          for (int e = 0; e < kBlockK; ++e) {
+            const int half = e / 128, l = e % 32, quarter = (e % 128) / 32;
+            const uint8_t low = blk.ql[64 * half + l + 32 * (quarter & 1)];
+            const int nibble = quarter < 2 ? (low & 0xF) : (low >> 4);
+            const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
+            sb[(e / 4) * 64 + 4 * r + e % 4] = static_cast<uint8_t>(nibble | (high << 4));
+          }
           for (int s = 0; s < 16; ++s) scales[((s / 2) * kGroupRows + r) * 2 + s % 2] = blk.scales[s];
           d[r] = blk.d;
         }

@@ -39,17 +39,17 @@ inline __m512i load(const uint8_t* p) {
 template <int R>
 void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
-  const uint16_t* scales = reinterpret_cast<const uint16_t*>(group + nb * 4 * 64);
   const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + b * 4 * 64;
+    const uint8_t* qs = group + block32_codes_offset(b, nb, 256);
     __m512i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i v = load(qs + 64 * k);
       lo[k] = _mm512_and_si512(v, low);
       hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
     }
-    const __m512 wd = load_half16(scales + b * kGroupRows);
+    const __m512 wd =
+        load_half16(reinterpret_cast<const uint16_t*>(group + block32_scales_offset(b, nb, 256)));
     for (int j = 0; j < R; ++j) {
       const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
       __m512i sum = _mm512_set1_epi32(x.minus8_sum);
@@ -66,12 +66,12 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
-  const uint16_t* scales = reinterpret_cast<const uint16_t*>(group + nb * 8 * 64);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + b * 8 * 64;
+    const uint8_t* qs = group + block32_codes_offset(b, nb, 512);
     __m512i w[8];
     for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
-    const __m512 wd = load_half16(scales + b * kGroupRows);
+    const __m512 wd =
+        load_half16(reinterpret_cast<const uint16_t*>(group + block32_scales_offset(b, nb, 512)));
     for (int j = 0; j < R; ++j) {
       const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
       __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
@@ -132,57 +132,36 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 }
 
 // Q6_K: lane r = sum over super-blocks of d_r * d_x * sum_s scale_rs * (sum(q * x) - 32 * sum(x)) over the
-// 16 sub-blocks s of 16. Per half of 128 and dword k (elements 4k..4k+3 of the half's first 32), ql dword k
-// holds elements +0 (low nibbles) and +64 (high), ql dword 8 + k elements +32 and +96, qh dword k their top
-// two bits at shifts 0, 2, 4, 6. The -32 offsets go through VPDPWSSD: (32 scale_2p, 32 scale_2p+1) pairs
-// against the activation's (bsum_2p, bsum_2p+1).
+// 16 sub-blocks s of 16, q the 6-bit codes stored as bytes. The -32 offsets go through VPDPWSSD:
+// (32 scale_2p, 32 scale_2p+1) pairs against the activation's (bsum_2p, bsum_2p+1).
 template <int R>
 void rows_q6_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nsb = cols / kBlockK;
-  const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3);
   for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* base = group + b * kGroupRows * sizeof(BlockQ6_K);
-    const uint8_t* ql = base;
-    const uint8_t* qh = base + 2048;
-    const uint8_t* scale_pairs = base + 3072;  // [8][16 rows][2] int8
-    const uint16_t* d = reinterpret_cast<const uint16_t*>(base + 3072 + 16 * kGroupRows);
+    const uint8_t* codes = group + b * kQ6KGroupBytes;
+    const uint8_t* scale_pairs = codes + 4096;  // [8][16 rows][2] int8
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(scale_pairs + 16 * kGroupRows);
     // Lane r: (scale_r,2p, scale_r,2p+1) as two int16.
     auto pair = [&](int p) {
       return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_pairs + 32 * p)));
     };
     __m512i qsum[R];
     for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
-    for (int half = 0; half < 2; ++half) {
-      for (int quarter = 0; quarter < 2; ++quarter) {  // dwords k = 4 quarter .. 4 quarter + 3
-        __m512i q[4][4];                               // [element offset 0/32/64/96][dword]
-        for (int kk = 0; kk < 4; ++kk) {
-          const int k = 4 * quarter + kk;
-          const __m512i a = load(ql + (16 * half + k) * 64), c = load(ql + (16 * half + 8 + k) * 64);
-          const __m512i h = load(qh + (8 * half + k) * 64);
-          q[0][kk] =
-              _mm512_or_si512(_mm512_and_si512(a, low), _mm512_slli_epi16(_mm512_and_si512(h, two), 4));
-          q[1][kk] = _mm512_or_si512(_mm512_and_si512(c, low),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), two), 4));
-          q[2][kk] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), two), 4));
-          q[3][kk] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(c, 4), low),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), two), 4));
+    for (int p = 0; p < 8; ++p) {  // sub-blocks 2p and 2p + 1: elements 32p .. 32p + 31, dwords 8p .. 8p + 7
+      const __m512i pairs = pair(p);
+      const __m512i scale_even = _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16);
+      const __m512i scale_odd = _mm512_srai_epi32(pairs, 16);
+      __m512i q[8];
+      for (int k = 0; k < 8; ++k) q[k] = load(codes + (8 * p + k) * 64);
+      for (int j = 0; j < R; ++j) {
+        const int8_t* y = reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 32 * p;
+        __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          even = dpbusd_broadcast(even, q[k], y + 4 * k);
+          odd = dpbusd_broadcast(odd, q[4 + k], y + 16 + 4 * k);
         }
-        // Sub-block 8 half + 2 w + quarter: the low (quarter 0) or high (quarter 1) int16 of pair 4 half + w.
-        __m512i scale[4];
-        for (int w = 0; w < 4; ++w) {
-          const __m512i p = pair(4 * half + w);
-          scale[w] = quarter ? _mm512_srai_epi32(p, 16) : _mm512_srai_epi32(_mm512_slli_epi32(p, 16), 16);
-        }
-        for (int j = 0; j < R; ++j) {
-          const int8_t* y =
-              reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 128 * half + 16 * quarter;
-          for (int w = 0; w < 4; ++w) {
-            __m512i dot = _mm512_setzero_si512();
-            for (int kk = 0; kk < 4; ++kk) dot = dpbusd_broadcast(dot, q[w][kk], y + 32 * w + 4 * kk);
-            qsum[j] = _mm512_add_epi32(qsum[j], _mm512_mullo_epi32(dot, scale[w]));
-          }
-        }
+        qsum[j] = _mm512_add_epi32(qsum[j], _mm512_add_epi32(_mm512_mullo_epi32(even, scale_even),
+                                                             _mm512_mullo_epi32(odd, scale_odd)));
       }
     }
     __m512i offset_pairs[8];

@@ -68,6 +68,11 @@ void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   const int64_t nb = cols / kBlock32;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* qs = group + block32_codes_offset(b, nb, 512);
+    // Q8_0 decode is pure streaming and this loop consumes a block's 8 lines faster than the hardware
+    // prefetcher runs ahead; asking L2 for the block 4 KiB ahead took decode from 0.9x to ~1.0x of the
+    // row-at-a-time kernel's bandwidth. (The same for Q4_0, whose loop is slower per byte, measured worse.)
+    for (int line = 0; line < 8; ++line)
+      _mm_prefetch(reinterpret_cast<const char*>(qs + 4096 + 64 * line), _MM_HINT_T1);
     __m512i w[8];
     for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
     const __m512 wd =

@@ -35,28 +35,31 @@ inline __m512i load(const uint8_t* p) {
   return _mm512_loadu_si512(p);
 }
 
-// Q4_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)), q the unsigned nibbles.
+// Q4_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)), q the unsigned nibbles. The high
+// nibbles are used in place (v & 0xF0 = 16 q): their dot product is exactly 16 times q's, so one shift of
+// the sum replaces a shift of every weight vector, and the two sums are independent dependency chains.
 template <int R>
 void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
-  const __m512i low = _mm512_set1_epi8(0x0F);
+  const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* qs = group + block32_codes_offset(b, nb, 256);
-    __m512i lo[4], hi[4];
+    __m512i lo[4], hi16[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i v = load(qs + 64 * k);
       lo[k] = _mm512_and_si512(v, low);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+      hi16[k] = _mm512_and_si512(v, high);
     }
     const __m512 wd =
         load_half16(reinterpret_cast<const uint16_t*>(group + block32_scales_offset(b, nb, 256)));
     for (int j = 0; j < R; ++j) {
       const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-      __m512i sum = _mm512_set1_epi32(x.minus8_sum);
+      __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k) {
-        sum = dpbusd_broadcast(sum, lo[k], x.qs + 4 * k);
-        sum = dpbusd_broadcast(sum, hi[k], x.qs + 16 + 4 * k);
+        sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
+        sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
       }
+      const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
     }
   }

@@ -72,8 +72,10 @@ else
 fi
 
 # ---- SIMD vs the scalar reference path on the same file (golden/tolerances.json limits) ----
+# Files written by synth in three types, and quantize's Q4_K_M mix of the synth F32 file.
+cp "$work/q.gguf" "$work/s15-q4_k_m.gguf"
 tokens="1 $(seq -s ' ' 300 997 23)"
-for type in f32 q8_0 q4_0; do
+for type in f32 q8_0 q4_0 q4_k_m; do
   f=$work/s15-$type.gguf
   "$bin" logits -m "$f" --tokens "$tokens" -k scalar -o "$work/ref.f32"
   "$bin" logits -m "$f" --tokens "$tokens" -k simd -o "$work/ours.f32"

@@ -1,11 +1,11 @@
 // GGUF reader and writer: every bundled GGUF file read with its known facts checked, the typed getters,
 // and a writer round trip over every metadata type (nested arrays included) and several tensor types.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <random>
 
 #include "engine/gguf.h"
@@ -128,19 +128,28 @@ TEST(Gguf, ReleasedTensorPagesReadTheSameAndLeaveResidentMemory) {
   ASSERT_GE(t->bytes, 64u * 1024);  // several whole pages
   const auto* data = static_cast<const uint8_t*>(t->data);
   const std::vector<uint8_t> before(data, data + t->bytes);  // touches every page
-  // Resident pages of the whole process (/proc/self/statm field 2): nothing is allocated between the reads.
-  auto resident_pages = [] {
-    std::ifstream statm("/proc/self/statm");
-    long size = 0, resident = 0;
-    statm >> size >> resident;
-    return resident;
-  };
+  // How many of the tensor's whole pages are mapped in this process: bit 63 ("present") of each page's
+  // /proc/self/pagemap entry. Exact for this range, unlike process-wide counters that allocations disturb.
   const long page = ::sysconf(_SC_PAGESIZE);
-  const long whole_pages = static_cast<long>(t->bytes) / page - 1;
-  const long resident_before = resident_pages();
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(data) + page - 1) / page;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(data) + t->bytes) / page;
+  ASSERT_GT(last, first + 8);
+  auto present_pages = [&] {
+    const int fd = ::open("/proc/self/pagemap", O_RDONLY);
+    EXPECT_GE(fd, 0);
+    long n = 0;
+    for (uintptr_t p = first; p < last; ++p) {
+      uint64_t entry = 0;
+      EXPECT_EQ(::pread(fd, &entry, sizeof entry, static_cast<off_t>(p * sizeof entry)),
+                static_cast<ssize_t>(sizeof entry));
+      n += static_cast<long>(entry >> 63);
+    }
+    ::close(fd);
+    return n;
+  };
+  EXPECT_EQ(present_pages(), static_cast<long>(last - first));
   g->release_pages(t->data, t->bytes);
-  const long resident_after = resident_pages();
-  EXPECT_GE(resident_before - resident_after, whole_pages - 1);
+  EXPECT_EQ(present_pages(), 0);
   EXPECT_EQ(std::memcmp(data, before.data(), before.size()), 0);  // faulted back in from the file
   // Out-of-mapping ranges are ignored rather than touching foreign memory.
   g->release_pages(before.data(), before.size());

@@ -37,11 +37,13 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
     if (bytes > 0) model.release_weight_pages(w);
     prepared_bytes_ += bytes;
   };
+  // The output matrix first: it is the largest, and while a weight is being repacked its file pages and its
+  // copy are both resident, so doing it before anything else is packed keeps that overlap out of the peak.
+  prepare(model.output);
   for (const LayerWeights& L : model.layers)
     for (const Weight* w :
          {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
       prepare(*w);
-  prepare(model.output);
 }
 
 uint64_t Forward::kv_cache_bytes() const {

@@ -1,12 +1,10 @@
 #include "harness/common.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <vector>
 
 #include "engine/error.h"
 #include "kernels/backend.h"
@@ -53,17 +51,6 @@ void write_file_atomically(const std::string& path, const std::string& content) 
 
 unsigned hardware_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
-}
-
-void parallel_for(int64_t n, unsigned workers, const std::function<void(unsigned worker, int64_t i)>& body) {
-  std::atomic<int64_t> next{0};
-  auto work = [&](unsigned worker) {
-    for (int64_t i; (i = next.fetch_add(1)) < n;) body(worker, i);
-  };
-  std::vector<std::thread> pool;
-  for (unsigned k = 1; k < workers; ++k) pool.emplace_back(work, k);
-  work(0);
-  for (auto& th : pool) th.join();
 }
 
 }  // namespace llamascope

@@ -15,6 +15,7 @@
 #include "harness/quant_target.h"
 #include "kernels/quant.h"
 #include "kernels/tensor_type.h"
+#include "kernels/thread_pool.h"
 
 namespace llamascope {
 namespace {
@@ -72,6 +73,7 @@ void run_quantize(const QuantizeArgs& args) {
   writer.write_header();
 
   const unsigned n_threads = hardware_threads();
+  ThreadPool pool(static_cast<int>(n_threads));
   double pooled_err = 0, pooled_energy = 0;
   fmt::print("{:<28} {:>6} {:>6} {:>12}\n", "tensor", "from", "to", "nmse");
   for (size_t ti = 0; ti < in->tensors().size(); ++ti) {
@@ -84,13 +86,15 @@ void run_quantize(const QuantizeArgs& args) {
     // Chunks of about 16M floats bound memory for any tensor size.
     const int64_t chunk_rows = std::max<int64_t>(1, (int64_t{1} << 24) / row);
     std::vector<uint8_t> out(static_cast<size_t>(std::min(chunk_rows, rows)) * out_row_bytes);
-    std::vector<std::vector<float>> scratch(n_threads, std::vector<float>(2 * static_cast<size_t>(row)));
     double err = 0, energy = 0;
     for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
       const int64_t nr = std::min(chunk_rows, rows - r0);
-      std::vector<double> t_err(n_threads, 0), t_energy(n_threads, 0);
-      parallel_for(nr, n_threads, [&](unsigned tid, int64_t r) {
-        float* src = scratch[tid].data();
+      // Per-row sums, added in row order below: the printed NMSE does not depend on the scheduling.
+      std::vector<double> row_err(static_cast<size_t>(nr), 0), row_energy(static_cast<size_t>(nr), 0);
+      pool.run(nr, [&](int64_t r) {
+        thread_local std::vector<float> scratch;
+        scratch.resize(2 * static_cast<size_t>(row));
+        float* src = scratch.data();
         float* back = src + row;
         const auto* in_row = static_cast<const uint8_t*>(t.data) + static_cast<size_t>(r0 + r) * in_row_bytes;
         to_float(t.type, in_row, src, row);
@@ -102,11 +106,11 @@ void run_quantize(const QuantizeArgs& args) {
         to_float(type, dst, back, row);
         for (int64_t k = 0; k < row; ++k) {
           const double d = static_cast<double>(back[k]) - src[k];
-          t_err[tid] += d * d;
-          t_energy[tid] += static_cast<double>(src[k]) * src[k];
+          row_err[r] += d * d;
+          row_energy[r] += static_cast<double>(src[k]) * src[k];
         }
       });
-      for (unsigned k = 0; k < n_threads; ++k) err += t_err[k], energy += t_energy[k];
+      for (int64_t r = 0; r < nr; ++r) err += row_err[r], energy += row_energy[r];
       writer.write_tensor_data(out.data(), static_cast<uint64_t>(nr) * out_row_bytes);
     }
     const double nmse = energy > 0 ? err / energy : 0;

@@ -27,6 +27,7 @@
 #include "harness/quant_target.h"
 #include "kernels/quant.h"
 #include "kernels/tensor_type.h"
+#include "kernels/thread_pool.h"
 
 namespace llamascope {
 
@@ -458,7 +459,7 @@ class WriteProgress {
 };
 
 void write_tensor(GgufWriter& writer, const PlannedTensor& t, const SynthPreset& p, uint64_t seed,
-                  unsigned threads, WriteProgress& progress, uint64_t& written) {
+                  ThreadPool& pool, WriteProgress& progress, uint64_t& written) {
   const int64_t row = t.row(), rows = t.rows();
   if (t.init != Init::normal) {  // one F32 row
     std::vector<float> values(static_cast<size_t>(row), 1.0f);
@@ -473,11 +474,12 @@ void write_tensor(GgufWriter& writer, const PlannedTensor& t, const SynthPreset&
   // Chunks of about 16M elements bound memory for any tensor size, as in quantize.
   const int64_t chunk_rows = std::max<int64_t>(1, (int64_t{1} << 24) / row);
   std::vector<uint8_t> out(static_cast<size_t>(std::min(chunk_rows, rows)) * out_row_bytes);
-  std::vector<std::vector<float>> scratch(threads, std::vector<float>(static_cast<size_t>(row)));
   for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
     const int64_t nr = std::min(chunk_rows, rows - r0);
-    parallel_for(nr, threads, [&](unsigned worker, int64_t r) {
-      float* src = scratch[worker].data();
+    pool.run(nr, [&](int64_t r) {
+      thread_local std::vector<float> scratch;
+      scratch.resize(static_cast<size_t>(row));
+      float* src = scratch.data();
       uint8_t* dst = out.data() + static_cast<size_t>(r) * out_row_bytes;
       synth_normal_row(seed, t.name, r0 + r, t.std,
                        t.type == TensorType::F32 ? reinterpret_cast<float*>(dst) : src, row);
@@ -564,10 +566,11 @@ void run_synth(const SynthArgs& args) {
   writer.write_header();
 
   const unsigned threads = args.threads > 0 ? static_cast<unsigned>(args.threads) : hardware_threads();
+  ThreadPool pool(static_cast<int>(threads));
   WriteProgress progress(total);
   uint64_t written = 0;
   for (const PlannedTensor& t : plan.tensors)
-    write_tensor(writer, t, preset, args.seed, threads, progress, written);
+    write_tensor(writer, t, preset, args.seed, pool, progress, written);
   writer.finish();
   progress.finish();
   fmt::print("wrote {}: {} ({}), {}, {} parameters, {}, seed {}, {:.1f} s, {} threads\n", args.output,

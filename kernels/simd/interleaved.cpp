@@ -49,7 +49,7 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   switch (type) {
     case TensorType::Q4_0: {
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, nb, 256);
+        uint8_t* codes = dst + block32_codes_offset(b, 256);
         uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 256));
         for (int k = 0; k < 4; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_0), b, offsetof(BlockQ4_0, qs), k,
@@ -60,7 +60,7 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     }
     case TensorType::Q8_0: {
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, nb, 512);
+        uint8_t* codes = dst + block32_codes_offset(b, 512);
         uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 512));
         for (int k = 0; k < 8; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ8_0), b, offsetof(BlockQ8_0, qs), k,

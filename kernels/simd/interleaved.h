@@ -39,16 +39,14 @@ constexpr size_t kQ6KGroupBytes = 4096 + 16 * kGroupRows + 2 * kGroupRows;
 // Where block b of a Q4_0 / Q8_0 group (nb blocks, code_bytes = 256 or 512 per block) keeps its codes and
 // its 16 fp16 scales.
 constexpr int64_t kChunkBlocks = 8;
-inline size_t block32_codes_offset(int64_t b, int64_t nb, size_t code_bytes) {
-  (void)nb;
+inline size_t block32_codes_offset(int64_t b, size_t code_bytes) {
   return static_cast<size_t>(b / kChunkBlocks) * kChunkBlocks * (code_bytes + 2 * kGroupRows) +
          static_cast<size_t>(b % kChunkBlocks) * code_bytes;
 }
 inline size_t block32_scales_offset(int64_t b, int64_t nb, size_t code_bytes) {
   const int64_t chunk_first = b / kChunkBlocks * kChunkBlocks;
   const int64_t blocks_in_chunk = nb - chunk_first < kChunkBlocks ? nb - chunk_first : kChunkBlocks;
-  return block32_codes_offset(chunk_first, nb, code_bytes) +
-         static_cast<size_t>(blocks_in_chunk) * code_bytes +
+  return block32_codes_offset(chunk_first, code_bytes) + static_cast<size_t>(blocks_in_chunk) * code_bytes +
          static_cast<size_t>(b % kChunkBlocks) * 2 * kGroupRows;
 }
 

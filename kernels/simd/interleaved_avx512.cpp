@@ -4,8 +4,6 @@
 // (row, activation row) pair goes through the same operations in the same order whatever R is.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/quant_blocks.h"
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"
@@ -43,7 +41,7 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   const int64_t nb = cols / kBlock32;
   const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + block32_codes_offset(b, nb, 256);
+    const uint8_t* qs = group + block32_codes_offset(b, 256);
     __m512i lo[4], hi16[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i v = load(qs + 64 * k);
@@ -70,7 +68,7 @@ template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + block32_codes_offset(b, nb, 512);
+    const uint8_t* qs = group + block32_codes_offset(b, 512);
     // Q8_0 decode is pure streaming and this loop consumes a block's 8 lines faster than the hardware
     // prefetcher runs ahead; asking L2 for the block 4 KiB ahead took decode from 0.9x to ~1.0x of the
     // row-at-a-time kernel's bandwidth. (The same for Q4_0, whose loop is slower per byte, measured worse.)

@@ -141,27 +141,22 @@ class SimdBackend final : public Backend {
     }
 
     const int threads = pool_.threads();
-    if (packed) {
-      const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
-      int64_t groups_per_task = groups;
-      if (threads > 1 && w.rows * cols * n >= kParallelWork) groups_per_task = ceil_div(groups, 4 * threads);
-      const auto* act = static_cast<const uint8_t*>(activations);
-      pool_.run(ceil_div(groups, groups_per_task), [&](int64_t task) {
-        const int64_t first = task * groups_per_task, last = std::min(groups, first + groups_per_task);
-        for (int64_t g = first; g < last; ++g) {
-          const int64_t row = g * simd::kGroupRows;
-          simd::interleaved_matmul_group_avx512(
-              w.type, packed->bytes.get() + g * packed->group_bytes, cols, act, activation_stride, n,
-              out.data + row, out.stride,
-              static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
-        }
-      });
-      return;
-    }
-    int64_t chunk = w.rows;  // rows per task
+    int64_t chunk = w.rows;  // rows per task: whole row tiles, and so whole interleaved groups
     if (threads > 1 && w.rows * cols * n >= kParallelWork)
       chunk = std::max(kRowTile, ceil_div(ceil_div(w.rows, 4 * threads), kRowTile) * kRowTile);
     const auto* act = static_cast<const uint8_t*>(activations);
+    if (packed) {
+      static_assert(kRowTile % simd::kGroupRows == 0);
+      pool_.run(ceil_div(w.rows, chunk), [&](int64_t task) {
+        const int64_t last = std::min(w.rows, (task + 1) * chunk);
+        for (int64_t row = task * chunk; row < last; row += simd::kGroupRows)
+          simd::interleaved_matmul_group_avx512(
+              w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
+              activation_stride, n, out.data + row, out.stride,
+              static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+      });
+      return;
+    }
     pool_.run(ceil_div(w.rows, chunk), [&](int64_t task) {
       const int64_t first = task * chunk, last = std::min(w.rows, first + chunk);
       if (kernel.dot) {

@@ -211,7 +211,10 @@ std::vector<OpCase> default_op_cases() {
   std::vector<OpCase> cases;
   for (TensorType type : kWeightTypes) {
     const int64_t block = type_info(type).block_elems == 256 ? 256 : 32;
-    const int64_t widths[] = {block == 256 ? 256 : 96, 512, 768};
+    std::vector<int64_t> widths = {block == 256 ? 256 : 96, 512, 768};
+    // Full chunks of the interleaved layouts (8 blocks of 32, one super-block) followed by a partial one.
+    if (type_info(type).block_elems == 32) widths.push_back(352);
+    if (type_info(type).block_elems == 256) widths.push_back(1280);
     const struct { int64_t rows, n; } shapes[] = {{1, 1}, {7, 1}, {67, 1}, {33, 2}, {37, 5}, {64, 17}};
     for (int64_t cols : widths)
       for (const auto& s : shapes) cases.push_back(OpCase{OpKind::matmul, type, s.rows, cols, s.n});

@@ -34,7 +34,7 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
     case TensorType::Q8_0:
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
     case TensorType::Q4_K:
-      return static_cast<size_t>(cols / kBlockK) * kGroupRows * 148;
+      return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
     case TensorType::Q6_K:
       return static_cast<size_t>(cols / kBlockK) * kQ6KGroupBytes;
     default:
@@ -49,8 +49,8 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   switch (type) {
     case TensorType::Q4_0: {
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, 256);
-        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 256));
+        uint8_t* codes = dst + block32_codes_offset(b, nb, 256);
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, 256));
         for (int k = 0; k < 4; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_0), b, offsetof(BlockQ4_0, qs), k,
                            0, codes + k * 64);
@@ -60,8 +60,8 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     }
     case TensorType::Q8_0: {
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, 512);
-        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, nb, 512));
+        uint8_t* codes = dst + block32_codes_offset(b, nb, 512);
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, 512));
         for (int k = 0; k < 8; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ8_0), b, offsetof(BlockQ8_0, qs), k,
                            0x80, codes + k * 64);
@@ -71,14 +71,14 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     }
     case TensorType::Q4_K: {
       for (int64_t b = 0; b < nsb; ++b) {
-        uint8_t* sb = dst + b * kGroupRows * 148;
+        uint8_t* sb = dst + b * kQ4KGroupBytes;
         for (int k = 0; k < 32; ++k)
           interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_K), b, offsetof(BlockQ4_K, qs), k,
-                           0, sb + k * 64);
-        uint8_t* scales = sb + 2048;
-        uint8_t* mins = scales + 8 * kGroupRows;
-        uint16_t* d = reinterpret_cast<uint16_t*>(mins + 8 * kGroupRows);
-        uint16_t* dmin = d + kGroupRows;
+                           0, sb + kQ4KCodes + k * 64);
+        uint8_t* scales = sb + kQ4KScales;
+        uint8_t* mins = sb + kQ4KMins;
+        uint16_t* d = reinterpret_cast<uint16_t*>(sb + kQ4KD);
+        uint16_t* dmin = reinterpret_cast<uint16_t*>(sb + kQ4KDmin);
         for (int r = 0; r < rows; ++r) {
           const BlockQ4_K& blk = block_of<BlockQ4_K>(first_row, src_row_bytes, r, b);
           for (int j = 0; j < 8; ++j)
@@ -92,8 +92,9 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     case TensorType::Q6_K: {
       for (int64_t b = 0; b < nsb; ++b) {
         uint8_t* sb = dst + b * kQ6KGroupBytes;
-        int8_t* scales = reinterpret_cast<int8_t*>(sb + 4096);
-        uint16_t* d = reinterpret_cast<uint16_t*>(sb + 4096 + 16 * kGroupRows);
+        int8_t* scales = reinterpret_cast<int8_t*>(sb + kQ6KScalePairs);
+        uint16_t* d = reinterpret_cast<uint16_t*>(sb + kQ6KD);
+        uint8_t* codes = sb + kQ6KCodes;
         for (int r = 0; r < rows; ++r) {
           const BlockQ6_K& blk = block_of<BlockQ6_K>(first_row, src_row_bytes, r, b);
           // Element e of the super-block as its 6-bit code (see dequantize_q6_k for the bit layout).
@@ -102,7 +103,7 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
             const uint8_t low = blk.ql[64 * half + l + 32 * (quarter & 1)];
             const int nibble = quarter < 2 ? (low & 0xF) : (low >> 4);
             const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
-            sb[(e / 4) * 64 + 4 * r + e % 4] = static_cast<uint8_t>(nibble | (high << 4));
+            codes[(e / 4) * 64 + 4 * r + e % 4] = static_cast<uint8_t>(nibble | (high << 4));
           }
           for (int s = 0; s < 16; ++s) scales[((s / 2) * kGroupRows + r) * 2 + s % 2] = blk.scales[s];
           d[r] = blk.d;

@@ -7,19 +7,22 @@
 // is then shared by 16 rows, and in prefill each unpacked weight vector is reused for several activation
 // rows. Same idea as llama.cpp's "repacked" Q4_0x8 CPU buffers; the layouts below are our own.
 //
-// A group holds rows [16 g, 16 g + 16) (rows past the matrix end are zeros) and is stored contiguously:
-//   Q4_0  blocks of 32 in chunks of 8 blocks: qs[8][4][16 rows][4 bytes] (row bytes 4k..4k+3: low nibbles =
-//         elements 4k..4k+3, high nibbles = 16+4k..), then d[8][16] (fp16); the last chunk may hold fewer
-//         blocks. 18 bytes/row/block, as Q4_0. Keeping each chunk's scales right after its codes makes the
-//         group one sequential stream (a separate scale array cost ~10% of decode bandwidth).
+// A group holds rows [16 g, 16 g + 16) (rows past the matrix end are zeros) and is stored contiguously.
+// Within it, every unit (a chunk of blocks, a super-block) puts its scales before its codes, so that the
+// kernel reads the group front to back as one sequential stream: scales stored after the codes, read first,
+// sent a demand miss 4 KiB ahead of the stream and cost a quarter of one core's decode bandwidth on Zen 4.
+//   Q4_0  blocks of 32 in chunks of 8 blocks: d[8][16 rows] (fp16), then qs[8][4][16 rows][4 bytes] (row
+//         bytes 4k..4k+3: low nibbles = elements 4k..4k+3, high nibbles = 16+4k..); the last chunk may hold
+//         fewer blocks. 18 bytes/row/block, as Q4_0.
 //   Q8_0  as Q4_0 with qs[8][8][16][4], each byte XOR 0x80 (q + 128, unsigned for VPDPBUSD). 34
-//   bytes/row/block. Q4_K  per super-block:  qs[32][16][4] (dword k of the row's 128 qs bytes), scale[8][16],
-//   min[8][16]
-//         (6-bit values unpacked to bytes), d[16], dmin[16] (fp16).               148 bytes/row/super-block.
-//   Q6_K  per super-block:  q[64][16][4] (the 6-bit codes unpacked to bytes, dword k = elements 4k..4k+3),
-//         scales[8][16][2] (int8, sub-blocks 2p and 2p + 1 side by side), d[16] (fp16).  274 bytes/row/super-
-//         block, 30% more than Q6_K's 210: unpacking 6-bit codes in the kernel cost ~4 instructions per 64
-//         codes and made Q6_K decode compute bound (14 GB/s on two threads); bytes are read at memory speed.
+//   bytes/row/block. Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16],
+//   dmin[16] (fp16),
+//         then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K: 144).
+//   Q6_K  per super-block: scales[8][16][2] (int8, sub-blocks 2p and 2p + 1 side by side), d[16] (fp16), 32
+//         bytes of padding (keeps the codes 64-byte aligned), then q[64][16][4] (the 6-bit codes unpacked to
+//         bytes, dword k = elements 4k..4k+3). 276 bytes/row/super-block, 31% more than Q6_K's 210:
+//         unpacking 6-bit codes in the kernel cost ~4 instructions per 64 codes and made Q6_K decode compute
+//         bound (14 GB/s on two threads); bytes are read at memory speed.
 // The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q6_K's -32, Q4_K's mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.
@@ -33,21 +36,31 @@
 namespace llamascope::simd {
 
 constexpr int kGroupRows = 16;
-// Bytes of one Q6_K super-block of a group: codes, scale pairs, d.
-constexpr size_t kQ6KGroupBytes = 4096 + 16 * kGroupRows + 2 * kGroupRows;
 
-// Where block b of a Q4_0 / Q8_0 group (nb blocks, code_bytes = 256 or 512 per block) keeps its codes and
-// its 16 fp16 scales.
+// Byte offsets within one Q4_K super-block of a group.
+constexpr size_t kQ4KScales = 0, kQ4KMins = 8 * kGroupRows, kQ4KD = 16 * kGroupRows,
+                 kQ4KDmin = kQ4KD + 2 * kGroupRows, kQ4KCodes = kQ4KDmin + 2 * kGroupRows,
+                 kQ4KGroupBytes = kQ4KCodes + 128 * kGroupRows;
+// Byte offsets within one Q6_K super-block of a group.
+constexpr size_t kQ6KScalePairs = 0, kQ6KD = 16 * kGroupRows, kQ6KCodes = kQ6KD + 2 * kGroupRows + 32,
+                 kQ6KGroupBytes = kQ6KCodes + 256 * kGroupRows;
+static_assert(kQ4KCodes % 64 == 0 && kQ6KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0 &&
+              kQ6KGroupBytes % 64 == 0);
+
+// Where block b of a Q4_0 / Q8_0 group (nb blocks, code_bytes = 256 or 512 per block) keeps its 16 fp16
+// scales and its codes: chunks of 8 blocks, each scales first, then codes.
 constexpr int64_t kChunkBlocks = 8;
-inline size_t block32_codes_offset(int64_t b, size_t code_bytes) {
-  return static_cast<size_t>(b / kChunkBlocks) * kChunkBlocks * (code_bytes + 2 * kGroupRows) +
-         static_cast<size_t>(b % kChunkBlocks) * code_bytes;
+inline size_t block32_chunk_offset(int64_t b, size_t code_bytes) {
+  return static_cast<size_t>(b / kChunkBlocks) * kChunkBlocks * (code_bytes + 2 * kGroupRows);
 }
-inline size_t block32_scales_offset(int64_t b, int64_t nb, size_t code_bytes) {
+inline size_t block32_scales_offset(int64_t b, size_t code_bytes) {
+  return block32_chunk_offset(b, code_bytes) + static_cast<size_t>(b % kChunkBlocks) * 2 * kGroupRows;
+}
+inline size_t block32_codes_offset(int64_t b, int64_t nb, size_t code_bytes) {
   const int64_t chunk_first = b / kChunkBlocks * kChunkBlocks;
   const int64_t blocks_in_chunk = nb - chunk_first < kChunkBlocks ? nb - chunk_first : kChunkBlocks;
-  return block32_codes_offset(chunk_first, code_bytes) + static_cast<size_t>(blocks_in_chunk) * code_bytes +
-         static_cast<size_t>(b % kChunkBlocks) * 2 * kGroupRows;
+  return block32_chunk_offset(b, code_bytes) + static_cast<size_t>(blocks_in_chunk) * 2 * kGroupRows +
+         static_cast<size_t>(b % kChunkBlocks) * code_bytes;
 }
 
 // Bytes of one packed group of 16 rows of `cols` columns; 0 when `type` has no interleaved kernel.

@@ -4,6 +4,8 @@
 // (row, activation row) pair goes through the same operations in the same order whatever R is.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/quant_blocks.h"
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"
@@ -40,26 +42,31 @@ template <int R>
 void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
   const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + block32_codes_offset(b, 256);
-    __m512i lo[4], hi16[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512i v = load(qs + 64 * k);
-      lo[k] = _mm512_and_si512(v, low);
-      hi16[k] = _mm512_and_si512(v, high);
-    }
-    const __m512 wd =
-        load_half16(reinterpret_cast<const uint16_t*>(group + block32_scales_offset(b, nb, 256)));
-    for (int j = 0; j < R; ++j) {
-      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-      __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
+  const uint8_t* chunk = group;
+  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
+    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
+    for (int i = 0; i < blocks; ++i, qs += 256) {
+      __m512i lo[4], hi16[4];
       for (int k = 0; k < 4; ++k) {
-        sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
-        sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
+        const __m512i v = load(qs + 64 * k);
+        lo[k] = _mm512_and_si512(v, low);
+        hi16[k] = _mm512_and_si512(v, high);
       }
-      const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+      const __m512 wd = load_half16(scales + i * kGroupRows);
+      for (int j = 0; j < R; ++j) {
+        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
+        __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
+          sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
+        }
+        const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+      }
     }
+    chunk = qs;
   }
 }
 
@@ -67,23 +74,23 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nb = cols / kBlock32;
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* qs = group + block32_codes_offset(b, 512);
-    // Q8_0 decode is pure streaming and this loop consumes a block's 8 lines faster than the hardware
-    // prefetcher runs ahead; asking L2 for the block 4 KiB ahead took decode from 0.9x to ~1.0x of the
-    // row-at-a-time kernel's bandwidth. (The same for Q4_0, whose loop is slower per byte, measured worse.)
-    for (int line = 0; line < 8; ++line)
-      _mm_prefetch(reinterpret_cast<const char*>(qs + 4096 + 64 * line), _MM_HINT_T1);
-    __m512i w[8];
-    for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
-    const __m512 wd =
-        load_half16(reinterpret_cast<const uint16_t*>(group + block32_scales_offset(b, nb, 512)));
-    for (int j = 0; j < R; ++j) {
-      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-      __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
-      for (int k = 0; k < 8; ++k) sum = dpbusd_broadcast(sum, w[k], x.qs + 4 * k);
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+  const uint8_t* chunk = group;
+  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
+    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
+    for (int i = 0; i < blocks; ++i, qs += 512) {
+      __m512i w[8];
+      for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
+      const __m512 wd = load_half16(scales + i * kGroupRows);
+      for (int j = 0; j < R; ++j) {
+        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
+        __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
+        for (int k = 0; k < 8; ++k) sum = dpbusd_broadcast(sum, w[k], x.qs + 4 * k);
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+      }
     }
+    chunk = qs;
   }
 }
 
@@ -94,10 +101,11 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   const int64_t nsb = cols / kBlockK;
   const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* base = group + b * kGroupRows * 148;
-    const uint8_t* scales = base + 2048;
-    const uint8_t* mins = scales + 8 * kGroupRows;
-    const uint16_t* d = reinterpret_cast<const uint16_t*>(mins + 8 * kGroupRows);
+    const uint8_t* sb = group + b * kQ4KGroupBytes;
+    const uint8_t* base = sb + kQ4KCodes;
+    const uint8_t* scales = sb + kQ4KScales;
+    const uint8_t* mins = sb + kQ4KMins;
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(sb + kQ4KD);
     __m512i qsum[R];
     for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
@@ -125,7 +133,7 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mins + s * kGroupRows)));
       min_pairs[s] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
     }
-    const __m512 wd = load_half16(d), wdmin = load_half16(d + kGroupRows);
+    const __m512 wd = load_half16(d), wdmin = load_half16(reinterpret_cast<const uint16_t*>(sb + kQ4KDmin));
     for (int j = 0; j < R; ++j) {
       const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(activations[j])[b];
       __m512i msum = _mm512_setzero_si512();
@@ -144,9 +152,10 @@ template <int R>
 void rows_q6_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const int64_t nsb = cols / kBlockK;
   for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* codes = group + b * kQ6KGroupBytes;
-    const uint8_t* scale_pairs = codes + 4096;  // [8][16 rows][2] int8
-    const uint16_t* d = reinterpret_cast<const uint16_t*>(scale_pairs + 16 * kGroupRows);
+    const uint8_t* sb = group + b * kQ6KGroupBytes;
+    const uint8_t* codes = sb + kQ6KCodes;
+    const uint8_t* scale_pairs = sb + kQ6KScalePairs;  // [8][16 rows][2] int8
+    const uint16_t* d = reinterpret_cast<const uint16_t*>(sb + kQ6KD);
     // Lane r: (scale_r,2p, scale_r,2p+1) as two int16.
     auto pair = [&](int p) {
       return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_pairs + 32 * p)));

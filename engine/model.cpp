@@ -136,6 +136,18 @@ void load_gguf(Model& m) {
       if (!(v > 0)) throw Error(m.path + ": tensor 'rope_freqs.weight' holds a non-positive factor");
   }
 
+  // The one-row weights (norm gains) are read at every step. Read through the mapping, each read maps the
+  // page-cache folio around it (up to 2 MiB of neighbouring tensors, which the backend may have repacked and
+  // released) back into resident memory: 85 MiB over a 1.1B model's 45 norms. A copy costs a few hundred KiB.
+  std::vector<Weight*> small{&m.output_norm};
+  for (LayerWeights& L : m.layers) small.insert(small.end(), {&L.attn_norm, &L.ffn_norm});
+  for (Weight* w : small) {
+    const auto* bytes = static_cast<const uint8_t*>(w->data);
+    m.owned_weight_bytes.emplace_back(bytes, bytes + w->bytes());
+    m.release_weight_pages(*w);
+    w->data = m.owned_weight_bytes.back().data();
+  }
+
   if (g.find("tokenizer.ggml.model")) {
     m.tokenizer = Tokenizer::create(vocabulary_from_gguf(g));
     if (m.tokenizer->n_tokens() > c.vocab_size)

@@ -1,8 +1,10 @@
-// A loaded LLaMA model: hyper-parameters, typed weight views into the memory-mapped file, and the
-// tokenizer when the file (or -z) provides one. Everything is validated here, before any forward pass.
+// A loaded LLaMA model: hyper-parameters, typed weight views into the memory-mapped file (the norm gains of a
+// GGUF copied out of it), and the tokenizer when the file (or -z) provides one. Everything is validated here,
+// before any forward pass.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,8 +65,9 @@ class Model {
 
   std::unique_ptr<Tokenizer> tokenizer;  // null when the file has none and no -z was given
 
-  std::unique_ptr<GgufFile> gguf;               // set for GGUF models
-  std::optional<Llama2cCheckpoint> checkpoint;  // set for llama2.c checkpoints
+  std::unique_ptr<GgufFile> gguf;                       // set for GGUF models
+  std::deque<std::vector<uint8_t>> owned_weight_bytes;  // weights copied out of the mapping (norm gains)
+  std::optional<Llama2cCheckpoint> checkpoint;          // set for llama2.c checkpoints
 
   // Lets the OS drop the file pages of a weight a backend has repacked (no effect for llama2.c checkpoints).
   void release_weight_pages(const Weight& w) const {

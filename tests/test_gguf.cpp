@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <random>
 
+#include "engine/forward.h"
 #include "engine/gguf.h"
+#include "engine/model.h"
+#include "kernels/kernel_set.h"
 #include "tests/support/formats_test_util.h"
 
 namespace llamascope {
@@ -156,6 +159,45 @@ TEST(Gguf, ReleasedTensorPagesReadTheSameAndLeaveResidentMemory) {
   // Out-of-mapping ranges are ignored rather than touching foreign memory.
   g->release_pages(before.data(), before.size());
   EXPECT_EQ(std::memcmp(data, before.data(), before.size()), 0);
+}
+
+// Generation reads one embedding row per step; the table's pages must not stay mapped (the memory criterion
+// of the kernels issue counts resident pages), while logits stay those of the file's values.
+TEST(Gguf, ForwardLeavesNoEmbeddingPagesResident) {
+  const std::unique_ptr<Model> model = load_model(golden("models/stories260K-f32.gguf"));
+  const Weight& table = model->token_embd;
+  ASSERT_GT(table.bytes(), 16u * static_cast<size_t>(::sysconf(_SC_PAGESIZE)));
+  const std::vector<uint8_t> before(static_cast<const uint8_t*>(table.data),
+                                    static_cast<const uint8_t*>(table.data) + table.bytes());
+  KernelSet kernels("simd", BackendOptions{2});
+  Forward forward(*model, kernels, 64, 16);
+  std::vector<float> logits(static_cast<size_t>(model->config.vocab_size));
+  const int32_t prompt[] = {1, 403, 407, 261, 378};
+  forward.eval(prompt, 0, logits.data());
+  EXPECT_EQ(present_pages(table.data, table.bytes()), 0);
+  for (int32_t pos = 5, token = 400; pos < 12; ++pos, token += 7) {
+    forward.eval(std::span<const int32_t>(&token, 1), pos, logits.data());
+    EXPECT_EQ(present_pages(table.data, table.bytes()), 0) << "after the step at position " << pos;
+  }
+  EXPECT_EQ(std::memcmp(table.data, before.data(), before.size()), 0);
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+// The norm gains are read every step; they live in the model's own memory, with the file's values.
+TEST(Gguf, NormGainsAreCopiedOutOfTheMapping) {
+  const std::unique_ptr<Model> model = load_model(golden("models/stories260K-f32.gguf"));
+  auto check = [&](const Weight& w, const std::string& name) {
+    const GgufTensorInfo* t = model->gguf->find_tensor(name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_NE(w.data, t->data) << name;
+    ASSERT_EQ(w.bytes(), t->bytes) << name;
+    EXPECT_EQ(std::memcmp(w.data, t->data, t->bytes), 0) << name;
+  };
+  check(model->output_norm, "output_norm.weight");
+  for (size_t l = 0; l < model->layers.size(); ++l) {
+    check(model->layers[l].attn_norm, "blk." + std::to_string(l) + ".attn_norm.weight");
+    check(model->layers[l].ffn_norm, "blk." + std::to_string(l) + ".ffn_norm.weight");
+  }
 }
 
 TEST(Gguf, Stories260KFacts) {

@@ -22,14 +22,33 @@ import sys
 import tempfile
 
 
+def fail(message):
+    sys.exit(f"side_by_side: error: {message}")
+
+
+def run_tool(cmd):
+    """stdout of cmd; a failing tool ends the comparison with one line naming it and its last error line."""
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        fail(f"cannot run {cmd[0]}: {e.strerror}")
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        fail(f"{os.path.basename(cmd[0])} exited with {result.returncode} on {cmd[cmd.index('-m') + 1]}: {last}")
+    return result.stdout
+
+
 def run_llama_bench(exe, model, threads, n_prompt, n_gen, reps):
     """Returns {test name: [tokens/s per repetition]} from llama-bench's JSON output."""
     cmd = [exe, "-m", model, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps), "-o", "json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = run_tool(cmd)
     results = {}
-    for row in json.loads(out):
-        test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
-        results[test] = list(row["samples_ts"])
+    try:
+        for row in json.loads(out):
+            test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
+            results[test] = list(row["samples_ts"])
+    except (ValueError, KeyError, TypeError):
+        fail(f"{exe} printed no llama-bench JSON for {model}")
     return cmd, out, results
 
 
@@ -37,15 +56,16 @@ def run_llamascope(exe, model, kernels, threads, n_prompt, n_gen, reps):
     """Returns {test name: [tokens/s per repetition]} and the peak RSS per test from `bench -o jsonl`."""
     cmd = [exe, "bench", "-m", model, "-k", kernels, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
            "-r", str(reps), "-o", "jsonl", "--no-progress"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = run_tool(cmd)
     results, rss, bandwidth = {}, {}, {}
-    for line in out.splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        results[row["test"]] = list(row["tokens_per_second"]["samples"])
-        rss[row["test"]] = row["memory"]["peak_rss_bytes"]
-        bandwidth[row["test"]] = row.get("bandwidth", {}).get("fraction")
+    try:
+        for line in filter(str.strip, out.splitlines()):
+            row = json.loads(line)
+            results[row["test"]] = list(row["tokens_per_second"]["samples"])
+            rss[row["test"]] = row["memory"]["peak_rss_bytes"]
+            bandwidth[row["test"]] = row.get("bandwidth", {}).get("fraction")
+    except (ValueError, KeyError, TypeError):
+        fail(f"{exe} printed no llamascope.bench/1 records for {model}")
     return cmd, out, results, rss, bandwidth
 
 
@@ -73,7 +93,7 @@ def main():
 
     for path in [args.llama_bench, args.llamascope] + args.models:
         if not os.path.exists(path):
-            sys.exit(f"side_by_side: error: no such file: {path}")
+            fail(f"no such file: {path}")
     os.makedirs(args.out, exist_ok=True)
 
     rows = []  # (model, test, round, llama.cpp t/s, llamascope t/s, peak RSS, bandwidth fraction)

@@ -51,4 +51,13 @@ if python3 "$tool" --llama-bench "$tmp/nope" --llamascope "$bin" --out "$tmp/out
 fi
 [ "$(wc -l < "$tmp/err.txt")" -eq 1 ] && grep -q 'no such file' "$tmp/err.txt" || { cat "$tmp/err.txt"; exit 1; }
 [ ! -e "$tmp/out2/table.md" ] || { echo "FAIL: table written"; exit 1; }
+
+# A llama-bench that fails (here: on a file it cannot load) ends the run with one line naming it.
+printf '#!/usr/bin/env bash\necho "main: error: failed to load model" >&2\nexit 1\n' > "$tmp/failing-bench"
+chmod +x "$tmp/failing-bench"
+if python3 "$tool" --llama-bench "$tmp/failing-bench" --llamascope "$bin" --out "$tmp/out3" "$model" 2> "$tmp/err.txt"; then
+  echo "FAIL: accepted a failing llama-bench"; exit 1
+fi
+[ "$(wc -l < "$tmp/err.txt")" -eq 1 ] && grep -q 'failing-bench exited with 1 .*failed to load model' "$tmp/err.txt" ||
+  { cat "$tmp/err.txt"; exit 1; }
 echo "ok"

@@ -68,7 +68,8 @@ class Forward {
   int64_t batch_n_ = 0;
   uint64_t prepared_bytes_ = 0;
   // Whether the embedding table's file pages are dropped from the mapping after each lookup (see the
-  // constructor): false only where a matmul reads the same pages every step (tied, unprepared output).
+  // constructor): not for tables under 16 MiB, nor where a matmul reads the same pages every step (a tied
+  // output its backend did not repack).
   bool release_embedding_pages_ = false;
 
   // Run state, allocated once by the buffer-owning backend; rows = tokens of the current batch.

@@ -69,7 +69,9 @@ class Model {
   std::deque<std::vector<uint8_t>> owned_weight_bytes;  // weights copied out of the mapping (norm gains)
   std::optional<Llama2cCheckpoint> checkpoint;          // set for llama2.c checkpoints
 
-  // Lets the OS drop the file pages of a weight a backend has repacked (no effect for llama2.c checkpoints).
+  // Unmaps the file pages of a weight no longer read through the mapping: repacked by a backend, copied out
+  // (norm gains), or an embedding table between lookups. A later read faults them back in from the page
+  // cache. No effect for llama2.c checkpoints.
   void release_weight_pages(const Weight& w) const {
     if (gguf) gguf->release_pages(w.data, w.bytes());
   }

@@ -68,7 +68,8 @@ uint64_t Forward::activation_bytes() const {
 }
 
 template <class Fn>
-void Forward::op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys, Fn&& fn) {
+void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights,
+                 int64_t n_keys, Fn&& fn) {
   if (!observer_) {
     fn();
     return;
@@ -79,8 +80,17 @@ void Forward::op(const char* name, OpKind kind, int layer, const Weight* weight,
   kernels_.synchronize();
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-  observer_->on_op(
-      OpEvent{name, kind, layer, batch_pos0_, batch_n_, weight, n_keys, static_cast<uint64_t>(ns.count())});
+  OpEvent event{name,
+                kind,
+                layer,
+                batch_pos0_,
+                batch_n_,
+                {},
+                static_cast<int>(weights.size()),
+                n_keys,
+                static_cast<uint64_t>(ns.count())};
+  std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
+  observer_->on_op(event);
 }
 
 void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits) {
@@ -126,12 +136,10 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
     op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm, 0,
        [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.attn_norm, c.rms_eps, xb); });
-    op("attn_q", OpKind::matmul, l, &L.attn_q, 0,
-       [&] { k.for_op(OpKind::matmul, L.attn_q.type).matmul(L.attn_q, xb, q); });
-    op("attn_k", OpKind::matmul, l, &L.attn_k, 0,
-       [&] { k.for_op(OpKind::matmul, L.attn_k.type).matmul(L.attn_k, xb, k_new); });
-    op("attn_v", OpKind::matmul, l, &L.attn_v, 0,
-       [&] { k.for_op(OpKind::matmul, L.attn_v.type).matmul(L.attn_v, xb, v_new); });
+    // q, k and v read the same input: one grouped matmul (one job over all their rows).
+    const Weight* const qkv[] = {&L.attn_q, &L.attn_k, &L.attn_v};
+    const Mat qkv_out[] = {q, k_new, v_new};
+    op("attn_qkv", OpKind::matmul, l, qkv, 0, [&] { k.matmuls(qkv, xb, qkv_out); });
     op("rope", OpKind::rope, l, nullptr, 0, [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
     op("attn", OpKind::attention, l, nullptr, pos0 + n, [&] {
       k.for_op(OpKind::attention).attention(q, k_cache_[l], v_cache_[l], pos0, attention_shape_, att);
@@ -143,10 +151,9 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     // Feed-forward block: x += ffn_down(silu(ffn_gate(h)) * ffn_up(h)), h = rmsnorm(x).
     op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm, 0,
        [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.ffn_norm, c.rms_eps, xb); });
-    op("ffn_gate", OpKind::matmul, l, &L.ffn_gate, 0,
-       [&] { k.for_op(OpKind::matmul, L.ffn_gate.type).matmul(L.ffn_gate, xb, gate); });
-    op("ffn_up", OpKind::matmul, l, &L.ffn_up, 0,
-       [&] { k.for_op(OpKind::matmul, L.ffn_up.type).matmul(L.ffn_up, xb, up); });
+    const Weight* const gate_up[] = {&L.ffn_gate, &L.ffn_up};
+    const Mat gate_up_out[] = {gate, up};
+    op("ffn_gate_up", OpKind::matmul, l, gate_up, 0, [&] { k.matmuls(gate_up, xb, gate_up_out); });
     op("swiglu", OpKind::swiglu, l, nullptr, 0, [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
     op("ffn_down", OpKind::matmul, l, &L.ffn_down, 0,
        [&] { k.for_op(OpKind::matmul, L.ffn_down.type).matmul(L.ffn_down, gate, proj); });

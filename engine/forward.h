@@ -3,6 +3,7 @@
 // cache keeps what later positions attend to. Each op can be reported to an observer for profiling.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -15,14 +16,22 @@ namespace llamascope {
 
 // What the forward reports about one op when an observer is attached. Names are stable (docs/results.md).
 struct OpEvent {
-  const char* op;  // "embed", "attn_norm", "attn_q", ..., "output"
+  static constexpr int kMaxWeights = 3;
+
+  const char* op;  // "embed", "attn_norm", "attn_qkv", ..., "output"
   OpKind kind;
-  int layer;             // -1 outside the layers
-  int64_t pos0;          // position of the batch's first token
-  int64_t batch;         // tokens in the batch
-  const Weight* weight;  // the weight the op reads, or null
-  int64_t n_keys;        // attention: cache rows the last query reads; else 0
-  uint64_t ns;           // wall time of the op, backend synchronised before and after
+  int layer;      // -1 outside the layers
+  int64_t pos0;   // position of the batch's first token
+  int64_t batch;  // tokens in the batch
+  // The weights the op reads: none, one, or several for a grouped matmul (attn_qkv, ffn_gate_up).
+  std::array<const Weight*, kMaxWeights> weight_slots;
+  int n_weights;
+  int64_t n_keys;  // attention: cache rows the last query reads; else 0
+  uint64_t ns;     // wall time of the op, backend synchronised before and after
+
+  std::span<const Weight* const> weights() const {
+    return {weight_slots.data(), static_cast<size_t>(n_weights)};
+  }
 };
 
 class OpObserver {
@@ -57,7 +66,12 @@ class Forward {
 
   // Runs one op, timing it only when an observer is attached (one branch otherwise).
   template <class Fn>
-  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys, Fn&& fn);
+  void op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights, int64_t n_keys,
+          Fn&& fn);
+  template <class Fn>
+  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys, Fn&& fn) {
+    op(name, kind, layer, std::span<const Weight* const>(&weight, weight ? 1 : 0), n_keys, fn);
+  }
 
   const Model& model_;
   KernelSet& kernels_;

@@ -1,7 +1,7 @@
 // `llamascope profile`: where the time of a forward step goes, per layer and op. An observer on the forward
 // records every op (wall time, backend synchronised around it); bytes moved and FLOPs per op follow from the
 // op's shapes (op_cost in harness/records.h, documented in docs/results.md). Writes llamascope.profile/1 (the
-// run), llamascope.step/1 (one per forward step) and llamascope.layer/1 (one per op) records, an optional
+// run), llamascope.step/1 (one per forward step) and llamascope.layer/2 (one per op) records, an optional
 // Chrome Trace Event file (steps > layers > ops as nested slices), and a summary on stdout: time share per op
 // and per layer, achieved GB/s and GFLOP/s against this machine's limits, and how much of each step's wall
 // time the per-op times cover. --overhead measures what the per-op timing itself costs.
@@ -76,6 +76,28 @@ struct Step {
     return sum;
   }
 };
+
+// The weights of an op as the layer record shows them. A grouped matmul (attn_qkv, ffn_gate_up) is a
+// matmul by its weights stacked into one matrix: names joined with ",", the shared type (else the types
+// joined with ","), and the stacked shape [sum of rows, cols].
+struct WeightFields {
+  nlohmann::json name, type, shape;
+};
+WeightFields weight_fields(const OpEvent& e) {
+  const auto weights = e.weights();
+  if (weights.empty()) return {nullptr, nullptr, nullptr};
+  std::string names, types;
+  int64_t rows = 0;
+  bool one_type = true;
+  for (const Weight* w : weights) {
+    names += (names.empty() ? "" : ",") + w->name;
+    types += std::string(types.empty() ? "" : ",") + type_name(w->type);
+    one_type = one_type && w->type == weights.front()->type;
+    rows += w->rows;
+  }
+  return {names, one_type ? std::string(type_name(weights.front()->type)) : types,
+          nlohmann::json::array({rows, weights.front()->cols})};
+}
 
 int64_t op_rows(const OpEvent& e) {
   const std::string name = e.op;
@@ -239,12 +261,21 @@ void profile(const ProfileArgs& args) {
 
   // ---- records ----
   std::map<std::pair<int, int>, std::string> backend_of;  // (op kind, type) -> backend name
-  auto backend_name = [&](const OpEvent& e) {
-    const TensorType type = e.weight ? e.weight->type : TensorType::F32;
-    auto key = std::make_pair(static_cast<int>(e.kind), static_cast<int>(type));
+  auto backend_of_type = [&](OpKind kind, TensorType type) {
+    auto key = std::make_pair(static_cast<int>(kind), static_cast<int>(type));
     auto it = backend_of.find(key);
-    if (it == backend_of.end()) it = backend_of.emplace(key, kernels.for_op(e.kind, type).name()).first;
+    if (it == backend_of.end()) it = backend_of.emplace(key, kernels.for_op(kind, type).name()).first;
     return it->second;
+  };
+  // The backend that ran the op; a grouped matmul split over backends names each ("simd,scalar").
+  auto backend_name = [&](const OpEvent& e) {
+    if (e.n_weights == 0) return backend_of_type(e.kind, TensorType::F32);
+    std::string names;
+    for (const Weight* w : e.weights()) {
+      const std::string& name = backend_of_type(e.kind, w->type);
+      if (names != name && names.find(name) == std::string::npos) names += (names.empty() ? "" : ",") + name;
+    }
+    return names;
   };
 
   std::vector<nlohmann::json> records;
@@ -300,40 +331,39 @@ void profile(const ProfileArgs& args) {
     for (const OpRecord& o : step.ops) {
       const OpEvent& e = o.event;
       const int64_t rows = op_rows(e);
-      const OpCost cost = op_cost(e.kind, e.weight, rows, e.pos0, e.n_keys, c);
-      const nlohmann::json shape =
-          e.weight ? nlohmann::json::array({e.weight->rows, e.weight->cols}) : nlohmann::json(nullptr);
-      records.push_back(
-          {{"schema", "llamascope.layer/1"},
-           {"run_id", run_id},
-           {"phase", step.phase},
-           {"step", step.index},
-           {"pos0", e.pos0},
-           {"batch", e.batch},
-           {"rows", rows},
-           {"layer", e.layer},
-           {"op", e.op},
-           {"op_kind", op_kind_name(e.kind)},
-           {"backend", backend_name(e)},
-           {"weight_name", e.weight ? nlohmann::json(e.weight->name) : nlohmann::json(nullptr)},
-           {"weight_type", e.weight ? nlohmann::json(type_name(e.weight->type)) : nlohmann::json(nullptr)},
-           {"weight_shape", shape},
-           {"n_keys", e.n_keys},
-           {"ns", e.ns},
-           {"bytes", cost.bytes},
-           {"flops", cost.flops},
-           {"start_ns", o.start_ns()}});
+      const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
+      const WeightFields weight = weight_fields(e);
+      records.push_back({{"schema", "llamascope.layer/2"},
+                         {"run_id", run_id},
+                         {"phase", step.phase},
+                         {"step", step.index},
+                         {"pos0", e.pos0},
+                         {"batch", e.batch},
+                         {"rows", rows},
+                         {"layer", e.layer},
+                         {"op", e.op},
+                         {"op_kind", op_kind_name(e.kind)},
+                         {"backend", backend_name(e)},
+                         {"weight_name", weight.name},
+                         {"weight_type", weight.type},
+                         {"weight_shape", weight.shape},
+                         {"n_keys", e.n_keys},
+                         {"ns", e.ns},
+                         {"bytes", cost.bytes},
+                         {"flops", cost.flops},
+                         {"start_ns", o.start_ns()}});
       if (e.layer != current_layer) {
         close_layer();
         current_layer = e.layer;
         layer_start = o.start_ns();
       }
       layer_end = o.end_ns;
-      trace.push_back(trace_event(e.op, "op", o.start_ns(), static_cast<int64_t>(e.ns),
-                                  {{"layer", e.layer},
-                                   {"bytes", cost.bytes},
-                                   {"flops", cost.flops},
-                                   {"weight_type", e.weight ? type_name(e.weight->type) : "-"}}));
+      trace.push_back(
+          trace_event(e.op, "op", o.start_ns(), static_cast<int64_t>(e.ns),
+                      {{"layer", e.layer},
+                       {"bytes", cost.bytes},
+                       {"flops", cost.flops},
+                       {"weight_type", weight.type.is_null() ? nlohmann::json("-") : weight.type}}));
       OpTotals& t = (step.index == 0 ? prefill_totals : decode_totals)[e.op];
       t.ns += e.ns, t.bytes += cost.bytes, t.flops += cost.flops, ++t.calls;
       if (step.index > 0) decode_layer_ns[e.layer] += e.ns;
@@ -423,7 +453,7 @@ void register_profile_command(CLI::App& app) {
   cmd->add_option("-m,--model", args->model, "model (default: the bundled stories260K-f32.gguf)");
   cmd->add_option("-p,--n-prompt", args->n_prompt, "prompt tokens (the prefill step)")->capture_default_str();
   cmd->add_option("-n,--n-gen", args->n_gen, "decode steps")->capture_default_str();
-  cmd->add_option("--jsonl", args->jsonl, "write llamascope.profile/1, step/1 and layer/1 records to FILE");
+  cmd->add_option("--jsonl", args->jsonl, "write llamascope.profile/1, step/1 and layer/2 records to FILE");
   cmd->add_option("--trace", args->trace, "write a Chrome Trace Event file (Perfetto, chrome://tracing)");
   cmd->add_option("--bandwidth", args->bandwidth_gbps,
                   "memory bandwidth in GB/s (default: measured once, cached)");

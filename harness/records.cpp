@@ -228,6 +228,21 @@ OpCost op_cost(OpKind kind, const Weight* weight, int64_t rows, int64_t pos0, in
   return {};
 }
 
+OpCost op_cost(OpKind kind, std::span<const Weight* const> weights, int64_t rows, int64_t pos0,
+               int64_t n_keys, const ModelConfig& c) {
+  if (weights.size() <= 1 || kind != OpKind::matmul)
+    return op_cost(kind, weights.empty() ? nullptr : weights.front(), rows, pos0, n_keys, c);
+  OpCost total;
+  for (const Weight* w : weights) {
+    const OpCost one = op_cost(kind, w, rows, pos0, n_keys, c);
+    total.bytes += one.bytes, total.flops += one.flops;
+  }
+  // Each single cost counted the input once; the group reads it once in all.
+  total.bytes -= static_cast<double>(weights.size() - 1) * static_cast<double>(rows) *
+                 static_cast<double>(weights.front()->cols) * sizeof(float);
+  return total;
+}
+
 // ---- output formats ----
 
 OutputFormat parse_output_format(const std::string& name) {

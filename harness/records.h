@@ -26,6 +26,10 @@ struct OpCost {
 };
 OpCost op_cost(OpKind kind, const Weight* weight, int64_t rows, int64_t pos0, int64_t n_keys,
                const ModelConfig& c);
+// The same for an op that reads several weights: a grouped matmul reads its input once and writes every
+// output, so it costs what one matmul by the weights stacked into one matrix would.
+OpCost op_cost(OpKind kind, std::span<const Weight* const> weights, int64_t rows, int64_t pos0,
+               int64_t n_keys, const ModelConfig& c);
 
 // Summary of raw samples: the record keeps the samples themselves too. stddev is the sample standard
 // deviation (n - 1 in the denominator; 0 for a single sample).

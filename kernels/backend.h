@@ -104,6 +104,12 @@ class Backend {
   virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) = 0;
   // out (n x w.rows) = x (n x w.cols) · wᵀ.
   virtual void matmul(const Weight& w, Mat x, Mat out) = 0;
+  // outs[i] = x · weights[i]ᵀ for matmuls of one input (q, k and v; gate and up), in one call so that a
+  // backend can prepare x once and spread all their rows over its threads as one job: a k or v matrix
+  // alone is too small to keep every core streaming. Every weight here is one this backend supports.
+  virtual void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
+    for (size_t i = 0; i < weights.size(); ++i) matmul(*weights[i], x, outs[i]);
+  }
   // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.
   // One op for both so that sin/cos are computed once per (position, pair).
   virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params) = 0;

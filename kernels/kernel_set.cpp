@@ -110,6 +110,15 @@ std::vector<std::string> KernelSet::descriptions() const {
   return lines;
 }
 
+void KernelSet::matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
+  Backend& first = for_op(OpKind::matmul, weights.front()->type);
+  bool one_backend = true;
+  for (const Weight* w : weights) one_backend = one_backend && &for_op(OpKind::matmul, w->type) == &first;
+  if (one_backend) return first.matmuls(weights, x, outs);
+  for (size_t i = 0; i < weights.size(); ++i)
+    for_op(OpKind::matmul, weights[i]->type).matmul(*weights[i], x, outs[i]);
+}
+
 size_t KernelSet::prepare(const Weight& w, OpKind op) {
   return for_op(op, w.type).prepare(w);
 }

@@ -31,6 +31,10 @@ class KernelSet {
   // Per-backend description lines (ISA, library), for records and `kernels`.
   std::vector<std::string> descriptions() const;
 
+  // outs[i] = x · weights[i]ᵀ: one backend call when one backend runs matmuls of every weight's type, else
+  // one matmul after another on each weight's backend.
+  void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs);
+
   // Calls prepare() of the backend that will run matmuls of this weight; returns the extra bytes.
   size_t prepare(const Weight& w, OpKind op);
   void synchronize();

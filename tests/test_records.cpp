@@ -136,7 +136,7 @@ const std::map<std::string, Schema>& schemas() {
                               {"/step", T::integer},    {"/pos0", T::integer},  {"/tokens", T::integer},
                               {"/ns", T::integer},      {"/op_ns", T::integer}, {"/coverage", T::number},
                               {"/start_ns", T::integer}};
-    m["llamascope.layer/1"] = {{"/schema", T::string},
+    m["llamascope.layer/2"] = {{"/schema", T::string},
                                {"/run_id", T::string},
                                {"/phase", T::string},
                                {"/step", T::integer},
@@ -421,10 +421,12 @@ TEST_F(RecordsCli, ProfileRecordsCoverEveryLayerAndOpAndTheTraceNests) {
   for (const json& rec : records) expect_valid(rec);
   ASSERT_EQ(records[0]["schema"], "llamascope.profile/1");
   const int n_layers = records[0]["model"]["config"]["n_layers"];
-  const std::set<std::string> documented = {"embed",       "attn_norm", "attn_q",   "attn_k",   "attn_v",
-                                            "rope",        "attn",      "attn_out", "attn_add", "ffn_norm",
-                                            "ffn_gate",    "ffn_up",    "swiglu",   "ffn_down", "ffn_add",
-                                            "output_norm", "output"};
+  const json& config = records[0]["model"]["config"];
+  const int64_t q_dim = config["n_heads"].get<int64_t>() * config["head_dim"].get<int64_t>();
+  const int64_t kv_dim = config["n_kv_heads"].get<int64_t>() * config["head_dim"].get<int64_t>();
+  const std::set<std::string> documented = {"embed",    "attn_norm", "attn_qkv",    "rope",        "attn",
+                                            "attn_out", "attn_add",  "ffn_norm",    "ffn_gate_up", "swiglu",
+                                            "ffn_down", "ffn_add",   "output_norm", "output"};
   std::map<int, uint64_t> op_ns_per_step;
   std::map<int, std::set<std::pair<int, std::string>>> seen;  // step -> (layer, op)
   int steps = 0;
@@ -436,13 +438,24 @@ TEST_F(RecordsCli, ProfileRecordsCoverEveryLayerAndOpAndTheTraceNests) {
       EXPECT_EQ(rec["tokens"], rec["step"] == 0 ? 8 : 1);
       EXPECT_LE(rec["op_ns"].get<uint64_t>(), rec["ns"].get<uint64_t>());
     }
-    if (rec["schema"] == "llamascope.layer/1") {
+    if (rec["schema"] == "llamascope.layer/2") {
       const std::string op = rec["op"];
       EXPECT_TRUE(documented.count(op)) << op;
       seen[rec["step"].get<int>()].insert({rec["layer"].get<int>(), op});
       op_ns_per_step[rec["step"].get<int>()] += rec["ns"].get<uint64_t>();
       if (op.rfind("attn_", 0) == 0 && rec["layer"].get<int>() >= 0 && op != "attn_add") {
         EXPECT_EQ(rec["weight_shape"].size(), 2u) << rec.dump();
+      }
+      // Grouped matmuls: the weights stacked, named in order.
+      if (op == "attn_qkv") {
+        const std::string l = std::to_string(rec["layer"].get<int>());
+        EXPECT_EQ(rec["weight_name"],
+                  "blk." + l + ".attn_q.weight,blk." + l + ".attn_k.weight,blk." + l + ".attn_v.weight");
+        EXPECT_EQ(rec["weight_shape"][0].get<int64_t>(), q_dim + 2 * kv_dim) << rec.dump();
+      }
+      if (op == "ffn_gate_up") {
+        EXPECT_EQ(rec["weight_shape"][0].get<int64_t>(), 2 * config["hidden_dim"].get<int64_t>())
+            << rec.dump();
       }
       EXPECT_GE(rec["bytes"].get<double>(), 0);
     }
@@ -451,9 +464,9 @@ TEST_F(RecordsCli, ProfileRecordsCoverEveryLayerAndOpAndTheTraceNests) {
   ASSERT_EQ(seen.size(), 5u);
   for (const auto& [step, ops] : seen) {
     // Every op of every layer, plus the three outside the layers.
-    EXPECT_EQ(ops.size(), static_cast<size_t>(n_layers) * 14 + 3) << "step " << step;
+    EXPECT_EQ(ops.size(), static_cast<size_t>(n_layers) * 11 + 3) << "step " << step;
     for (int l = 0; l < n_layers; ++l)
-      for (const char* op : {"attn_q", "attn", "ffn_down", "ffn_add"})
+      for (const char* op : {"attn_qkv", "attn", "ffn_gate_up", "ffn_down", "ffn_add"})
         EXPECT_TRUE(ops.count({l, op})) << step << " " << l << " " << op;
   }
   for (const json& rec : records)

@@ -263,6 +263,36 @@ TEST_P(SimdIsaTest, MatmulBitsIndependentOfBatchAndThreads) {
     }
 }
 
+// A grouped matmul (one job over several weights of one input, as attn_qkv and ffn_gate_up run) gives
+// each output the bits of that weight's own matmul: the same kernels, whatever the task split. Weights of
+// both int8 activation formats and of float activations share one group, so one call quantizes x twice.
+TEST_P(SimdIsaTest, GroupedMatmulEqualsSeparateMatmuls) {
+  std::mt19937 rng(7);
+  auto backend = make(2);
+  const int64_t cols = 512;
+  for (bool prepared : {false, true})
+    for (int64_t n : {1, 5}) {
+      SCOPED_TRACE(std::string(prepared ? "prepared" : "row-major") + " n=" + std::to_string(n));
+      const TestWeight q = random_weight(TensorType::Q4_0, 300, cols, rng);
+      const TestWeight k = random_weight(TensorType::Q6_K, 48, cols, rng);
+      const TestWeight v = random_weight(TensorType::F16, 37, cols, rng);
+      if (prepared)
+        for (const TestWeight* w : {&q, &k, &v}) backend->prepare(w->weight);
+      const HostMat x = random_mat(n, cols, rng);
+      const Weight* const weights[] = {&q.weight, &k.weight, &v.weight};
+      HostMat grouped[] = {HostMat(n, 300), HostMat(n, 48), HostMat(n, 37)};
+      HostMat single[] = {HostMat(n, 300), HostMat(n, 48), HostMat(n, 37)};
+      const Mat outs[] = {grouped[0].mat, grouped[1].mat, grouped[2].mat};
+      backend->matmuls(weights, x.mat, outs);
+      for (int w = 0; w < 3; ++w) backend->matmul(*weights[w], x.mat, single[w].mat);
+      for (int w = 0; w < 3; ++w)
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < weights[w]->rows; ++r)
+            ASSERT_EQ(std::memcmp(&grouped[w].at(i, r), &single[w].at(i, r), 4), 0)
+                << "weight " << w << " at " << i << "," << r;
+    }
+}
+
 // ---- element-wise ops ----
 // Thresholds 1e-10: float32 arithmetic (and a vector exp of ~2 ulp) against float64, ~1e-7 relative per
 // element, so ~1e-14 in squares; a wrong element or stride gives ~1.

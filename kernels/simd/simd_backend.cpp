@@ -3,6 +3,7 @@
 #include "kernels/simd/simd_backend.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -118,78 +119,41 @@ class SimdBackend final : public Backend {
   }
 
   void matmul(const Weight& w, Mat x, Mat out) override {
-    const TypeKernel kernel = kernels_.kernel_for(w.type);
-    const int64_t n = x.rows, cols = w.cols;
-    const Packed* packed = find_packed(w);
-    const void* activations = x.data;
-    size_t activation_stride = sizeof(float) * x.stride;
-    if (kernel.dot && kernel.activation != ActivationFormat::f32) {
-      activation_stride = kernel.activation == ActivationFormat::q8_32
-                              ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
-                              : sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK);
-      activation_buffer_.resize(activation_stride * static_cast<size_t>(n));
-      uint8_t* base = activation_buffer_.data();
-      for_rows(n, cols, [&](int64_t i) {
-        if (kernel.activation == ActivationFormat::q8_32)
-          kernels_.quantize_q8_32(x.data + i * x.stride,
-                                  reinterpret_cast<ActBlock32*>(base + i * activation_stride), cols);
-        else
-          kernels_.quantize_q8_k(x.data + i * x.stride,
-                                 reinterpret_cast<BlockQ8_K*>(base + i * activation_stride), cols);
-      });
-      activations = base;
+    const Weight* const weights[] = {&w};
+    matmuls(weights, x, {&out, 1});
+  }
+
+  // One job over the rows of every weight: x is quantized once per activation format the weights need,
+  // and the tasks (whole row tiles) of all weights are spread over the pool together.
+  void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) override {
+    const int64_t n = x.rows;
+    ++matmuls_generation_;
+    std::vector<MatmulPart>& parts = parts_;
+    parts.clear();
+    int64_t total_rows = 0;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const Weight& w = *weights[i];
+      MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), find_packed(w), nullptr, 0, 0};
+      std::tie(part.act, part.act_stride) = activations_for(part.kernel, x);
+      parts.push_back(part);
+      total_rows += w.rows;
     }
 
+    // Rows per task: whole row tiles (so whole interleaved groups), about 4 tasks per thread over the job.
     const int threads = pool_.threads();
-    int64_t chunk = w.rows;  // rows per task: whole row tiles, and so whole interleaved groups
-    if (threads > 1 && w.rows * cols * n >= kParallelWork)
-      chunk = std::max(kRowTile, ceil_div(ceil_div(w.rows, 4 * threads), kRowTile) * kRowTile);
-    const auto* act = static_cast<const uint8_t*>(activations);
-    if (packed) {
-      static_assert(kRowTile % simd::kGroupRows == 0);
-      pool_.run(ceil_div(w.rows, chunk), [&](int64_t task) {
-        const int64_t last = std::min(w.rows, (task + 1) * chunk);
-        for (int64_t row = task * chunk; row < last; row += simd::kGroupRows)
-          simd::interleaved_matmul_group_avx512(
-              w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
-              activation_stride, n, out.data + row, out.stride,
-              static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
-      });
-      return;
-    }
-    pool_.run(ceil_div(w.rows, chunk), [&](int64_t task) {
-      const int64_t first = task * chunk, last = std::min(w.rows, first + chunk);
-      if (kernel.dot) {
-        for (int64_t tile = first; tile < last; tile += kRowTile) {
-          const int64_t tile_end = std::min(last, tile + kRowTile);
-          int64_t i = 0;
-          if (kernel.dot4) {
-            for (; i + 4 <= n; i += 4) {
-              const void* xs[4] = {act + i * activation_stride, act + (i + 1) * activation_stride,
-                                   act + (i + 2) * activation_stride, act + (i + 3) * activation_stride};
-              for (int64_t r = tile; r < tile_end; ++r) {
-                float results[4];
-                kernel.dot4(w.row(r), xs, cols, results);
-                for (int j = 0; j < 4; ++j) out.data[(i + j) * out.stride + r] = results[j];
-              }
-            }
-          }
-          for (; i < n; ++i) {
-            const void* xi = act + i * activation_stride;
-            float* oi = out.data + i * out.stride;
-            for (int64_t r = tile; r < tile_end; ++r) oi[r] = kernel.dot(w.row(r), xi, cols);
-          }
-        }
-      } else {
-        // No direct kernel for this type: dequantize each row once, then a float dot per activation row.
-        thread_local std::vector<float> row;
-        row.resize(static_cast<size_t>(cols));
-        for (int64_t r = first; r < last; ++r) {
-          dequantize_row(w.type, w.row(r), row.data(), cols);
-          for (int64_t i = 0; i < n; ++i)
-            out.data[i * out.stride + r] = kernels_.dot_f32(row.data(), x.data + i * x.stride, cols);
-        }
-      }
+    int64_t chunk = total_rows;
+    if (threads > 1 && total_rows * x.cols * n >= kParallelWork)
+      chunk = std::max(kRowTile, ceil_div(ceil_div(total_rows, 4 * threads), kRowTile) * kRowTile);
+    int64_t tasks = 0;
+    for (MatmulPart& part : parts) part.first_task = tasks, tasks += ceil_div(part.w->rows, chunk);
+
+    pool_.run(tasks, [&](int64_t task) {
+      size_t p = parts.size() - 1;
+      while (parts[p].first_task > task) --p;
+      const MatmulPart& part = parts[p];
+      const int64_t first = (task - part.first_task) * chunk;
+      run_rows(*part.w, part.out, x, part.kernel, part.packed, part.act, part.act_stride, first,
+               std::min(part.w->rows, first + chunk));
     });
   }
 
@@ -321,13 +285,100 @@ class SimdBackend final : public Backend {
     const Packed& p = it->second;
     return p.type == w.type && p.rows == w.rows && p.cols == w.cols ? &p : nullptr;
   }
+  // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format
+  // (quantized at most once per matmuls() call and format). Returns the rows and their stride in bytes.
+  std::pair<const uint8_t*, size_t> activations_for(const TypeKernel& kernel, Mat x) {
+    const int64_t n = x.rows, cols = x.cols;
+    if (!kernel.dot || kernel.activation == ActivationFormat::f32)
+      return {reinterpret_cast<const uint8_t*>(x.data), sizeof(float) * x.stride};
+    const bool q8_32 = kernel.activation == ActivationFormat::q8_32;
+    const size_t stride = q8_32 ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
+                                : sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK);
+    QuantizedActivations& q = quantized_[q8_32 ? 0 : 1];
+    if (q.generation != matmuls_generation_) {
+      q.generation = matmuls_generation_;
+      q.bytes.resize(stride * static_cast<size_t>(n));
+      uint8_t* base = q.bytes.data();
+      for_rows(n, cols, [&](int64_t i) {
+        if (q8_32)
+          kernels_.quantize_q8_32(x.data + i * x.stride, reinterpret_cast<ActBlock32*>(base + i * stride),
+                                  cols);
+        else
+          kernels_.quantize_q8_k(x.data + i * x.stride, reinterpret_cast<BlockQ8_K*>(base + i * stride),
+                                 cols);
+      });
+    }
+    return {q.bytes.data(), stride};
+  }
+
+  // Output rows [first, last) of out = x · wᵀ: one task of a matmuls() job.
+  void run_rows(const Weight& w, Mat out, Mat x, const TypeKernel& kernel, const Packed* packed,
+                const uint8_t* act, size_t activation_stride, int64_t first, int64_t last) {
+    const int64_t n = x.rows, cols = w.cols;
+    if (packed) {
+      static_assert(kRowTile % simd::kGroupRows == 0);
+      for (int64_t row = first; row < last; row += simd::kGroupRows)
+        simd::interleaved_matmul_group_avx512(
+            w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
+            activation_stride, n, out.data + row, out.stride,
+            static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+      return;
+    }
+    if (kernel.dot) {
+      for (int64_t tile = first; tile < last; tile += kRowTile) {
+        const int64_t tile_end = std::min(last, tile + kRowTile);
+        int64_t i = 0;
+        if (kernel.dot4) {
+          for (; i + 4 <= n; i += 4) {
+            const void* xs[4] = {act + i * activation_stride, act + (i + 1) * activation_stride,
+                                 act + (i + 2) * activation_stride, act + (i + 3) * activation_stride};
+            for (int64_t r = tile; r < tile_end; ++r) {
+              float results[4];
+              kernel.dot4(w.row(r), xs, cols, results);
+              for (int j = 0; j < 4; ++j) out.data[(i + j) * out.stride + r] = results[j];
+            }
+          }
+        }
+        for (; i < n; ++i) {
+          const void* xi = act + i * activation_stride;
+          float* oi = out.data + i * out.stride;
+          for (int64_t r = tile; r < tile_end; ++r) oi[r] = kernel.dot(w.row(r), xi, cols);
+        }
+      }
+      return;
+    }
+    // No direct kernel for this type: dequantize each row once, then a float dot per activation row.
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(cols));
+    for (int64_t r = first; r < last; ++r) {
+      dequantize_row(w.type, w.row(r), row.data(), cols);
+      for (int64_t i = 0; i < n; ++i)
+        out.data[i * out.stride + r] = kernels_.dot_f32(row.data(), x.data + i * x.stride, cols);
+    }
+  }
 
   SimdIsa isa_;
   const SimdKernels& kernels_;
   std::unordered_map<const void*, Packed> packed_;
   ThreadPool pool_;
   std::deque<std::vector<float>> buffers_;  // deque: growing it never moves earlier buffers
-  std::vector<uint8_t> activation_buffer_;
+  struct QuantizedActivations {
+    std::vector<uint8_t> bytes;
+    uint64_t generation = 0;
+  };
+  std::array<QuantizedActivations, 2> quantized_;  // q8_32, q8_k
+  uint64_t matmuls_generation_ = 0;                // bumped by every matmuls() call
+  // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
+  struct MatmulPart {
+    const Weight* w;
+    Mat out;
+    TypeKernel kernel;
+    const Packed* packed;
+    const uint8_t* act;
+    size_t act_stride;
+    int64_t first_task;
+  };
+  std::vector<MatmulPart> parts_;
   std::vector<float> gain_buffer_;
   std::vector<double> inverse_frequencies_;
   int cached_rot_dims_ = -1;

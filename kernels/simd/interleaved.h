@@ -14,15 +14,18 @@
 //   Q4_0  blocks of 32 in chunks of 8 blocks: d[8][16 rows] (fp16), then qs[8][4][16 rows][4 bytes] (row
 //         bytes 4k..4k+3: low nibbles = elements 4k..4k+3, high nibbles = 16+4k..); the last chunk may hold
 //         fewer blocks. 18 bytes/row/block, as Q4_0.
-//   Q8_0  as Q4_0 with qs[8][8][16][4], each byte XOR 0x80 (q + 128, unsigned for VPDPBUSD). 34
-//   bytes/row/block. Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16],
-//   dmin[16] (fp16),
-//         then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K: 144).
+//   Q8_0  as Q4_0 with qs[8][8][16][4], each byte XOR 0x80 (q + 128, unsigned for VPDPBUSD).
+//         34 bytes/row/block.
+//   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
+//         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
+//         144).
 //   Q6_K  per super-block: scales[8][16][2] (int8, sub-blocks 2p and 2p + 1 side by side), d[16] (fp16), 32
 //         bytes of padding (keeps the codes 64-byte aligned), then q[64][16][4] (the 6-bit codes unpacked to
 //         bytes, dword k = elements 4k..4k+3). 276 bytes/row/super-block, 31% more than Q6_K's 210:
-//         unpacking 6-bit codes in the kernel cost ~4 instructions per 64 codes and made Q6_K decode compute
-//         bound (14 GB/s on two threads); bytes are read at memory speed.
+//         rebuilding the 6-bit codes in the kernel from the file's ql and qh bits (3 vector operations per
+//         64 codes) makes Q6_K decode compute bound. Measured on Zen 4 in session 4 with the bits
+//         interleaved in first-read order (212 bytes/row/super-block): the output matmul took as long as
+//         with this layout, and Q4_K_M decode was 3% slower. Bytes unpacked ahead are read at memory speed.
 // The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q6_K's -32, Q4_K's mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.

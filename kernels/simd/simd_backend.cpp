@@ -285,6 +285,7 @@ class SimdBackend final : public Backend {
     const Packed& p = it->second;
     return p.type == w.type && p.rows == w.rows && p.cols == w.cols ? &p : nullptr;
   }
+
   // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format
   // (quantized at most once per matmuls() call and format). Returns the rows and their stride in bytes.
   std::pair<const uint8_t*, size_t> activations_for(const TypeKernel& kernel, Mat x) {

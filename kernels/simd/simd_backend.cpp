@@ -133,27 +133,35 @@ class SimdBackend final : public Backend {
     int64_t total_rows = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       const Weight& w = *weights[i];
-      MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), find_packed(w), nullptr, 0, 0};
+      MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), find_packed(w), nullptr, 0};
       std::tie(part.act, part.act_stride) = activations_for(part.kernel, x);
       parts.push_back(part);
       total_rows += w.rows;
     }
 
-    // Rows per task: whole row tiles (so whole interleaved groups), about 4 tasks per thread over the job.
+    // Tasks: row ranges of whole row tiles (so whole interleaved groups), claimed in order. Each takes
+    // 1 / (2 threads) of the job's rows still unassigned, down to one tile: the large first tasks keep each
+    // thread streaming long runs, the small last ones let the threads finish together. With equal tasks (4
+    // per thread) one thread idled at the end of every matmul for up to a task: traced on 2 threads, 15-25%
+    // of a decode ffn_down or output matmul, the calling thread being the slower one.
+    std::vector<MatmulTask>& tasks = tasks_;
+    tasks.clear();
     const int threads = pool_.threads();
-    int64_t chunk = total_rows;
-    if (threads > 1 && total_rows * x.cols * n >= kParallelWork)
-      chunk = std::max(kRowTile, ceil_div(ceil_div(total_rows, 4 * threads), kRowTile) * kRowTile);
-    int64_t tasks = 0;
-    for (MatmulPart& part : parts) part.first_task = tasks, tasks += ceil_div(part.w->rows, chunk);
+    const bool parallel = threads > 1 && total_rows * x.cols * n >= kParallelWork;
+    int64_t unassigned = total_rows;
+    for (size_t p = 0; p < parts.size(); ++p)
+      for (int64_t row = 0, rows = parts[p].w->rows; row < rows;) {
+        int64_t size = rows - row;
+        if (parallel) size = std::min(size, ceil_div(ceil_div(unassigned, 2 * threads), kRowTile) * kRowTile);
+        tasks.push_back({p, row, row + size});
+        row += size, unassigned -= size;
+      }
 
-    pool_.run(tasks, [&](int64_t task) {
-      size_t p = parts.size() - 1;
-      while (parts[p].first_task > task) --p;
-      const MatmulPart& part = parts[p];
-      const int64_t first = (task - part.first_task) * chunk;
-      run_rows(*part.w, part.out, x, part.kernel, part.packed, part.act, part.act_stride, first,
-               std::min(part.w->rows, first + chunk));
+    pool_.run(static_cast<int64_t>(tasks.size()), [&](int64_t t) {
+      const MatmulTask& task = tasks[static_cast<size_t>(t)];
+      const MatmulPart& part = parts[task.part];
+      run_rows(*part.w, part.out, x, part.kernel, part.packed, part.act, part.act_stride, task.first,
+               task.last);
     });
   }
 
@@ -377,9 +385,13 @@ class SimdBackend final : public Backend {
     const Packed* packed;
     const uint8_t* act;
     size_t act_stride;
-    int64_t first_task;
+  };
+  struct MatmulTask {
+    size_t part;
+    int64_t first, last;  // output rows
   };
   std::vector<MatmulPart> parts_;
+  std::vector<MatmulTask> tasks_;
   std::vector<float> gain_buffer_;
   std::vector<double> inverse_frequencies_;
   int cached_rot_dims_ = -1;

@@ -174,6 +174,10 @@ std::vector<double> widen(const std::vector<float>& v) {
 std::string OpCase::str() const {
   switch (op) {
     case OpKind::matmul:
+      if (group > 1)
+        return fmt::format("matmuls type={} rows={} cols={} n={} group={}", type_name(type), rows, cols, n,
+                           group);
+      [[fallthrough]];
     case OpKind::embed:
       return fmt::format("{} type={} rows={} cols={} n={}", op_kind_name(op), type_name(type), rows, cols, n);
     case OpKind::rmsnorm:
@@ -219,6 +223,12 @@ std::vector<OpCase> default_op_cases() {
     for (int64_t cols : widths)
       for (const auto& s : shapes) cases.push_back(OpCase{OpKind::matmul, type, s.rows, cols, s.n});
     for (int64_t n : {1, 7}) cases.push_back(OpCase{OpKind::embed, type, 37, block == 256 ? 256 : 96, n});
+    // Grouped matmuls (q, k and v in one call): every output against its own weight's reference.
+    for (const auto& s : {shapes[2], shapes[4]}) {
+      OpCase grouped{OpKind::matmul, type, s.rows, 512, s.n};
+      grouped.group = 3;
+      cases.push_back(grouped);
+    }
   }
   for (int64_t cols : {1, 7, 64, 255, 2048})
     for (int64_t n : {1, 3}) {
@@ -255,20 +265,40 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
   switch (c.op) {
     case OpKind::matmul: {
       // Weights scaled by 1/sqrt(cols) keep outputs O(1), as in a model.
-      TestWeight w = make_weight(rng, c.type, c.rows, c.cols, 1.0f / std::sqrt(float(c.cols)));
+      std::vector<TestWeight> weights;
+      for (int g = 0; g < c.group; ++g)
+        weights.push_back(make_weight(rng, c.type, g == 0 ? c.rows : c.rows / 4 + 1, c.cols,
+                                      1.0f / std::sqrt(float(c.cols))));
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
       Buffer in = make_buffer(b, c.n, c.cols, x);
-      out = make_buffer(b, c.n, c.rows, {});
-      b.prepare(w.weight);
-      b.matmul(w.weight, in.view, out.view);
-      expected = ref_matmul(w.values, x, c.rows, c.cols, c.n);
-      for (int64_t i = 0; i < c.n; ++i)
-        for (int64_t r = 0; r < c.rows; ++r)
-          for (int64_t k = 0; k < c.cols; ++k) {
-            const double product = w.values[r * c.cols + k] * x[i * c.cols + k];
-            scale_floor += product * product;
-          }
-      result.guards_intact = read_buffer(b, out, got);
+      std::vector<Buffer> outs;
+      std::vector<const Weight*> pointers;
+      std::vector<Mat> views;
+      for (TestWeight& w : weights) {
+        outs.push_back(make_buffer(b, c.n, w.weight.rows, {}));
+        b.prepare(w.weight);
+        pointers.push_back(&w.weight);
+        views.push_back(outs.back().view);
+      }
+      if (c.group > 1)
+        b.matmuls(pointers, in.view, views);
+      else
+        b.matmul(weights[0].weight, in.view, views[0]);
+      for (size_t g = 0; g < weights.size(); ++g) {
+        const TestWeight& w = weights[g];
+        const int64_t rows = w.weight.rows;
+        const std::vector<double> ref = ref_matmul(w.values, x, rows, c.cols, c.n);
+        expected.insert(expected.end(), ref.begin(), ref.end());
+        for (int64_t i = 0; i < c.n; ++i)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t k = 0; k < c.cols; ++k) {
+              const double product = w.values[r * c.cols + k] * x[i * c.cols + k];
+              scale_floor += product * product;
+            }
+        std::vector<float> part;
+        result.guards_intact = read_buffer(b, outs[g], part) && result.guards_intact;
+        got.insert(got.end(), part.begin(), part.end());
+      }
       break;
     }
     case OpKind::embed: {

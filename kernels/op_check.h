@@ -24,6 +24,9 @@ struct OpCase {
   int head_dim = 0;
   int64_t pos0 = 0;           // rope/attention: position of the first row
   bool freq_factors = false;  // rope: with rope_freqs factors
+  // matmul: > 1 runs Backend::matmuls over this many weights of one input, the first `rows` rows and the
+  // others rows / 4 + 1 (the shapes of q, k and v), all of `type`.
+  int group = 1;
 
   // Printable form; with `llamascope kernels --check --case "<str>"` it reruns exactly this case.
   std::string str() const;

@@ -120,7 +120,9 @@ TEST(OpCheck, CatchesOneBlockScaleOff) {
   OneBlockOffBackend broken;
   int caught = 0, cases = 0;
   for (const OpCase& c : default_op_cases()) {
-    if (c.op != OpKind::matmul || c.n != 1 || c.rows < 33) continue;
+    // Single matmuls: a grouped case only routes to the same broken matmul, with its error diluted by the
+    // other weights' rows (BF16's one scaled element then sits under the limit).
+    if (c.op != OpKind::matmul || c.n != 1 || c.rows < 33 || c.group > 1) continue;
     ++cases;
     const OpCheckResult r = check_op(broken, c);
     EXPECT_FALSE(r.passed()) << "not caught: " << c.str() << " nmse=" << r.nmse;

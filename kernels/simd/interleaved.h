@@ -1,4 +1,5 @@
-// Row-interleaved weights for the AVX-512 VNNI matmul kernels, made by SimdBackend::prepare().
+// Row-interleaved weights for the AVX-512 VNNI matmul kernels (and the AVX2 Q4_0 one), made by
+// SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -80,5 +81,11 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
 void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                      const uint8_t* activations, size_t activation_stride, int64_t n,
                                      float* out, int64_t out_stride, int rows_in_group);
+
+// The same for AVX2 + FMA + F16C, for the types interleaved_avx2_has(); other types are left untouched.
+bool interleaved_avx2_has(TensorType type);
+void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
+                                   const uint8_t* activations, size_t activation_stride, int64_t n,
+                                   float* out, int64_t out_stride, int rows_in_group);
 
 }  // namespace llamascope::simd

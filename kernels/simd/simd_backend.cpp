@@ -99,10 +99,10 @@ class SimdBackend final : public Backend {
     });
   }
 
-  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K weights are repacked 16 rows at a time (interleaved.h).
-  // Always repacks: a caller may prepare a new weight at the address of a freed one.
+  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K weights are repacked 16 rows at a time (interleaved.h); on
+  // AVX2, Q4_0. Always repacks: a caller may prepare a new weight at the address of a freed one.
   size_t prepare(const Weight& w) override {
-    if (isa_ != SimdIsa::avx512) return 0;
+    if (isa_ != SimdIsa::avx512 && !(isa_ == SimdIsa::avx2 && simd::interleaved_avx2_has(w.type))) return 0;
     const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
     if (group_bytes == 0 || w.rows <= 0) return 0;
     Packed& packed = packed_[w.data];
@@ -327,7 +327,8 @@ class SimdBackend final : public Backend {
     if (packed) {
       static_assert(kRowTile % simd::kGroupRows == 0);
       for (int64_t row = first; row < last; row += simd::kGroupRows)
-        simd::interleaved_matmul_group_avx512(
+        (isa_ == SimdIsa::avx512 ? simd::interleaved_matmul_group_avx512
+                                 : simd::interleaved_matmul_group_avx2)(
             w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
             activation_stride, n, out.data + row, out.stride,
             static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));

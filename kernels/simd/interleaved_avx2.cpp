@@ -1,0 +1,106 @@
+// AVX2 matmul kernel over the row-interleaved Q4_0 weights of interleaved.h, for CPUs without AVX-512 VNNI.
+// The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16 rows, so its two
+// 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD, VPMADDUBSW
+// multiplies the unsigned nibbles by 4 activation bytes broadcast to every lane and adds pairs to 16 bits;
+// the 8 products of a block (low and high nibbles of 4 vectors) are summed in 16 bits, exact because each
+// is at most 2 x 15 x 127 and 8 x 3810 < 32768, and VPMADDWD against ones widens the pairs to one 32-bit
+// sum per row. As in the AVX-512 kernels, every (row, activation row) pair goes through the same operations
+// in the same order whatever the batch.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/quant_blocks.h"
+#include "kernels/simd/interleaved.h"
+#include "kernels/simd/simd_kernels.h"
+
+namespace llamascope::simd {
+namespace {
+
+inline __m256i broadcast_dword(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// Q4_0: lane r of half h = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)) for row 8 h + r.
+// acc[2 j + h]: activation row j, rows 8 h .. 8 h + 7.
+template <int R>
+void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  const int64_t nb = cols / kBlock32;
+  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const uint8_t* chunk = group;
+  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
+    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
+    for (int i = 0; i < blocks; ++i, qs += 256) {
+      for (int h = 0; h < 2; ++h) {
+        __m256i lo[4], hi[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
+          lo[k] = _mm256_and_si256(v, low);
+          hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+        }
+        const __m256 wd = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + i * kGroupRows + 8 * h)));
+        for (int j = 0; j < R; ++j) {
+          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
+          __m256i pairs = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
+          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16)));
+          for (int k = 1; k < 4; ++k) {
+            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
+            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
+          }
+          const __m256i sum =
+              _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), _mm256_set1_epi32(x.minus8_sum));
+          acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
+                                           acc[2 * j + h]);
+        }
+      }
+    }
+    chunk = qs;
+  }
+}
+
+template <int R>
+void store_rows(const __m256* acc, float* out, int64_t out_stride, int rows_in_group) {
+  for (int j = 0; j < R; ++j) {
+    alignas(32) float lanes[kGroupRows];
+    _mm256_store_ps(lanes, acc[2 * j]);
+    _mm256_store_ps(lanes + 8, acc[2 * j + 1]);
+    std::memcpy(out + j * out_stride, lanes, sizeof(float) * static_cast<size_t>(rows_in_group));
+  }
+}
+
+}  // namespace
+
+bool interleaved_avx2_has(TensorType type) {
+  return type == TensorType::Q4_0;
+}
+
+void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
+                                   const uint8_t* activations, size_t activation_stride, int64_t n,
+                                   float* out, int64_t out_stride, int rows_in_group) {
+  if (type != TensorType::Q4_0) return;
+  const int rows = std::min(rows_in_group, kGroupRows);
+  constexpr int kBatch = 4;
+  int64_t i = 0;
+  for (; i + kBatch <= n; i += kBatch) {
+    const uint8_t* x[kBatch];
+    for (int j = 0; j < kBatch; ++j) x[j] = activations + (i + j) * activation_stride;
+    __m256 acc[2 * kBatch];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    rows_q4_0<kBatch>(group, cols, x, acc);
+    store_rows<kBatch>(acc, out + i * out_stride, out_stride, rows);
+  }
+  for (; i < n; ++i) {
+    const uint8_t* x = activations + i * activation_stride;
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    rows_q4_0<1>(group, cols, &x, acc);
+    store_rows<1>(acc, out + i * out_stride, out_stride, rows);
+  }
+}
+
+}  // namespace llamascope::simd

@@ -1,4 +1,5 @@
-// AVX2 matmul kernel over the row-interleaved Q4_0 weights of interleaved.h, for CPUs without AVX-512 VNNI.
+// AVX2 matmul kernels over the row-interleaved Q4_0 and Q4_K weights of interleaved.h, for CPUs without
+// AVX-512 VNNI.
 // The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16 rows, so its two
 // 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD, VPMADDUBSW
 // multiplies the unsigned nibbles by 4 activation bytes broadcast to every lane and adds pairs to 16 bits;
@@ -64,6 +65,75 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   }
 }
 
+// Q4_K: lane r of half h = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block
+// j) - dmin_r * sum_j min_rj * sum(x over sub-block j)). VPMADDWD against (scale, scale) 16-bit pairs both
+// widens a sub-block's 16-bit sums and applies its scale; (min, min) pairs against the activation's
+// (bsum_2j, bsum_2j+1) give min * (sum of the 32 x).
+template <int R>
+void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  const int64_t nsb = cols / kBlockK;
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  // Row r's byte at p[r] for the 8 rows of half h, as the 16-bit pair (v, v) in 32-bit lane r.
+  auto pairs_of = [](const uint8_t* p) {
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+  };
+  for (int64_t b = 0; b < nsb; ++b) {
+    const uint8_t* sb = group + b * kQ4KGroupBytes;
+    const uint8_t* base = sb + kQ4KCodes;
+    for (int h = 0; h < 2; ++h) {
+      __m256i qsum[R], msum[R];
+      for (int j = 0; j < R; ++j) qsum[j] = msum[j] = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
+        for (int half = 0; half < 2; ++half) {
+          const int sub = 2 * c + half;
+          __m256i q[8];
+          for (int k = 0; k < 8; ++k) {
+            const __m256i v =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + (8 * c + k) * 64 + 32 * h));
+            q[k] = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, low);
+          }
+          const __m256i scale = pairs_of(sb + kQ4KScales + sub * kGroupRows + 8 * h);
+          for (int j = 0; j < R; ++j) {
+            const int8_t* y = reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 32 * sub;
+            __m256i pairs = _mm256_maddubs_epi16(q[0], broadcast_dword(y));
+            for (int k = 1; k < 8; ++k)
+              pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[k], broadcast_dword(y + 4 * k)));
+            qsum[j] = _mm256_add_epi32(qsum[j], _mm256_madd_epi16(pairs, scale));
+          }
+        }
+      }
+      for (int s = 0; s < 8; ++s) {
+        const __m256i min_pairs = pairs_of(sb + kQ4KMins + s * kGroupRows + 8 * h);
+        for (int j = 0; j < R; ++j) {
+          const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(activations[j])[b];
+          int32_t bsum_pair;
+          std::memcpy(&bsum_pair, x.bsums + 2 * s, sizeof bsum_pair);
+          msum[j] = _mm256_add_epi32(msum[j], _mm256_madd_epi16(min_pairs, _mm256_set1_epi32(bsum_pair)));
+        }
+      }
+      const __m256 wd =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kQ4KD + 2 * 8 * h)));
+      const __m256 wdmin =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kQ4KDmin + 2 * 8 * h)));
+      for (int j = 0; j < R; ++j) {
+        const __m256 xd = _mm256_set1_ps(reinterpret_cast<const BlockQ8_K*>(activations[j])[b].d);
+        acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(qsum[j]), _mm256_mul_ps(wd, xd), acc[2 * j + h]);
+        acc[2 * j + h] =
+            _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[j]), _mm256_mul_ps(wdmin, xd), acc[2 * j + h]);
+      }
+    }
+  }
+}
+
+template <int R>
+void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* const* activations,
+          __m256* acc) {
+  for (int j = 0; j < 2 * R; ++j) acc[j] = _mm256_setzero_ps();
+  if (type == TensorType::Q4_0) return rows_q4_0<R>(group, cols, activations, acc);
+  if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
+}
+
 template <int R>
 void store_rows(const __m256* acc, float* out, int64_t out_stride, int rows_in_group) {
   for (int j = 0; j < R; ++j) {
@@ -77,29 +147,28 @@ void store_rows(const __m256* acc, float* out, int64_t out_stride, int rows_in_g
 }  // namespace
 
 bool interleaved_avx2_has(TensorType type) {
-  return type == TensorType::Q4_0;
+  return type == TensorType::Q4_0 || type == TensorType::Q4_K;
 }
 
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
                                    const uint8_t* activations, size_t activation_stride, int64_t n,
                                    float* out, int64_t out_stride, int rows_in_group) {
-  if (type != TensorType::Q4_0) return;
-  const int rows = std::min(rows_in_group, kGroupRows);
+  if (!interleaved_avx2_has(type)) return;
+  const int live_rows = std::min(rows_in_group, kGroupRows);
   constexpr int kBatch = 4;
   int64_t i = 0;
   for (; i + kBatch <= n; i += kBatch) {
     const uint8_t* x[kBatch];
     for (int j = 0; j < kBatch; ++j) x[j] = activations + (i + j) * activation_stride;
     __m256 acc[2 * kBatch];
-    for (__m256& a : acc) a = _mm256_setzero_ps();
-    rows_q4_0<kBatch>(group, cols, x, acc);
-    store_rows<kBatch>(acc, out + i * out_stride, out_stride, rows);
+    rows<kBatch>(type, group, cols, x, acc);
+    store_rows<kBatch>(acc, out + i * out_stride, out_stride, live_rows);
   }
   for (; i < n; ++i) {
     const uint8_t* x = activations + i * activation_stride;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    rows_q4_0<1>(group, cols, &x, acc);
-    store_rows<1>(acc, out + i * out_stride, out_stride, rows);
+    __m256 acc[2];
+    rows<1>(type, group, cols, &x, acc);
+    store_rows<1>(acc, out + i * out_stride, out_stride, live_rows);
   }
 }
 

@@ -273,7 +273,7 @@ void profile(const ProfileArgs& args) {
     std::string names;
     for (const Weight* w : e.weights()) {
       const std::string& name = backend_of_type(e.kind, w->type);
-      if (names != name && names.find(name) == std::string::npos) names += (names.empty() ? "" : ",") + name;
+      if (names.find(name) == std::string::npos) names += (names.empty() ? "" : ",") + name;
     }
     return names;
   };

@@ -53,7 +53,11 @@ int64_t ceil_div(int64_t a, int64_t b) {
 class SimdBackend final : public Backend {
  public:
   SimdBackend(const BackendOptions& options, SimdIsa isa)
-      : isa_(isa), kernels_(kernels_of(isa)), pool_(std::max(1, options.threads)) {}
+      : isa_(isa),
+        kernels_(kernels_of(isa)),
+        group_kernel_(isa == SimdIsa::avx512 ? simd::interleaved_matmul_group_avx512
+                                             : simd::interleaved_matmul_group_avx2),
+        pool_(std::max(1, options.threads)) {}
 
   std::string name() const override { return "simd"; }
   bool supports(OpKind, TensorType type) const override {
@@ -102,7 +106,9 @@ class SimdBackend final : public Backend {
   // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K weights are repacked 16 rows at a time (interleaved.h); on
   // AVX2, Q4_0. Always repacks: a caller may prepare a new weight at the address of a freed one.
   size_t prepare(const Weight& w) override {
-    if (isa_ != SimdIsa::avx512 && !(isa_ == SimdIsa::avx2 && simd::interleaved_avx2_has(w.type))) return 0;
+    const bool has_kernel =
+        isa_ == SimdIsa::avx512 || (isa_ == SimdIsa::avx2 && simd::interleaved_avx2_has(w.type));
+    if (!has_kernel) return 0;
     const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
     if (group_bytes == 0 || w.rows <= 0) return 0;
     Packed& packed = packed_[w.data];
@@ -127,14 +133,14 @@ class SimdBackend final : public Backend {
   // and the tasks (whole row tiles) of all weights are spread over the pool together.
   void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) override {
     const int64_t n = x.rows;
-    ++matmuls_generation_;
+    std::array<bool, 2> quantized{};  // x already quantized into quantized_[format] by this call
     std::vector<MatmulPart>& parts = parts_;
     parts.clear();
     int64_t total_rows = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       const Weight& w = *weights[i];
       MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), find_packed(w), nullptr, 0};
-      std::tie(part.act, part.act_stride) = activations_for(part.kernel, x);
+      std::tie(part.act, part.act_stride) = activations_for(part.kernel, x, quantized);
       parts.push_back(part);
       total_rows += w.rows;
     }
@@ -294,20 +300,21 @@ class SimdBackend final : public Backend {
     return p.type == w.type && p.rows == w.rows && p.cols == w.cols ? &p : nullptr;
   }
 
-  // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format
-  // (quantized at most once per matmuls() call and format). Returns the rows and their stride in bytes.
-  std::pair<const uint8_t*, size_t> activations_for(const TypeKernel& kernel, Mat x) {
+  // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format, unless
+  // `quantized` says this call already did. Returns the rows and their stride in bytes.
+  std::pair<const uint8_t*, size_t> activations_for(const TypeKernel& kernel, Mat x,
+                                                    std::array<bool, 2>& quantized) {
     const int64_t n = x.rows, cols = x.cols;
     if (!kernel.dot || kernel.activation == ActivationFormat::f32)
       return {reinterpret_cast<const uint8_t*>(x.data), sizeof(float) * x.stride};
     const bool q8_32 = kernel.activation == ActivationFormat::q8_32;
     const size_t stride = q8_32 ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
                                 : sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK);
-    QuantizedActivations& q = quantized_[q8_32 ? 0 : 1];
-    if (q.generation != matmuls_generation_) {
-      q.generation = matmuls_generation_;
-      q.bytes.resize(stride * static_cast<size_t>(n));
-      uint8_t* base = q.bytes.data();
+    std::vector<uint8_t>& bytes = quantized_[q8_32 ? 0 : 1];
+    if (!quantized[q8_32 ? 0 : 1]) {
+      quantized[q8_32 ? 0 : 1] = true;
+      bytes.resize(stride * static_cast<size_t>(n));
+      uint8_t* base = bytes.data();
       for_rows(n, cols, [&](int64_t i) {
         if (q8_32)
           kernels_.quantize_q8_32(x.data + i * x.stride, reinterpret_cast<ActBlock32*>(base + i * stride),
@@ -317,7 +324,7 @@ class SimdBackend final : public Backend {
                                  cols);
       });
     }
-    return {q.bytes.data(), stride};
+    return {bytes.data(), stride};
   }
 
   // Output rows [first, last) of out = x · wᵀ: one task of a matmuls() job.
@@ -327,11 +334,9 @@ class SimdBackend final : public Backend {
     if (packed) {
       static_assert(kRowTile % simd::kGroupRows == 0);
       for (int64_t row = first; row < last; row += simd::kGroupRows)
-        (isa_ == SimdIsa::avx512 ? simd::interleaved_matmul_group_avx512
-                                 : simd::interleaved_matmul_group_avx2)(
-            w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
-            activation_stride, n, out.data + row, out.stride,
-            static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+        group_kernel_(w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
+                      activation_stride, n, out.data + row, out.stride,
+                      static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
       return;
     }
     if (kernel.dot) {
@@ -369,15 +374,13 @@ class SimdBackend final : public Backend {
 
   SimdIsa isa_;
   const SimdKernels& kernels_;
+  // The kernel over one interleaved group; called only for weights prepare() packed, so only on AVX-512 or
+  // (for the types interleaved_avx2_has) AVX2.
+  decltype(&simd::interleaved_matmul_group_avx512) group_kernel_;
   std::unordered_map<const void*, Packed> packed_;
   ThreadPool pool_;
-  std::deque<std::vector<float>> buffers_;  // deque: growing it never moves earlier buffers
-  struct QuantizedActivations {
-    std::vector<uint8_t> bytes;
-    uint64_t generation = 0;
-  };
-  std::array<QuantizedActivations, 2> quantized_;  // q8_32, q8_k
-  uint64_t matmuls_generation_ = 0;                // bumped by every matmuls() call
+  std::deque<std::vector<float>> buffers_;         // deque: growing it never moves earlier buffers
+  std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
   // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
   struct MatmulPart {
     const Weight* w;

@@ -84,7 +84,10 @@ void register_golden_command(CLI::App& app) {
   cmd->add_option("--filter", args->filter, "only models whose path contains this text");
   cmd->add_option("--jsonl", args->jsonl, "also write one llamascope.golden/1 record per case");
   add_kernel_flags(*cmd, args->kernels, "");
-  cmd->callback([args] { golden(*args); });
+  register_golden_kld_command(*cmd);
+  cmd->callback([args, cmd] {
+    if (cmd->get_subcommands().empty()) golden(*args);  // `golden kld` etc. run their own callbacks
+  });
 }
 
 }  // namespace llamascope

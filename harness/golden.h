@@ -42,6 +42,18 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir);
 // Limits for a model whose matmul weights are of `type_summary` (Model::weight_type_summary()).
 GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary);
 double golden_prefill_decode_limit(const std::string& golden_dir);
+// llama.cpp's greedy continuation after a case's tokens against ours. Where the two part, the check passes
+// only if our logits put the two tokens within `margin` of each other (a near-tie, which the logits'
+// measured difference from llama.cpp's can decide either way); after that the sequences differ legitimately.
+struct GreedyCheck {
+  std::vector<int32_t> reference, ours;
+  int matched = 0;       // leading tokens that agree
+  int diverged_at = -1;  // first step that differs, -1 when none does
+  double gap = 0;        // there: our logit of our token minus our logit of llama.cpp's
+  double margin = 0;     // the largest logit difference from llama.cpp's seen while decoding the case
+  bool passed() const { return diverged_at < 0 || gap <= margin; }
+};
+
 // One case run through one kernel set, in one prefill batch and one token at a time, against the reference.
 struct GoldenResult {
   std::string model_path;
@@ -53,6 +65,7 @@ struct GoldenResult {
   LogitsComparison prefill_vs_decode;
   GoldenTolerance tolerance;
   double prefill_decode_limit = 0;
+  GreedyCheck greedy;  // empty reference when the manifest has none
   bool passed() const;
 };
 GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernels,

@@ -36,21 +36,42 @@ nlohmann::json comparison_json(const LogitsComparison& c) {
           {"finite", c.finite}};
 }
 
+nlohmann::json greedy_json(const GreedyCheck& g) {
+  if (g.reference.empty()) return nullptr;
+  return {{"reference", g.reference},
+          {"ours", g.ours},
+          {"matched", g.matched},
+          {"diverged_at", g.diverged_at < 0 ? nlohmann::json(nullptr) : nlohmann::json(g.diverged_at)},
+          {"gap", g.diverged_at < 0 ? nlohmann::json(nullptr) : nlohmann::json(g.gap)},
+          {"margin", g.margin},
+          {"passed", g.passed()}};
+}
+
+// "16/16", or "5/16 tie" where the continuations part at a near-tie of our logits, "5/16 !" where they part
+// at a clear difference.
+std::string greedy_text(const GreedyCheck& g) {
+  if (g.reference.empty()) return "-";
+  const std::string count = fmt::format("{}/{}", g.matched, g.reference.size());
+  if (g.diverged_at < 0) return count;
+  return count + (g.passed() ? " tie" : " !");
+}
+
 void golden(const GoldenArgs& args) {
   const std::string dir = args.dir.empty() ? default_golden_dir() : args.dir;
   int passed = 0, failed = 0;
   std::string records;
-  fmt::print("{:<28} {:<16} {:>10} {:>10} {:>7} {:>7} {:>7} {:>10} {:>8}  {}\n", "model", "types", "nmse pre",
-             "nmse dec", "top1", "strict", "limit", "pre-vs-dec", "nmse lim", "verdict");
+  fmt::print("{:<28} {:<16} {:>10} {:>10} {:>7} {:>7} {:>7} {:>10} {:>8} {:>9}  {}\n", "model", "types",
+             "nmse pre", "nmse dec", "top1", "strict", "limit", "pre-vs-dec", "nmse lim", "greedy",
+             "verdict");
   for (const GoldenCase& c : load_golden_cases(dir)) {
     if (!args.filter.empty() && c.model_path.find(args.filter) == std::string::npos) continue;
     const GoldenResult r = run_golden_case(dir, c, args.kernels.kernels, args.kernels.threads);
     r.passed() ? ++passed : ++failed;
     const std::string name = std::filesystem::path(c.model_path).filename().string();
-    fmt::print("{:<28} {:<16} {:>10.3e} {:>10.3e} {:>7.4f} {:>7.4f} {:>7.2f} {:>10.2e} {:>8.0e}  {}\n", name,
-               r.weight_types, r.prefill.nmse, r.decode.nmse, std::min(r.prefill.top1, r.decode.top1),
+    fmt::print("{:<28} {:<16} {:>10.3e} {:>10.3e} {:>7.4f} {:>7.4f} {:>7.2f} {:>10.2e} {:>8.0e} {:>9}  {}\n",
+               name, r.weight_types, r.prefill.nmse, r.decode.nmse, std::min(r.prefill.top1, r.decode.top1),
                std::min(r.prefill.top1_strict, r.decode.top1_strict), r.tolerance.top1,
-               r.prefill_vs_decode.nmse, r.tolerance.nmse, r.passed() ? "ok" : "FAIL");
+               r.prefill_vs_decode.nmse, r.tolerance.nmse, greedy_text(r.greedy), r.passed() ? "ok" : "FAIL");
     const nlohmann::json record = {{"schema", "llamascope.golden/1"},
                                    {"model", c.model_path},
                                    {"weight_types", r.weight_types},
@@ -65,6 +86,7 @@ void golden(const GoldenArgs& args) {
                                      {"top1", r.tolerance.top1},
                                      {"top1_tie_margin", r.tolerance.tie_margin},
                                      {"prefill_vs_decode_nmse", r.prefill_decode_limit}}},
+                                   {"greedy", greedy_json(r.greedy)},
                                    {"passed", r.passed()}};
     records += record.dump() + "\n";
   }

@@ -53,7 +53,26 @@ TEST_P(GoldenLogits, PrefillAndDecodeMatchLlamaCpp) {
   EXPECT_GE(r.prefill.top1, r.tolerance.top1);
   EXPECT_GE(r.decode.top1, r.tolerance.top1);
   EXPECT_LE(r.prefill_vs_decode.nmse, r.prefill_decode_limit);
+  EXPECT_TRUE(r.greedy.passed()) << "greedy continuation parts from llama.cpp's at step " << r.greedy.diverged_at
+                                 << " by a logit gap of " << r.greedy.gap << " (margin " << r.greedy.margin << ")";
   EXPECT_TRUE(r.passed());
+}
+
+TEST(GoldenGreedy, CatchesAContinuationThatPartsAtAClearDifference) {
+  // stories260K follows llama.cpp's continuation exactly; replace one of llama.cpp's tokens by <unk>, which
+  // the model never prefers, and the check must fail at that step.
+  for (GoldenCase c : load_golden_cases(kGolden)) {
+    if (c.model_path.find("stories260K") == std::string::npos) continue;
+    ASSERT_GE(c.greedy_next.size(), 4u);
+    c.greedy_next[3] = 0;
+    const GoldenResult r = run_golden_case(kGolden, c, "scalar", 1);
+    EXPECT_EQ(r.greedy.matched, 3);
+    EXPECT_EQ(r.greedy.diverged_at, 3);
+    EXPECT_GT(r.greedy.gap, r.greedy.margin);
+    EXPECT_FALSE(r.passed());
+    return;
+  }
+  FAIL() << "no stories260K case in the manifest";
 }
 
 INSTANTIATE_TEST_SUITE_P(Manifest, GoldenLogits, testing::ValuesIn(golden_params()), param_name);

@@ -4,6 +4,7 @@
 #include "kernels/quant.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -16,22 +17,6 @@ namespace llamascope {
 // ---------------------------------------------------------------------------------------------------
 // Half and bfloat16
 
-namespace {
-
-uint32_t float_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-float bits_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-}  // namespace
-
 float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1F;
@@ -41,12 +26,13 @@ float fp16_to_fp32(uint16_t h) {
     const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
     return sign ? -magnitude : magnitude;
   }
-  if (exponent == 31) return bits_float(sign | 0x7F800000u | (mantissa << 13));  // inf / NaN, payload kept
-  return bits_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  if (exponent == 31)
+    return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));  // inf / NaN, payload kept
+  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
 uint16_t fp32_to_fp16(float f) {
-  const uint32_t u = float_bits(f);
+  const uint32_t u = std::bit_cast<uint32_t>(f);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
   const uint32_t magnitude = u & 0x7FFFFFFFu;
   if (magnitude > 0x7F800000u) {
@@ -71,11 +57,11 @@ uint16_t fp32_to_fp16(float f) {
 }
 
 float bf16_to_fp32(uint16_t h) {
-  return bits_float(static_cast<uint32_t>(h) << 16);
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
 uint16_t fp32_to_bf16(float f) {
-  const uint32_t u = float_bits(f);
+  const uint32_t u = std::bit_cast<uint32_t>(f);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
   return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
@@ -105,7 +91,7 @@ uint16_t to_half(float f) {
 // every caller guarantees by scaling into a small quantization range (anything else is clamped later).
 int nearest_int(float x) {
   const float shifted = x + 12582912.f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-  return static_cast<int>(float_bits(shifted) & 0x007FFFFF) - 0x00400000;
+  return static_cast<int>(std::bit_cast<uint32_t>(shifted) & 0x007FFFFF) - 0x00400000;
 }
 
 // Sub-blocks whose largest magnitude is below this quantize to all zeros.

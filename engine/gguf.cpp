@@ -97,6 +97,15 @@ uint64_t min_encoded_bytes(GgufType t) {
   return 1;
 }
 
+// Bytes of a value as GGUF encodes it (after its type tag).
+uint64_t encoded_bytes(const GgufValue& v) {
+  if (v.type == GgufType::STRING) return min_encoded_bytes(v.type) + v.str.size();
+  if (v.type != GgufType::ARRAY) return min_encoded_bytes(v.type);
+  uint64_t n = min_encoded_bytes(v.type);
+  for (const GgufValue& e : v.array) n += encoded_bytes(e);
+  return n;
+}
+
 // Bounds-checked sequential reads over the mapping; every failure names the file.
 class Cursor {
  public:
@@ -726,6 +735,22 @@ void GgufWriter::declare_tensor(const std::string& name, TensorType type, const 
   if (!next) w.fail(where + " is too large");
   w.tensors.push_back(Impl::Declared{name, type, shape, bytes, w.next_offset});
   w.next_offset = *next;
+}
+
+uint64_t GgufWriter::file_bytes() const {
+  const Impl& w = *impl_;
+  uint64_t header = 4 + 4 + 8 + 8;  // magic, version, tensor and key counts
+  bool states_alignment = false;
+  for (const GgufKeyValue& kv : w.metadata) {
+    header += 8 + kv.key.size() + 4 + encoded_bytes(kv.value);
+    states_alignment |= kv.key == "general.alignment";
+  }
+  if (!states_alignment && w.alignment != kDefaultAlignment)  // write_header() adds it
+    header += 8 + std::string_view("general.alignment").size() + 4 + 4;
+  for (const Impl::Declared& t : w.tensors) header += 8 + t.name.size() + 4 + 8 * t.shape.size() + 4 + 8;
+  const std::optional<uint64_t> data_offset = align_up(header, w.alignment);
+  if (!data_offset) w.fail("header is too large");
+  return *data_offset + w.next_offset;
 }
 
 void GgufWriter::write_header() {

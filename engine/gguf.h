@@ -117,6 +117,10 @@ class GgufWriter {
   void set_string(const std::string& key, const std::string& v);
   void declare_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape);
 
+  // The size the finished file will have, exactly, from what is declared so far (callable before
+  // write_header(), so a file's size can be known without writing it).
+  uint64_t file_bytes() const;
+
   void write_header();
   void write_tensor_data(const void* data, uint64_t bytes);  // may be called several times per tensor
   void finish();

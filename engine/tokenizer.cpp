@@ -114,6 +114,58 @@ void validate(Vocabulary& v) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The merge loop both tokenizers run
+// ---------------------------------------------------------------------------------------------------
+
+// A piece of the text being tokenized, in a linked list of its neighbours.
+struct MergeSymbol {
+  int prev;
+  int next;
+  size_t start;
+  size_t length;             // 0 once merged into the symbol on its left
+  int32_t fixed_token = -1;  // llama2.c: a byte-fallback token decided before merging; never merges
+};
+
+// Merges adjacent symbols, the best pair first and the leftmost on ties, until no adjacent pair merges.
+// `priority(left, right)` is a pair's priority (nullopt: the two never merge); `worse(a, b)` orders
+// priorities (SentencePiece: a lower score; BPE: a later merge rank).
+template <class Priority, class PairPriority, class Worse>
+void merge_symbols(std::vector<MergeSymbol>& symbols, PairPriority priority, Worse worse) {
+  struct Bigram {
+    Priority priority;
+    int left;
+    int right;
+    size_t length;
+  };
+  const auto order = [&worse](const Bigram& a, const Bigram& b) {
+    return worse(a.priority, b.priority) || (a.priority == b.priority && a.left > b.left);
+  };
+  std::priority_queue<Bigram, std::vector<Bigram>, decltype(order)> queue(order);
+  const auto try_add = [&](int left, int right) {
+    if (left < 0 || right < 0) return;
+    const MergeSymbol& l = symbols[left];
+    const MergeSymbol& r = symbols[right];
+    const std::optional<Priority> p = priority(l, r);
+    if (p) queue.push(Bigram{*p, left, right, l.length + r.length});
+  };
+  for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
+  while (!queue.empty()) {
+    const Bigram bigram = queue.top();
+    queue.pop();
+    MergeSymbol& l = symbols[bigram.left];
+    MergeSymbol& r = symbols[bigram.right];
+    // Stale: one side has merged with something else since this pair was queued.
+    if (l.length == 0 || r.length == 0 || l.length + r.length != bigram.length) continue;
+    l.length += r.length;
+    r.length = 0;
+    l.next = r.next;
+    if (r.next >= 0) symbols[r.next].prev = bigram.left;
+    try_add(l.prev, bigram.left);
+    try_add(bigram.left, l.next);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // SentencePiece-style tokenizer
 // ---------------------------------------------------------------------------------------------------
 
@@ -190,25 +242,7 @@ class SpmTokenizer final : public Tokenizer {
   }
 
  private:
-  struct Symbol {
-    int prev;
-    int next;
-    size_t start;
-    size_t length;             // 0 once merged into the symbol on its left
-    int32_t fixed_token = -1;  // llama2.c: a byte-fallback token decided before merging; never merges
-  };
-
-  struct Bigram {
-    float score;
-    int left;
-    int right;
-    size_t length;
-  };
-  struct BigramOrder {  // highest score first; on ties the leftmost pair
-    bool operator()(const Bigram& a, const Bigram& b) const {
-      return a.score < b.score || (a.score == b.score && a.left > b.left);
-    }
-  };
+  using Symbol = MergeSymbol;
 
   std::vector<Symbol> split_symbols(const std::string& text) const {
     std::vector<Symbol> symbols;
@@ -246,32 +280,14 @@ class SpmTokenizer final : public Tokenizer {
   }
 
   void merge(const std::string& text, std::vector<Symbol>& symbols) const {
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
-    const auto try_add = [&](int left, int right) {
-      if (left < 0 || right < 0) return;
-      const Symbol& l = symbols[left];
-      const Symbol& r = symbols[right];
-      if (l.fixed_token >= 0 || r.fixed_token >= 0) return;
+    // The pair whose joined text is the highest-scoring token merges first.
+    const auto score = [&](const Symbol& l, const Symbol& r) -> std::optional<float> {
+      if (l.fixed_token >= 0 || r.fixed_token >= 0) return std::nullopt;
       const int32_t id = find_token(token_map_, std::string_view(text).substr(l.start, l.length + r.length));
-      if (id < 0) return;
-      queue.push(Bigram{vocab_.scores[id], left, right, l.length + r.length});
+      if (id < 0) return std::nullopt;
+      return vocab_.scores[id];
     };
-    for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
-
-    while (!queue.empty()) {
-      const Bigram bigram = queue.top();
-      queue.pop();
-      Symbol& l = symbols[bigram.left];
-      Symbol& r = symbols[bigram.right];
-      // Stale: one side has merged with something else since this pair was queued.
-      if (l.length == 0 || r.length == 0 || l.length + r.length != bigram.length) continue;
-      l.length += r.length;
-      r.length = 0;
-      l.next = r.next;
-      if (r.next >= 0) symbols[r.next].prev = bigram.left;
-      try_add(l.prev, bigram.left);
-      try_add(bigram.left, l.next);
-    }
+    merge_symbols<float>(symbols, score, std::less<float>());
   }
 
   TokenMap token_map_;
@@ -524,23 +540,7 @@ class BpeTokenizer final : public Tokenizer {
   }
 
  private:
-  struct Symbol {
-    int prev;
-    int next;
-    size_t start;
-    size_t length;  // 0 once merged into its left neighbour
-  };
-  struct Bigram {
-    int32_t rank;
-    int left;
-    int right;
-    size_t length;
-  };
-  struct BigramOrder {  // lowest rank first; on ties the leftmost pair
-    bool operator()(const Bigram& a, const Bigram& b) const {
-      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-    }
-  };
+  using Symbol = MergeSymbol;
 
   void encode_word(const std::string& word, std::string& key, std::vector<int32_t>& out) const {
     if (ignore_merges_) {
@@ -561,32 +561,16 @@ class BpeTokenizer final : public Tokenizer {
     if (symbols.empty()) return;
     symbols.back().next = -1;
 
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
-    const auto try_add = [&](int left, int right) {
-      if (left < 0 || right < 0) return;
-      const Symbol& l = symbols[left];
-      const Symbol& r = symbols[right];
+    // The pair listed earliest among the merges goes first.
+    const auto rank = [&](const Symbol& l, const Symbol& r) -> std::optional<int32_t> {
       key.assign(word, l.start, l.length);
       key += ' ';
       key.append(word, r.start, r.length);
-      auto it = merge_rank_.find(std::string_view(key));
-      if (it == merge_rank_.end()) return;
-      queue.push(Bigram{it->second, left, right, l.length + r.length});
+      const auto it = merge_rank_.find(std::string_view(key));
+      if (it == merge_rank_.end()) return std::nullopt;
+      return it->second;
     };
-    for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
-    while (!queue.empty()) {
-      const Bigram bigram = queue.top();
-      queue.pop();
-      Symbol& l = symbols[bigram.left];
-      Symbol& r = symbols[bigram.right];
-      if (l.length == 0 || r.length == 0 || l.length + r.length != bigram.length) continue;
-      l.length += r.length;
-      r.length = 0;
-      l.next = r.next;
-      if (r.next >= 0) symbols[r.next].prev = bigram.left;
-      try_add(l.prev, bigram.left);
-      try_add(bigram.left, l.next);
-    }
+    merge_symbols<int32_t>(symbols, rank, std::greater<int32_t>());
 
     for (int i = 0; i != -1; i = symbols[i].next) {
       const std::string_view text = std::string_view(word).substr(symbols[i].start, symbols[i].length);

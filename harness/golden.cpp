@@ -77,18 +77,28 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir) {
 }
 
 GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary) {
-  const nlohmann::json t = read_json(golden_dir + "/tolerances.json").at("types");
-  // A mix ("Q4_K:25,Q6_K:5") has one entry for all mixes: its counts change with the model's depth.
-  const bool mix = type_summary.find(',') != std::string::npos;
-  const std::string key = t.contains(type_summary)     ? type_summary
-                          : mix && t.contains("mixed") ? "mixed"
-                                                       : "default_quantized";
-  const double margin = read_json(golden_dir + "/tolerances.json").at("top1_tie_margin").get<double>();
-  return GoldenTolerance{t.at(key).at("nmse").get<double>(), t.at(key).at("top1").get<double>(), margin};
+  const std::string path = golden_dir + "/tolerances.json";
+  try {
+    const nlohmann::json t = read_json(path).at("types");
+    // A mix ("Q4_K:25,Q6_K:5") has one entry for all mixes: its counts change with the model's depth.
+    const bool mix = type_summary.find(',') != std::string::npos;
+    const std::string key = t.contains(type_summary)     ? type_summary
+                            : mix && t.contains("mixed") ? "mixed"
+                                                         : "default_quantized";
+    const double margin = read_json(path).at("top1_tie_margin").get<double>();
+    return GoldenTolerance{t.at(key).at("nmse").get<double>(), t.at(key).at("top1").get<double>(), margin};
+  } catch (const nlohmann::json::exception& e) {  // a missing or mistyped field (found by fuzzing)
+    throw Error(path + ": " + e.what());
+  }
 }
 
 double golden_prefill_decode_limit(const std::string& golden_dir) {
-  return read_json(golden_dir + "/tolerances.json").at("prefill_vs_decode_nmse").get<double>();
+  const std::string path = golden_dir + "/tolerances.json";
+  try {
+    return read_json(path).at("prefill_vs_decode_nmse").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": " + e.what());
+  }
 }
 
 bool GoldenResult::passed() const {

@@ -4,6 +4,7 @@
 #include "kernels/quant.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -16,22 +17,6 @@ namespace llamascope {
 // ---------------------------------------------------------------------------------------------------
 // Half and bfloat16
 
-namespace {
-
-uint32_t float_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-float bits_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-}  // namespace
-
 float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1F;
@@ -41,12 +26,13 @@ float fp16_to_fp32(uint16_t h) {
     const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
     return sign ? -magnitude : magnitude;
   }
-  if (exponent == 31) return bits_float(sign | 0x7F800000u | (mantissa << 13));  // inf / NaN, payload kept
-  return bits_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  if (exponent == 31)
+    return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));  // inf / NaN, payload kept
+  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
 uint16_t fp32_to_fp16(float f) {
-  const uint32_t u = float_bits(f);
+  const uint32_t u = std::bit_cast<uint32_t>(f);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
   const uint32_t magnitude = u & 0x7FFFFFFFu;
   if (magnitude > 0x7F800000u) {
@@ -71,11 +57,11 @@ uint16_t fp32_to_fp16(float f) {
 }
 
 float bf16_to_fp32(uint16_t h) {
-  return bits_float(static_cast<uint32_t>(h) << 16);
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
 uint16_t fp32_to_bf16(float f) {
-  const uint32_t u = float_bits(f);
+  const uint32_t u = std::bit_cast<uint32_t>(f);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
   return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
@@ -105,7 +91,7 @@ uint16_t to_half(float f) {
 // every caller guarantees by scaling into a small quantization range (anything else is clamped later).
 int nearest_int(float x) {
   const float shifted = x + 12582912.f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-  return static_cast<int>(float_bits(shifted) & 0x007FFFFF) - 0x00400000;
+  return static_cast<int>(std::bit_cast<uint32_t>(shifted) & 0x007FFFFF) - 0x00400000;
 }
 
 // Sub-blocks whose largest magnitude is below this quantize to all zeros.
@@ -293,16 +279,19 @@ void dequantize_q8_k(const BlockQ8_K* blocks, float* y, int64_t nb) {
 // ---------------------------------------------------------------------------------------------------
 // Legacy (32-element) quantizers
 
-// Q4_0/Q5_0 map the value of largest magnitude to the most negative level, so its sign decides the
-// direction of the scale and the full range of levels is used on that side.
-float signed_max(const float* x, int n) {
+// The signed value of largest magnitude (0 if all are 0); *amax_out, when given, receives its magnitude.
+// Q4_0/Q5_0 map it to the most negative level, so its sign decides the direction of the scale and the
+// full range of levels is used on that side.
+float signed_abs_max(const float* x, int n, float* amax_out = nullptr) {
   float amax = 0, max = 0;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
     }
   }
+  if (amax_out) *amax_out = amax;
   return max;
 }
 
@@ -324,7 +313,7 @@ int clamp_truncate(float v, int hi) {
 
 void quantize_q4_0(const float* x, BlockQ4_0* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
-    const float d = signed_max(x, kBlock32) / -8;
+    const float d = signed_abs_max(x, kBlock32) / -8;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     blocks[i].d = to_half(d);
     for (int j = 0; j < 16; ++j) {
@@ -363,7 +352,7 @@ void store_q5(const int* q, uint8_t* qs, uint8_t* qh_bytes) {
 
 void quantize_q5_0(const float* x, BlockQ5_0* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
-    const float d = signed_max(x, kBlock32) / -16;
+    const float d = signed_abs_max(x, kBlock32) / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     blocks[i].d = to_half(d);
     int q[kBlock32];
@@ -508,18 +497,27 @@ float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8
   return scale;
 }
 
-// The signed value of largest magnitude (0 if all below kGroupMaxEps in magnitude).
-float signed_abs_max(const float* x, int n, float* amax_out) {
-  float amax = 0, max = 0;
+// The weight of element i in the symmetric fits' least squares: x^2, times its importance when given.
+float symmetric_weight(const float* x, const float* importance, int i) {
+  return importance ? importance[i] * x[i] * x[i] : x[i] * x[i];
+}
+
+// The grid both symmetric fits start from: levels l in [-nmax, nmax - 1] with the extreme value `max`
+// at -nmax, into `levels`, and their weighted sums of l * x and l^2.
+struct GridSums {
+  float sum_lx = 0, sum_l2 = 0;
+};
+GridSums extreme_value_grid(int n, int nmax, const float* x, float max, const float* importance,
+                            int* levels) {
+  const float iscale = -nmax / max;
+  GridSums g;
   for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
+    levels[i] = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+    const float w = symmetric_weight(x, importance, i);
+    g.sum_lx += w * x[i] * levels[i];
+    g.sum_l2 += w * levels[i] * levels[i];
   }
-  *amax_out = amax;
-  return max;
+  return g;
 }
 
 // Symmetric fit x ~ scale * l with l in [-nmax, nmax - 1], weighted by x^2 (times `importance`): tries
@@ -532,17 +530,11 @@ float fit_symmetric(int n, int nmax, const float* x, uint8_t* L, const float* im
     std::fill(L, L + n, 0);
     return 0;
   }
-  auto weight = [&](int i) { return importance ? importance[i] * x[i] * x[i] : x[i] * x[i]; };
+  auto weight = [&](int i) { return symmetric_weight(x, importance, i); };
   auto level = [&](float iscale, int i) { return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1); };
-  float iscale = -nmax / max;
-  float sum_lx = 0, sum_l2 = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = level(iscale, i);
-    L[i] = static_cast<uint8_t>(l + nmax);
-    const float w = weight(i);
-    sum_lx += w * x[i] * l;
-    sum_l2 += w * l * l;
-  }
+  int levels[kBlockK];
+  const auto [sum_lx, sum_l2] = extreme_value_grid(n, nmax, x, max, importance, levels);
+  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(levels[i] + nmax);
   float scale = sum_l2 != 0 ? sum_lx / sum_l2 : 0;
   float best = scale * sum_lx;
   // The 18 other grids (steps -9..9 except 0) are summed side by side so the compiler can vectorize
@@ -587,16 +579,9 @@ float fit_symmetric_iterative(int n, int nmax, const float* x, uint8_t* L, const
     std::fill(L, L + n, 0);
     return 0;
   }
-  auto weight = [&](int i) { return importance ? importance[i] * x[i] * x[i] : x[i] * x[i]; };
-  const float iscale = -nmax / max;
+  auto weight = [&](int i) { return symmetric_weight(x, importance, i); };
   int levels[kBlockK];
-  float sum_lx = 0, sum_l2 = 0;
-  for (int i = 0; i < n; ++i) {
-    levels[i] = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-    const float w = weight(i);
-    sum_lx += w * x[i] * levels[i];
-    sum_l2 += w * levels[i] * levels[i];
-  }
+  auto [sum_lx, sum_l2] = extreme_value_grid(n, nmax, x, max, importance, levels);
   for (int round = 0; round < 5; ++round) {
     int changed = 0;
     for (int i = 0; i < n; ++i) {

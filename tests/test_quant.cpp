@@ -5,6 +5,7 @@
 // pooled weight NMSE of every type stays within 1.05x of llama.cpp's.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -22,14 +23,10 @@ namespace llamascope {
 namespace {
 
 uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
+  return std::bit_cast<uint32_t>(f);
 }
 float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
+  return std::bit_cast<float>(u);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -114,8 +111,7 @@ TEST(QuantHalf, RandomRoundingIsNearestEven) {
     const uint16_t h = fp32_to_fp16(f);
 #if defined(__FLT16_MAX__)
     const _Float16 reference = static_cast<_Float16>(f);
-    uint16_t reference_bits;
-    std::memcpy(&reference_bits, &reference, 2);
+    const auto reference_bits = std::bit_cast<uint16_t>(reference);
     ASSERT_EQ(h, reference_bits) << f;
 #endif
     if ((h & 0x7C00) == 0x7C00) continue;  // overflowed: checked separately

@@ -1,6 +1,7 @@
 // Result records against their documented schemas (docs/results.md): the CLI's bench (jsonl, csv, md) and
-// profile (jsonl, Chrome trace) outputs on the bundled model, every record checked field by field against a
-// table that mirrors the docs, plus the record helpers (statistics, SHA-256, CSV quoting) on known values.
+// profile (jsonl, Chrome trace) outputs on the bundled model, every record checked field by field against the
+// tables of docs/results.md (read at run time), plus the record helpers (statistics, SHA-256, CSV quoting) on
+// known values.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -16,152 +17,28 @@
 #include <vector>
 
 #include "harness/records.h"
+#include "tests/support/records_schema.h"
 
 namespace llamascope {
 namespace {
 
 using nlohmann::json;
 
-// ---- the documented schemas (mirror of docs/results.md; keep the two in step) ----
-enum class T { string, integer, number, boolean, object, array };
-
-struct FieldSpec {
-  std::string pointer;  // JSON pointer from the record's root
-  T type;
-  bool required = true;
-  bool nullable = false;
-};
-using Schema = std::vector<FieldSpec>;
-
-void add_stats(Schema& s, const std::string& at, bool nullable) {
-  s.push_back({at, T::object, true, nullable});
-  for (const char* k : {"median", "mean", "stddev", "min", "max"})
-    s.push_back({at + "/" + k, T::number, !nullable});
-  s.push_back({at + "/samples", T::array, !nullable});
-}
-
-void add_model(Schema& s) {
-  s.push_back({"/model", T::object});
-  for (const char* k : {"path", "name", "sha256", "format", "architecture", "weight_types"})
-    s.push_back({std::string("/model/") + k, T::string});
-  for (const char* k : {"parameter_count", "file_bytes", "weight_bytes"})
-    s.push_back({std::string("/model/") + k, T::integer});
-  s.push_back({"/model/tensor_types", T::object});
-  s.push_back({"/model/config", T::object});
-  for (const char* k :
-       {"dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_dim", "vocab_size", "context_length"})
-    s.push_back({std::string("/model/config/") + k, T::integer});
-  s.push_back({"/model/config/tied_embeddings", T::boolean});
-}
-
-void add_environment(Schema& s) {
-  s.push_back({"/environment", T::object});
-  s.push_back({"/environment/cpu/model", T::string});
-  s.push_back({"/environment/cpu/isa", T::array});
-  s.push_back({"/environment/cpu/logical_cpus", T::integer});
-  s.push_back({"/environment/cpu/physical_cores", T::integer});
-  s.push_back({"/environment/cpu/caches_bytes", T::object});
-  s.push_back({"/environment/memory_bytes", T::integer});
-  for (const char* k : {"name", "release", "machine", "distribution"})
-    s.push_back({std::string("/environment/os/") + k, T::string});
-  s.push_back({"/environment/hostname", T::string});
-  for (const char* k : {"version", "compiler", "build_type"})
-    s.push_back({std::string("/environment/build/") + k, T::string});
-  s.push_back({"/environment/build/flags", T::array});
-  s.push_back({"/environment/build/cxx_flags", T::string, true, true});
-  s.push_back({"/environment/build/git/revision", T::string, true, true});
-  s.push_back({"/environment/build/git/revision_source", T::string});
-  s.push_back({"/environment/build/git/dirty", T::boolean, true, true});
-  for (const char* k : {"fmt", "nlohmann_json", "cli11", "glibc"})
-    s.push_back({std::string("/environment/libraries/") + k, T::string});
-  s.push_back({"/environment/libraries/onednn", T::string, true, true});
-  s.push_back({"/environment/gpu", T::object, true, true});
-}
+// ---- the documented schemas, read from docs/results.md ----
+using testing_support::FieldSpec;
+using testing_support::Schema;
+using T = testing_support::JsonType;
 
 const std::map<std::string, Schema>& schemas() {
-  static const std::map<std::string, Schema> all = [] {
-    std::map<std::string, Schema> m;
-    Schema bench = {{"/schema", T::string},   {"/run_id", T::string},
-                    {"/index", T::integer},   {"/time", T::string},
-                    {"/test", T::string},     {"/n_prompt", T::integer},
-                    {"/n_gen", T::integer},   {"/kernels", T::string},
-                    {"/backends", T::array},  {"/backend_descriptions", T::array},
-                    {"/threads", T::integer}, {"/repetitions", T::integer},
-                    {"/warmup", T::integer},  {"/sampling", T::string},
-                    {"/repro", T::string}};
-    add_model(bench);
-    add_stats(bench, "/tokens_per_second", false);
-    add_stats(bench, "/time_ns", false);
-    add_stats(bench, "/time_to_first_token_ns", true);
-    add_stats(bench, "/time_per_output_token_ns", true);
-    bench.push_back({"/memory", T::object});
-    for (const char* k : {"peak_rss_bytes", "weight_bytes", "prepared_bytes", "kv_cache_bytes",
-                          "activation_bytes", "context"})
-      bench.push_back({std::string("/memory/") + k, T::integer});
-    bench.push_back({"/memory/peak_rss_scope", T::string});
-    bench.push_back({"/bandwidth", T::object});
-    for (const char* k : {"bytes_per_token", "achieved_gbps", "machine_gbps", "fraction"})
-      bench.push_back({std::string("/bandwidth/") + k, T::number});
-    bench.push_back({"/bandwidth/machine_source", T::string});
-    add_environment(bench);
-    m["llamascope.bench/1"] = bench;
-
-    Schema profile = {{"/schema", T::string},
-                      {"/run_id", T::string},
-                      {"/time", T::string},
-                      {"/kernels", T::string},
-                      {"/backends", T::array},
-                      {"/backend_descriptions", T::array},
-                      {"/threads", T::integer},
-                      {"/n_prompt", T::integer},
-                      {"/n_gen", T::integer},
-                      {"/prefill_ns", T::integer},
-                      {"/decode_ns", T::integer},
-                      {"/decode_tokens_per_second", T::number},
-                      {"/prefill_coverage", T::number},
-                      {"/repro", T::string}};
-    add_stats(profile, "/decode_coverage", true);
-    profile.push_back({"/overhead", T::object, true, true});
-    profile.push_back({"/machine", T::object});
-    for (const char* k : {"bandwidth_gbps", "peak_gflops"})
-      profile.push_back({std::string("/machine/") + k, T::number});
-    for (const char* k : {"bandwidth_source", "peak_source"})
-      profile.push_back({std::string("/machine/") + k, T::string});
-    profile.push_back({"/machine/threads", T::integer});
-    add_model(profile);
-    add_environment(profile);
-    m["llamascope.profile/1"] = profile;
-
-    m["llamascope.step/1"] = {{"/schema", T::string},   {"/run_id", T::string}, {"/phase", T::string},
-                              {"/step", T::integer},    {"/pos0", T::integer},  {"/tokens", T::integer},
-                              {"/ns", T::integer},      {"/op_ns", T::integer}, {"/coverage", T::number},
-                              {"/start_ns", T::integer}};
-    m["llamascope.layer/2"] = {{"/schema", T::string},
-                               {"/run_id", T::string},
-                               {"/phase", T::string},
-                               {"/step", T::integer},
-                               {"/pos0", T::integer},
-                               {"/batch", T::integer},
-                               {"/rows", T::integer},
-                               {"/layer", T::integer},
-                               {"/op", T::string},
-                               {"/op_kind", T::string},
-                               {"/backend", T::string},
-                               {"/weight_name", T::string, true, true},
-                               {"/weight_type", T::string, true, true},
-                               {"/weight_shape", T::array, true, true},
-                               {"/n_keys", T::integer},
-                               {"/ns", T::integer},
-                               {"/bytes", T::number},
-                               {"/flops", T::number},
-                               {"/start_ns", T::integer}};
-    return m;
-  }();
+  static const std::map<std::string, Schema> all =
+      testing_support::RecordsSchemaDoc(std::string(LLAMASCOPE_SOURCE_DIR) + "/docs/results.md").schemas();
   return all;
 }
 
 bool has_type(const json& v, T t) {
   switch (t) {
+    case T::any:
+      return true;
     case T::string:
       return v.is_string();
     case T::integer:
@@ -502,6 +379,39 @@ TEST(Records, Sha256MatchesTheFipsExamples) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+// The file digest against coreutils' sha256sum, computed once and then answered from the cache.
+TEST(Records, FileSha256MatchesSha256sumAndIsCached) {
+  const std::string model = std::string(LLAMASCOPE_GOLDEN_DIR) + "/models/stories260K.bin";
+  std::string expected;
+  {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("sha256sum '" + model + "'").c_str(), "r"), pclose);
+    ASSERT_TRUE(pipe);
+    char buf[256];
+    while (size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) expected.append(buf, n);
+  }
+  expected = expected.substr(0, expected.find(' '));
+  ASSERT_EQ(expected.size(), 64u) << "sha256sum unavailable?";
+
+  const std::filesystem::path cache =
+      std::filesystem::temp_directory_path() / ("llamascope-sha-" + std::to_string(::getpid()));
+  const char* saved = std::getenv("XDG_CACHE_HOME");
+  const std::string saved_value = saved ? saved : "";
+  setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  const std::string first = file_sha256(model);
+  std::ifstream cached(cache / "llamascope" / "sha256.json");
+  const json entries = json::parse(cached, nullptr, false);
+  const std::string second = file_sha256(model);
+  saved ? setenv("XDG_CACHE_HOME", saved_value.c_str(), 1) : unsetenv("XDG_CACHE_HOME");
+  std::filesystem::remove_all(cache);
+
+  EXPECT_EQ(first, expected);
+  EXPECT_EQ(second, expected);
+  ASSERT_TRUE(entries.is_object());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries.begin().value(), expected);
+  EXPECT_NE(entries.begin().key().find("stories260K.bin|"), std::string::npos);
+}
+
 TEST(Records, CsvQuotesOnlyWhatNeedsQuotingAndMarkdownFollowsTheColumns) {
   const Column columns[] = {
       {"a", "/a", "A"}, {"b.c", "/b/c", "", MdStyle::text}, {"d", "/d", "D", MdStyle::percent}};
@@ -513,6 +423,47 @@ TEST(Records, CsvQuotesOnlyWhatNeedsQuotingAndMarkdownFollowsTheColumns) {
   EXPECT_TRUE(value_at(rec, "/missing/field").is_null());
   EXPECT_EQ(shell_quote("plain-word_1.gguf"), "plain-word_1.gguf");
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+// The schemas come from the docs' tables: nested tables (statistics, model identity, environment) land
+// below the field that links to them, with their types and nullability.
+TEST(Records, TheDocsTablesGiveEveryRecordTypeItsFields) {
+  for (const char* name :
+       {"llamascope.bench/1", "llamascope.profile/1", "llamascope.step/1", "llamascope.layer/2"})
+    ASSERT_TRUE(schemas().count(name)) << name << " has no field table in docs/results.md";
+  auto find = [](const std::string& schema, const std::string& pointer) -> const FieldSpec* {
+    for (const FieldSpec& f : schemas().at(schema))
+      if (f.pointer == pointer) return &f;
+    return nullptr;
+  };
+  struct Expect {
+    const char* schema;
+    const char* pointer;
+    T type;
+    bool nullable;
+  };
+  const Expect expected[] = {
+      {"llamascope.bench/1", "/model/sha256", T::string, false},
+      {"llamascope.bench/1", "/model/config/tied_embeddings", T::boolean, false},
+      {"llamascope.bench/1", "/tokens_per_second/median", T::number, false},
+      {"llamascope.bench/1", "/time_to_first_token_ns", T::object, true},
+      {"llamascope.bench/1", "/time_to_first_token_ns/samples", T::array, false},
+      {"llamascope.bench/1", "/memory/peak_rss_bytes", T::integer, false},
+      {"llamascope.bench/1", "/environment/build/git/dirty", T::boolean, true},
+      {"llamascope.bench/1", "/environment/libraries/onednn", T::string, true},
+      {"llamascope.profile/1", "/decode_coverage/stddev", T::number, false},
+      {"llamascope.profile/1", "/threads", T::integer, false},
+      {"llamascope.layer/2", "/weight_shape", T::array, true},
+      {"llamascope.layer/2", "/step", T::integer, false},
+  };
+  for (const Expect& e : expected) {
+    const FieldSpec* f = find(e.schema, e.pointer);
+    ASSERT_NE(f, nullptr) << e.schema << " lacks " << e.pointer;
+    EXPECT_EQ(f->type, e.type) << e.pointer;
+    EXPECT_EQ(f->nullable, e.nullable) << e.pointer;
+    EXPECT_TRUE(f->required) << e.pointer;
+  }
+  EXPECT_EQ(find("llamascope.step/1", "/model"), nullptr);
 }
 
 TEST(Records, TheValidatorCatchesMissingMistypedAndUndocumentedFields) {

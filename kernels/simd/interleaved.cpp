@@ -25,6 +25,22 @@ const Block& block_of(const uint8_t* first_row, size_t src_row_bytes, int r, int
   return reinterpret_cast<const Block*>(first_row + r * src_row_bytes)[b];
 }
 
+// Q4_0 and Q8_0: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), then their scales.
+template <typename Block>
+void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nb, uint8_t flip,
+                  uint8_t* dst) {
+  constexpr int kDwords = sizeof(Block::qs) / 4;
+  constexpr size_t kCodeBytes = size_t{kDwords} * 4 * kGroupRows;
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* codes = dst + block32_codes_offset(b, nb, kCodeBytes);
+    uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, kCodeBytes));
+    for (int k = 0; k < kDwords; ++k)
+      interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qs), k, flip,
+                       codes + k * 64);
+    for (int r = 0; r < rows; ++r) d[r] = block_of<Block>(first_row, src_row_bytes, r, b).d;
+  }
+}
+
 }  // namespace
 
 size_t interleaved_group_bytes(TensorType type, int64_t cols) {
@@ -47,28 +63,12 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   std::memset(dst, 0, interleaved_group_bytes(type, cols));
   const int64_t nb = cols / kBlock32, nsb = cols / kBlockK;
   switch (type) {
-    case TensorType::Q4_0: {
-      for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, nb, 256);
-        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, 256));
-        for (int k = 0; k < 4; ++k)
-          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_0), b, offsetof(BlockQ4_0, qs), k,
-                           0, codes + k * 64);
-        for (int r = 0; r < rows; ++r) d[r] = block_of<BlockQ4_0>(first_row, src_row_bytes, r, b).d;
-      }
+    case TensorType::Q4_0:
+      pack_block32<BlockQ4_0>(first_row, src_row_bytes, rows, nb, 0, dst);
       break;
-    }
-    case TensorType::Q8_0: {
-      for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* codes = dst + block32_codes_offset(b, nb, 512);
-        uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, 512));
-        for (int k = 0; k < 8; ++k)
-          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ8_0), b, offsetof(BlockQ8_0, qs), k,
-                           0x80, codes + k * 64);
-        for (int r = 0; r < rows; ++r) d[r] = block_of<BlockQ8_0>(first_row, src_row_bytes, r, b).d;
-      }
+    case TensorType::Q8_0:
+      pack_block32<BlockQ8_0>(first_row, src_row_bytes, rows, nb, 0x80, dst);
       break;
-    }
     case TensorType::Q4_K: {
       for (int64_t b = 0; b < nsb; ++b) {
         uint8_t* sb = dst + b * kQ4KGroupBytes;

@@ -10,8 +10,8 @@
 //
 // A group holds rows [16 g, 16 g + 16) (rows past the matrix end are zeros) and is stored contiguously.
 // Within it, every unit (a chunk of blocks, a super-block) puts its scales before its codes, so that the
-// kernel reads the group front to back as one sequential stream: scales stored after the codes, read first,
-// sent a demand miss 4 KiB ahead of the stream and cost a quarter of one core's decode bandwidth on Zen 4.
+// kernel reads the group front to back as one sequential stream (docs/kernels.md, Matmul, has the
+// measurements behind this and the Q6_K layout).
 //   Q4_0  blocks of 32 in chunks of 8 blocks: d[8][16 rows] (fp16), then qs[8][4][16 rows][4 bytes] (row
 //         bytes 4k..4k+3: low nibbles = elements 4k..4k+3, high nibbles = 16+4k..); the last chunk may hold
 //         fewer blocks. 18 bytes/row/block, as Q4_0.
@@ -23,10 +23,8 @@
 //   Q6_K  per super-block: scales[8][16][2] (int8, sub-blocks 2p and 2p + 1 side by side), d[16] (fp16), 32
 //         bytes of padding (keeps the codes 64-byte aligned), then q[64][16][4] (the 6-bit codes unpacked to
 //         bytes, dword k = elements 4k..4k+3). 276 bytes/row/super-block, 31% more than Q6_K's 210:
-//         rebuilding the 6-bit codes in the kernel from the file's ql and qh bits (3 vector operations per
-//         64 codes) makes Q6_K decode compute bound. Measured on Zen 4 in session 4 with the bits
-//         interleaved in first-read order (212 bytes/row/super-block): the output matmul took as long as
-//         with this layout, and Q4_K_M decode was 3% slower. Bytes unpacked ahead are read at memory speed.
+//         rebuilding the 6-bit codes from the file's ql and qh bits in the kernel makes Q6_K decode compute
+//         bound, while bytes unpacked ahead are read at memory speed.
 // The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q6_K's -32, Q4_K's mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.

@@ -2,6 +2,10 @@
 // kernels of simd_kernels.h. Compiled for baseline x86-64; only the kernel tables use wider instructions.
 #include "kernels/simd/simd_backend.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -29,9 +33,8 @@ using simd::TypeKernel;
 // Weight rows a matmul task walks together: for n > 1 the tile's rows (16 Q4_0 rows of 2048 = 18 KiB)
 // stay in L1 while every activation row passes over them. Thread chunks are multiples of it.
 constexpr int64_t kRowTile = 16;
-// Below this many multiply-adds (or element operations, ~5 us of work) an op runs on the calling thread:
-// a sync costs ~0.1 us with spinning workers, but on a busy machine a descheduled worker can hold a run up
-// for a time slice, which small ops cannot win back.
+// Below this many multiply-adds (or element operations) an op runs on the calling thread: on a busy machine
+// a descheduled worker can hold a run up for a time slice, which a small op cannot win back.
 constexpr int64_t kParallelWork = int64_t(1) << 17;
 
 const SimdKernels& kernels_of(SimdIsa isa) {
@@ -147,9 +150,8 @@ class SimdBackend final : public Backend {
 
     // Tasks: row ranges of whole row tiles (so whole interleaved groups), claimed in order. Each takes
     // 1 / (2 threads) of the job's rows still unassigned, down to one tile: the large first tasks keep each
-    // thread streaming long runs, the small last ones let the threads finish together. With equal tasks (4
-    // per thread) one thread idled at the end of every matmul for up to a task: traced on 2 threads, 15-25%
-    // of a decode ffn_down or output matmul, the calling thread being the slower one.
+    // thread streaming long runs, the small last ones let the threads finish together (docs/kernels.md,
+    // Matmul, has the trace that showed equal tasks leaving a thread idle).
     std::vector<MatmulTask>& tasks = tasks_;
     tasks.clear();
     const int threads = pool_.threads();
@@ -417,11 +419,18 @@ const char* simd_isa_name(SimdIsa isa) {
   return "?";
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// F16C straight from CPUID (leaf 1, ECX): clang 14's __builtin_cpu_supports does not know the name.
+static bool cpu_has_f16c() {
+  unsigned eax, ebx, ecx, edx;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+#endif
+
 bool simd_isa_supported(SimdIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  const bool avx2 =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   switch (isa) {
     case SimdIsa::portable:
       return true;

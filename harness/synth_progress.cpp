@@ -1,0 +1,72 @@
+#include "harness/synth_progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace llamascope::synth {
+
+std::string human_bytes(uint64_t n) {
+  const double b = static_cast<double>(n);
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+  return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
+}
+
+std::string human_count(int64_t n) {
+  const double c = static_cast<double>(n);
+  return c >= 1e9 ? fmt::format("{:.2f}B", c / 1e9) : fmt::format("{:.1f}M", c / 1e6);
+}
+
+WriteProgress::WriteProgress(uint64_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void WriteProgress::update(uint64_t done, const std::string& tensor) {
+  const double elapsed = seconds();
+  if (elapsed < 1.0) return;
+  const int step = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total_)) / 5;
+  if (tty_ ? elapsed - last_print_ < 0.25 : step <= last_step_) return;
+  last_step_ = step;
+  last_print_ = elapsed;
+  const double pct = 100.0 * static_cast<double>(done) / static_cast<double>(total_);
+  const double left = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
+  fmt::print(stderr, "{}synth: {:5.1f}% {} / {}, {:.0f} s elapsed, ~{:.0f} s left ({}){}",
+             tty_ ? "\r\033[K" : "", pct, human_bytes(done), human_bytes(total_), elapsed, left, tensor,
+             tty_ ? "" : "\n");
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void WriteProgress::finish() {
+  if (tty_ && printed_) fmt::print(stderr, "\r\033[K");
+}
+
+namespace {
+
+// The signal handler may only call async-signal-safe functions (unlink, _exit), so the path waits in a
+// plain buffer.
+char g_tmp_path[4096];
+
+extern "C" void remove_tmp_and_exit(int sig) {
+  ::unlink(g_tmp_path);
+  ::_exit(128 + sig);
+}
+
+}  // namespace
+
+RemoveTmpOnSignal::RemoveTmpOnSignal(const std::string& tmp_path) {
+  if (tmp_path.size() >= sizeof g_tmp_path) return;
+  std::memcpy(g_tmp_path, tmp_path.c_str(), tmp_path.size() + 1);
+  struct sigaction sa {};
+  sa.sa_handler = remove_tmp_and_exit;
+  sigemptyset(&sa.sa_mask);
+  installed_ = sigaction(SIGINT, &sa, &old_int_) == 0 && sigaction(SIGTERM, &sa, &old_term_) == 0;
+}
+
+RemoveTmpOnSignal::~RemoveTmpOnSignal() {
+  if (!installed_) return;
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+}  // namespace llamascope::synth

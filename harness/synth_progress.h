@@ -1,0 +1,50 @@
+// Inside `llamascope synth`: progress on stderr while a file is written, removing the temporary file when
+// Ctrl-C ends the write, and the sizes and counts as the command prints them.
+#pragma once
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace llamascope::synth {
+
+std::string human_bytes(uint64_t n);  // "13.9 MiB", "1.21 GiB"
+std::string human_count(int64_t n);   // "15.2M", "1.10B"
+
+// Bytes written so far on stderr: a line redrawn in place on a terminal, else a plain line every 5%.
+// Writes that finish within a second print nothing.
+class WriteProgress {
+ public:
+  explicit WriteProgress(uint64_t total);
+  void update(uint64_t done, const std::string& tensor);
+  void finish();
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  uint64_t total_;
+  bool tty_;
+  Clock::time_point start_ = Clock::now();
+  double last_print_ = 0;
+  int last_step_ = 0;
+  bool printed_ = false;
+};
+
+// While alive, SIGINT and SIGTERM remove `tmp_path` and end the process (the writer's destructor, which
+// would remove it, never runs after a signal).
+class RemoveTmpOnSignal {
+ public:
+  explicit RemoveTmpOnSignal(const std::string& tmp_path);
+  ~RemoveTmpOnSignal();
+  RemoveTmpOnSignal(const RemoveTmpOnSignal&) = delete;
+  RemoveTmpOnSignal& operator=(const RemoveTmpOnSignal&) = delete;
+
+ private:
+  bool installed_ = false;
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
+
+}  // namespace llamascope::synth

@@ -4,7 +4,9 @@
 // is O(n log n) in the input length.
 #include "engine/tokenizer.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -111,6 +113,9 @@ void validate(Vocabulary& v) {
     if (id < 0 || id >= static_cast<int64_t>(n))
       throw Error("tokenizer: " + id_range_error("end-of-generation id", id, n - 1));
   }
+  if (!v.strip_right.empty() && v.strip_right.size() != n)
+    throw Error("tokenizer: " + std::to_string(v.strip_right.size()) + " strip flags for " +
+                std::to_string(n) + " tokens");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -197,14 +202,12 @@ class SpmTokenizer final : public Tokenizer {
     }
   }
 
-  std::vector<int32_t> encode(std::string_view text, bool add_bos) const override {
-    std::vector<int32_t> out;
-    if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
-    if (text.empty()) return out;
+  void encode_text(std::string_view text, bool after_token, std::vector<int32_t>& out) const override {
+    if (text.empty()) return;
 
     // The text the merges work on: dummy prefix, then spaces in the vocabulary's spelling.
     std::string prepared;
-    if (vocab_.add_space_prefix) prepared = " ";
+    if (vocab_.add_space_prefix && after_token) prepared = " ";
     prepared.append(text);
     if (!vocab_.llama2c_spaces) prepared = replace_all(prepared, " ", kSpmSpace);
 
@@ -228,7 +231,6 @@ class SpmTokenizer final : public Tokenizer {
         if (fallback >= 0) out.push_back(fallback);
       }
     }
-    return out;
   }
 
   std::string piece(int32_t prev, int32_t token) const override {
@@ -462,7 +464,8 @@ std::vector<Span> pre_tokenize(const std::vector<uint32_t>& cps, PreTokenizer ki
 }
 
 std::optional<PreTokenizer> find_pre_tokenizer(std::string_view name) {
-  if (name == "default" || name == "gpt-2" || name == "gpt2") return PreTokenizer::gpt2;
+  // mpt: llama.cpp splits MPT's text with GPT-2's expression (its whitespace runs are user-defined tokens).
+  if (name == "default" || name == "gpt-2" || name == "gpt2" || name == "mpt") return PreTokenizer::gpt2;
   if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::llama3;
   return std::nullopt;
 }
@@ -471,7 +474,7 @@ PreTokenizer pre_tokenizer_or_throw(const std::string& name, const std::string& 
   const std::optional<PreTokenizer> kind = find_pre_tokenizer(name);
   if (!kind)
     throw Error(where + ": unsupported BPE pre-tokenizer '" + name +
-                "' (supported: default, gpt-2, llama-bpe)");
+                "' (supported: default, gpt-2, mpt, llama-bpe)");
   return *kind;
 }
 
@@ -517,9 +520,7 @@ class BpeTokenizer final : public Tokenizer {
     }
   }
 
-  std::vector<int32_t> encode(std::string_view text, bool add_bos) const override {
-    std::vector<int32_t> out;
-    if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
+  void encode_text(std::string_view text, bool /*after_token*/, std::vector<int32_t>& out) const override {
     const CodepointText cps(text);
     const ByteLevelMap& bytes = byte_level_map();
     std::string word;
@@ -530,7 +531,6 @@ class BpeTokenizer final : public Tokenizer {
         word += bytes.byte_to_utf8[static_cast<unsigned char>(text[b])];
       encode_word(word, key, out);
     }
-    return out;
   }
 
   std::string piece(int32_t /*prev*/, int32_t token) const override {
@@ -617,6 +617,23 @@ int32_t read_token_id(const GgufFile& gguf, const std::string& key, int32_t fall
 
 }  // namespace
 
+namespace {
+
+void set_strip_right_by_model_name(Vocabulary& v, std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (name.find("phi-3") == std::string::npos && name.find("phi3") == std::string::npos) return;
+  v.strip_right.assign(v.tokens.size(), false);
+  for (size_t id = 0; id < v.tokens.size(); ++id) {
+    const TokenType t = v.types[id];
+    const std::string& text = v.tokens[id];
+    const bool special = t == TokenType::control || t == TokenType::user_defined || t == TokenType::unknown;
+    v.strip_right[id] =
+        (special || text == "</s>") && text != "<unk>" && text != "<s>" && text != "<|endoftext|>";
+  }
+}
+
+}  // namespace
+
 Vocabulary vocabulary_from_gguf(const GgufFile& gguf) {
   const std::string& path = gguf.path();
   Vocabulary v;
@@ -679,6 +696,7 @@ Vocabulary vocabulary_from_gguf(const GgufFile& gguf) {
   v.add_bos = gguf.get_bool("tokenizer.ggml.add_bos_token").value_or(spm || v.pre == "llama-bpe");
   v.add_space_prefix = gguf.get_bool("tokenizer.ggml.add_space_prefix").value_or(spm);
   v.llama2c_spaces = false;
+  set_strip_right_by_model_name(v, gguf.get_string("general.name").value_or(""));
   return v;
 }
 
@@ -716,6 +734,58 @@ std::vector<std::string> bpe_pre_tokenize(std::string_view text, const std::stri
     pieces.emplace_back(
         text.substr(cps.offsets[span.begin], cps.offsets[span.end] - cps.offsets[span.begin]));
   return pieces;
+}
+
+Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
+  for (int32_t id = 0; id < n_tokens(); ++id)
+    if (vocab_.types[id] == TokenType::user_defined && !vocab_.tokens[id].empty())
+      user_defined_.push_back(id);
+  std::stable_sort(user_defined_.begin(), user_defined_.end(),
+                   [&](int32_t a, int32_t b) { return vocab_.tokens[a].size() > vocab_.tokens[b].size(); });
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+  // Fragments of the text: raw stretches (token < 0) and user-defined tokens found in them. Each token, in
+  // priority order, splits every raw stretch left so far at each of its occurrences.
+  struct Fragment {
+    std::string_view text;
+    int32_t token = -1;
+  };
+  std::vector<Fragment> fragments, split;
+  if (!text.empty()) fragments.push_back({text});
+  for (int32_t id : user_defined_) {
+    const std::string_view needle = vocab_.tokens[id];
+    split.clear();
+    for (const Fragment& f : fragments) {
+      if (f.token >= 0 || f.text.find(needle) == std::string_view::npos) {
+        split.push_back(f);
+        continue;
+      }
+      const bool strip = !vocab_.strip_right.empty() && vocab_.strip_right[id];
+      size_t from = 0;
+      for (size_t at; (at = f.text.find(needle, from)) != std::string_view::npos;) {
+        if (at > from) split.push_back({f.text.substr(from, at - from)});
+        split.push_back({needle, id});
+        from = at + needle.size();
+        while (strip && from < f.text.size() && std::isspace(static_cast<unsigned char>(f.text[from])))
+          ++from;
+      }
+      if (from < f.text.size()) split.push_back({f.text.substr(from)});
+    }
+    fragments.swap(split);
+  }
+  std::vector<int32_t> out;
+  if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
+  bool after_token = true;
+  for (const Fragment& f : fragments) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+    } else {
+      encode_text(f.text, after_token, out);
+    }
+    after_token = f.token >= 0;
+  }
+  return out;
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::create(Vocabulary vocab) {

@@ -40,6 +40,9 @@ struct Vocabulary {
   bool add_bos = true;
   bool add_space_prefix = true;
   bool llama2c_spaces = false;  // pieces use ' ' rather than U+2581 (llama2.c tokenizer.bin)
+  // Tokens matched whole in raw text that swallow the whitespace after them. GGUF does not store this;
+  // llama.cpp sets it by model name (Phi-3: every special token but <unk>, <s>, <|endoftext|>), as we do.
+  std::vector<bool> strip_right;  // empty, or one flag per token
 };
 
 // From GGUF metadata (tokenizer.ggml.*). Throws Error for a missing or malformed vocabulary or an
@@ -61,7 +64,9 @@ class Tokenizer {
   int32_t n_tokens() const { return static_cast<int32_t>(vocab_.tokens.size()); }
 
   // Text to ids, special tokens not parsed (as llama.cpp's tokenizer tests run). BOS first if asked.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;
+  // User-defined tokens (token type 4) are matched as whole tokens in the raw text first, longest first,
+  // as llama.cpp does; the text between them is encoded by the vocabulary's algorithm.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
 
   // The bytes `token` contributes to the text when it follows `prev` (llama2.c's rule: the leading space
   // of the piece after BOS is dropped; byte tokens give their raw byte; control tokens give nothing).
@@ -73,8 +78,13 @@ class Tokenizer {
   bool is_end_of_generation(int32_t token) const;
 
  protected:
-  explicit Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {}
+  explicit Tokenizer(Vocabulary vocab);
+  // Appends the ids of a stretch of raw text that holds no user-defined token. after_token: it follows a
+  // token taken whole (or starts the text), where SentencePiece adds its dummy space prefix.
+  virtual void encode_text(std::string_view text, bool after_token, std::vector<int32_t>& out) const = 0;
+
   Vocabulary vocab_;
+  std::vector<int32_t> user_defined_;  // user-defined tokens with text, longest first (ties by id)
 };
 
 // Turns a stream of byte pieces into complete UTF-8: holds back an incomplete trailing sequence until the

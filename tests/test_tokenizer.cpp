@@ -94,6 +94,38 @@ TEST(Tokenizer, Gpt2BpeTestVectors) {
   check_test_vectors("ggml-vocab-gpt-2.gguf");
 }
 
+// Vocabularies with user-defined tokens (token type 4), matched whole in raw text before the merges.
+TEST(Tokenizer, Phi3SpmTestVectors) {  // SentencePiece; </s> is user-defined
+  check_test_vectors("ggml-vocab-phi-3.gguf");
+}
+
+TEST(Tokenizer, MptBpeTestVectors) {  // byte-level BPE; runs of 2..24 spaces are user-defined tokens
+  check_test_vectors("ggml-vocab-mpt.gguf");
+}
+
+TEST(Tokenizer, UserDefinedTokensMatchLlamaCpp) {
+  // Expected ids: llama.cpp c392e50 `llama-tokenize -m VOCAB --ids --no-bos` on the same strings. Phi-3 shows
+  // SentencePiece's space prefix after a whole token and Phi-3's stripping of the whitespace after one.
+  struct Case {
+    const char* vocab;
+    const char* text;
+    std::vector<int32_t> ids;
+  };
+  const Case cases[] = {
+      {"ggml-vocab-phi-3.gguf", "Hello</s>world and  </s> x", {15043, 2, 3186, 322, 259, 2, 921}},
+      {"ggml-vocab-phi-3.gguf", "</s></s> a</s>", {2, 2, 263, 2}},
+      {"ggml-vocab-phi-3.gguf", "tab\t</s>\tend", {4434, 12, 2, 1095}},
+      {"ggml-vocab-mpt.gguf",
+       "Hello</s>world and  </s> x",
+       {12092, 870, 84, 31, 10186, 285, 50276, 870, 84, 31, 1269}},
+      {"ggml-vocab-mpt.gguf", "   indented    code  ", {50275, 527, 8006, 50274, 3211, 50276}},
+      {"ggml-vocab-mpt.gguf", "tab\t</s>\tend", {8476, 186, 870, 84, 31, 186, 423}},
+  };
+  for (const Case& c : cases)
+    EXPECT_EQ(gguf_tokenizer(kGolden + "/tokenizer/" + c.vocab)->encode(c.text, false), c.ids)
+        << c.vocab << ": " << c.text;
+}
+
 TEST(Tokenizer, Llama2cTokenizerMatchesManifest) {
   EXPECT_EQ(tok512()->encode(manifest_text(), true), manifest_ids("tokens_tok512"));
 }

@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
-for vocab in ggml-vocab-llama-spm ggml-vocab-gpt-2; do
+for vocab in ggml-vocab-llama-spm ggml-vocab-gpt-2 ggml-vocab-phi-3 ggml-vocab-mpt; do
   # Split the .inp on "\n__ggml_vocab_test__\n" into one file per string, bytes kept exactly.
   awk -v out="$tmp/$vocab." 'BEGIN { n = 0; RS = "\n__ggml_vocab_test__\n"; ORS = "" } { print $0 > (out n); close(out n); n++ }' "$dir/$vocab.gguf.inp"
   i=0

@@ -21,6 +21,8 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
+#include "harness/machine_roofs.h"
+#include "harness/profile_table.h"
 #include "harness/records.h"
 
 namespace llamascope {
@@ -149,47 +151,6 @@ nlohmann::json trace_event(const std::string& name, const char* category, int64_
           {"args", std::move(args)}};
 }
 
-// Per-op totals for the summary.
-struct OpTotals {
-  uint64_t ns = 0;
-  double bytes = 0, flops = 0;
-  int calls = 0;
-};
-
-void print_op_table(const char* title, const std::map<std::string, OpTotals>& totals,
-                    const std::vector<std::string>& order, const MachineLimits& limits) {
-  uint64_t all = 0;
-  for (const auto& [name, t] : totals) all += t.ns;
-  if (all == 0) return;
-  fmt::print("\n{} (all layers):\n", title);
-  fmt::print("{:<12} {:>6} {:>11} {:>7} {:>9} {:>9} {:>7} {:>7}\n", "op", "calls", "total ms", "share",
-             "GB/s", "GFLOP/s", "of BW", "of peak");
-  for (const std::string& name : order) {
-    const auto it = totals.find(name);
-    if (it == totals.end()) continue;
-    const OpTotals& t = it->second;
-    const double s = t.ns * 1e-9;
-    const double gbps = t.bytes / s / 1e9, gflops = t.flops / s / 1e9;
-    fmt::print("{:<12} {:>6} {:>11.3f} {:>6.1f}% {:>9.2f} {:>9.2f} {:>6.1f}% {:>6.1f}%\n", name, t.calls,
-               t.ns / 1e6, 100.0 * t.ns / all, gbps, gflops, 100 * gbps / limits.bandwidth_gbps,
-               100 * gflops / limits.peak_gflops);
-  }
-  // The op furthest from both limits among those that matter (>= 2 % of the time).
-  std::string worst;
-  double worst_fraction = 2;
-  for (const auto& [name, t] : totals) {
-    if (t.ns < all / 50) continue;
-    const double s = t.ns * 1e-9;
-    const double fraction =
-        std::max(t.bytes / s / 1e9 / limits.bandwidth_gbps, t.flops / s / 1e9 / limits.peak_gflops);
-    if (fraction < worst_fraction) worst_fraction = fraction, worst = name;
-  }
-  if (!worst.empty())
-    fmt::print(
-        "furthest from the machine's limits: {} at {:.1f}% of the nearer limit (bandwidth or FLOP peak)\n",
-        worst, 100 * worst_fraction);
-}
-
 void profile(const ProfileArgs& args) {
   if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
   if (args.n_gen < 0) throw Error("-n must be >= 0");
@@ -199,6 +160,12 @@ void profile(const ProfileArgs& args) {
   const ModelConfig& c = model->config;
   const nlohmann::json identity = model_identity(*model);
   const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
+  MachineRoofs roofs = machine_roofs();
+  // Given limits replace the measured DRAM bandwidth and FP32 peak, as they do in the profile record.
+  for (MemoryRoof& m : roofs.memory)
+    if (m.level == "DRAM" && args.bandwidth_gbps > 0) m.gbps_1 = m.gbps_n = args.bandwidth_gbps;
+  for (ComputeRoof& c : roofs.compute)
+    if (c.name == "fp32_fma" && args.peak_gflops > 0) c.gflops_1 = c.gflops_n = args.peak_gflops;
   const std::string run_id = new_run_id();
 
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
@@ -333,6 +300,11 @@ void profile(const ProfileArgs& args) {
       const int64_t rows = op_rows(e);
       const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
       const WeightFields weight = weight_fields(e);
+      const std::string backend = backend_name(e);
+      const OpRoof roof = roof_for(roofs,
+                                   compute_kind(op_kind_name(e.kind), backend,
+                                                weight.type.is_null() ? "" : weight.type.get<std::string>()),
+                                   cost.bytes, args.kernels.threads);
       records.push_back({{"schema", "llamascope.layer/2"},
                          {"run_id", run_id},
                          {"phase", step.phase},
@@ -343,7 +315,7 @@ void profile(const ProfileArgs& args) {
                          {"layer", e.layer},
                          {"op", e.op},
                          {"op_kind", op_kind_name(e.kind)},
-                         {"backend", backend_name(e)},
+                         {"backend", backend},
                          {"weight_name", weight.name},
                          {"weight_type", weight.type},
                          {"weight_shape", weight.shape},
@@ -351,7 +323,12 @@ void profile(const ProfileArgs& args) {
                          {"ns", e.ns},
                          {"bytes", cost.bytes},
                          {"flops", cost.flops},
-                         {"start_ns", o.start_ns()}});
+                         {"start_ns", o.start_ns()},
+                         {"roof",
+                          {{"compute", roof.compute},
+                           {"compute_gflops", roof.compute_gflops},
+                           {"memory", roof.memory},
+                           {"memory_gbps", roof.memory_gbps}}}});
       if (e.layer != current_layer) {
         close_layer();
         current_layer = e.layer;
@@ -364,8 +341,7 @@ void profile(const ProfileArgs& args) {
                        {"bytes", cost.bytes},
                        {"flops", cost.flops},
                        {"weight_type", weight.type.is_null() ? nlohmann::json("-") : weight.type}}));
-      OpTotals& t = (step.index == 0 ? prefill_totals : decode_totals)[e.op];
-      t.ns += e.ns, t.bytes += cost.bytes, t.flops += cost.flops, ++t.calls;
+      (step.index == 0 ? prefill_totals : decode_totals)[e.op].add(e.ns, cost.bytes, cost.flops, roof);
       if (step.index > 0) decode_layer_ns[e.layer] += e.ns;
       if (std::find(op_order.begin(), op_order.end(), e.op) == op_order.end()) op_order.push_back(e.op);
     }
@@ -391,6 +367,7 @@ void profile(const ProfileArgs& args) {
       {"prefill_coverage", prefill_coverage},
       {"overhead", overhead},
       {"machine", limits.to_json()},
+      {"roofs", roofs.to_json()},
       {"model", identity},
       {"environment", environment_json()},
       {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
@@ -414,8 +391,8 @@ void profile(const ProfileArgs& args) {
   // ---- summary ----
   fmt::print("profile: {} ({}), kernels {}, {} threads\n", identity["name"].get<std::string>(),
              identity["weight_types"].get<std::string>(), kernels.spec(), args.kernels.threads);
-  fmt::print("machine limits: {:.1f} GB/s memory bandwidth ({}), {:.1f} GFLOP/s FP32 peak ({})\n",
-             limits.bandwidth_gbps, limits.bandwidth_source, limits.peak_gflops, limits.peak_source);
+  fmt::print("machine roofs: {} (`llamascope machine` shows them), measured {}\n", roofs.source,
+             roofs.measured_at);
   fmt::print("prefill: {} tokens in {:.3f} ms ({:.1f} tok/s); per-op times cover {:.1f}% of the step\n",
              args.n_prompt, prefill_ns / 1e6, args.n_prompt / (prefill_ns * 1e-9), 100 * prefill_coverage);
   if (args.n_gen > 0)
@@ -425,8 +402,8 @@ void profile(const ProfileArgs& args) {
         "time (median; min {:.1f}%, max {:.1f}%)\n",
         args.n_gen, decode_wall_ns / 1e6 / args.n_gen, args.n_gen / (decode_wall_ns * 1e-9),
         100 * coverage_stats.median, 100 * coverage_stats.min, 100 * coverage_stats.max);
-  print_op_table("decode, per op", decode_totals, op_order, limits);
-  print_op_table("prefill, per op", prefill_totals, op_order, limits);
+  print_op_table("decode, per op", decode_totals, op_order);
+  print_op_table("prefill, per op", prefill_totals, op_order);
   if (!decode_layer_ns.empty()) {
     uint64_t all = 0;
     for (const auto& [layer, ns] : decode_layer_ns) all += ns;

@@ -128,6 +128,7 @@ const std::map<std::string, Schema>& schemas() {
     for (const char* k : {"bandwidth_source", "peak_source"})
       profile.push_back({std::string("/machine/") + k, T::string});
     profile.push_back({"/machine/threads", T::integer});
+    profile.push_back({"/roofs", T::object});
     add_model(profile);
     add_environment(profile);
     m["llamascope.profile/1"] = profile;
@@ -154,7 +155,12 @@ const std::map<std::string, Schema>& schemas() {
                                {"/ns", T::integer},
                                {"/bytes", T::number},
                                {"/flops", T::number},
-                               {"/start_ns", T::integer}};
+                               {"/start_ns", T::integer},
+                               {"/roof", T::object},
+                               {"/roof/compute", T::string},
+                               {"/roof/compute_gflops", T::number},
+                               {"/roof/memory", T::string},
+                               {"/roof/memory_gbps", T::number}};
     return m;
   }();
   return all;

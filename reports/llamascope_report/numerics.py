@@ -48,7 +48,7 @@ def build(inputs, out_dir, options):
 
 def _plot(out_dir, rows, cases, kernel_sets, col, name, ylabel, log, header):
     limit_col = {5: 6, 7: 9}.get(col)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), squeeze=False)
     for ax, ph in zip(axes[0], PHASES):
         width = 0.8 / len(kernel_sets)
         for i, k in enumerate(kernel_sets):
@@ -64,7 +64,8 @@ def _plot(out_dir, rows, cases, kernel_sets, col, name, ylabel, log, header):
                 lims = [row[limit_col] for row in rows if (row[0], row[1]) == case and row[4] == ph]
                 if lims and lims[-1] is not None:
                     ax.plot([j - 0.45, j + 0.45], [lims[-1]] * 2, color="black", linewidth=1.5)
-        ax.set_xticks(range(len(cases)), [c[1] for c in cases], fontsize=7, rotation=20, ha="right")
+        ax.set_xticks(range(len(cases)), [f"{c[0].removesuffix('.gguf')}\n{c[1]}" for c in cases], fontsize=6,
+                      rotation=30, ha="right")
         if log:
             ax.set_yscale("log")
         ax.set_ylabel(ylabel)

@@ -159,6 +159,7 @@ void profile(const ProfileArgs& args) {
   const std::unique_ptr<Model> model = load_model(model_path);
   const ModelConfig& c = model->config;
   const nlohmann::json identity = model_identity(*model);
+  const double weight_stream_bytes = identity["weight_bytes"].get<double>();
   const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
   MachineRoofs roofs = machine_roofs();
   // Given limits replace the measured DRAM bandwidth and FP32 peak, as they do in the profile record.
@@ -301,10 +302,13 @@ void profile(const ProfileArgs& args) {
       const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
       const WeightFields weight = weight_fields(e);
       const std::string backend = backend_name(e);
+      // A weight is read once per step with every other weight read in between, so it stays in a cache
+      // level only when all the step's weights do.
+      const double footprint = e.n_weights ? std::max(cost.bytes, weight_stream_bytes) : cost.bytes;
       const OpRoof roof = roof_for(roofs,
                                    compute_kind(op_kind_name(e.kind), backend,
                                                 weight.type.is_null() ? "" : weight.type.get<std::string>()),
-                                   cost.bytes, args.kernels.threads);
+                                   footprint, args.kernels.threads);
       records.push_back({{"schema", "llamascope.layer/2"},
                          {"run_id", run_id},
                          {"phase", step.phase},
@@ -328,7 +332,8 @@ void profile(const ProfileArgs& args) {
                           {{"compute", roof.compute},
                            {"compute_gflops", roof.compute_gflops},
                            {"memory", roof.memory},
-                           {"memory_gbps", roof.memory_gbps}}}});
+                           {"memory_gbps", roof.memory_gbps},
+                           {"working_set_bytes", footprint}}}});
       if (e.layer != current_layer) {
         close_layer();
         current_layer = e.layer;

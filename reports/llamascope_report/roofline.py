@@ -44,9 +44,12 @@ def _machine_for(p, inputs):
 
 def _fill_roofs(p, machine):
     threads = p.run.get("threads", 1)
+    weights = p.run.get("model", {}).get("weight_bytes", 0)
     for rec in p.layers:
         if "roof" not in rec and machine:
-            rec["roof"] = roof_for(machine, compute_kind(rec), rec["bytes"], threads)
+            # As profile: a weight stays cached only when all of a step's weights fit.
+            footprint = max(rec["bytes"], weights) if rec.get("weight_name") else rec["bytes"]
+            rec["roof"] = roof_for(machine, compute_kind(rec), footprint, threads)
 
 
 def build(inputs, out_dir, options):

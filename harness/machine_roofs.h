@@ -57,8 +57,15 @@ struct OpRoof {
 std::string compute_kind(const std::string& op_kind, const std::string& backend,
                          const std::string& weight_type);
 
-// The roof for `threads` threads: the compute peak of `kind` and the fastest memory level whose capacity (per
-// thread, L1d and L2 being per core) holds `bytes`. A rate for t threads is min(N-thread rate, t x 1-thread).
-OpRoof roof_for(const MachineRoofs& roofs, const std::string& kind, double bytes, int threads);
+// The roof for `threads` threads: the compute peak of `kind` (fp32_fma when the machine lacks it) and the
+// read bandwidth of the memory levels the op's bytes come from. Of `bytes`, `weight_bytes` are weights: each
+// is read once per step with every other weight read in between, so they come from the fastest level that
+// holds `weight_stream_bytes` (all the weights a step reads); the rest (activations, KV cache) from the
+// fastest level that holds them. A level holds, for t threads, t x its size when per-core, its size when
+// shared. A rate for t threads is min(N-thread rate, t x 1-thread rate). `memory` names the weights' level
+// (and the rest's, "DRAM+L1d", when they differ); `memory_gbps` is the bytes over the time the two parts
+// take at their levels' bandwidths.
+OpRoof roof_for(const MachineRoofs& roofs, const std::string& kind, double bytes, double weight_bytes,
+                double weight_stream_bytes, int threads);
 
 }  // namespace llamascope

@@ -302,13 +302,12 @@ void profile(const ProfileArgs& args) {
       const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
       const WeightFields weight = weight_fields(e);
       const std::string backend = backend_name(e);
-      // A weight is read once per step with every other weight read in between, so it stays in a cache
-      // level only when all the step's weights do.
-      const double footprint = e.n_weights ? std::max(cost.bytes, weight_stream_bytes) : cost.bytes;
+      double op_weight_bytes = 0;
+      for (const Weight* w : e.weights()) op_weight_bytes += static_cast<double>(w->bytes());
       const OpRoof roof = roof_for(roofs,
                                    compute_kind(op_kind_name(e.kind), backend,
                                                 weight.type.is_null() ? "" : weight.type.get<std::string>()),
-                                   footprint, args.kernels.threads);
+                                   cost.bytes, op_weight_bytes, weight_stream_bytes, args.kernels.threads);
       records.push_back({{"schema", "llamascope.layer/2"},
                          {"run_id", run_id},
                          {"phase", step.phase},
@@ -333,7 +332,7 @@ void profile(const ProfileArgs& args) {
                            {"compute_gflops", roof.compute_gflops},
                            {"memory", roof.memory},
                            {"memory_gbps", roof.memory_gbps},
-                           {"working_set_bytes", footprint}}}});
+                           {"weight_bytes", std::min(op_weight_bytes, cost.bytes)}}}});
       if (e.layer != current_layer) {
         close_layer();
         current_layer = e.layer;

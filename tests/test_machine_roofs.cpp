@@ -33,26 +33,38 @@ TEST(MachineRoofs, QuantizedSimdMatmulsUseTheInt8PeakEverythingElseFp32) {
 
 TEST(MachineRoofs, MemoryLevelIsTheFastestThatHoldsTheWorkingSet) {
   const MachineRoofs r = two_core_machine();
-  OpRoof one = roof_for(r, "int8_dot", 10e3, 1);
+  OpRoof one = roof_for(r, "int8_dot", 10e3, 0, 0, 1);
   EXPECT_EQ(one.memory, "L1d");
   EXPECT_DOUBLE_EQ(one.memory_gbps, 400);
   EXPECT_EQ(one.compute, "int8_dot");
   EXPECT_DOUBLE_EQ(one.compute_gflops, 1000);
   // 1.5 MiB: past one core's L2, within two cores' L2s.
-  EXPECT_EQ(roof_for(r, "fp32_fma", 1.5 * (1 << 20), 1).memory, "L3");
-  const OpRoof two = roof_for(r, "fp32_fma", 1.5 * (1 << 20), 2);
+  EXPECT_EQ(roof_for(r, "fp32_fma", 1.5 * (1 << 20), 0, 0, 1).memory, "L3");
+  const OpRoof two = roof_for(r, "fp32_fma", 1.5 * (1 << 20), 0, 0, 2);
   EXPECT_EQ(two.memory, "L2");
   EXPECT_DOUBLE_EQ(two.memory_gbps, 390);  // min(N-thread 390, 2 x 200)
   EXPECT_DOUBLE_EQ(two.compute_gflops, 500);
   // L3 is one shared instance: 2 threads do not double it.
-  EXPECT_EQ(roof_for(r, "fp32_fma", 40.0 * (1 << 20), 2).memory, "DRAM");
-  EXPECT_EQ(roof_for(r, "fp32_fma", 20.0 * (1 << 20), 2).memory, "L3");
+  EXPECT_EQ(roof_for(r, "fp32_fma", 40.0 * (1 << 20), 0, 0, 2).memory, "DRAM");
+  EXPECT_EQ(roof_for(r, "fp32_fma", 20.0 * (1 << 20), 0, 0, 2).memory, "L3");
   // More threads than the machine measured: the N-thread figures.
-  EXPECT_DOUBLE_EQ(roof_for(r, "int8_dot", 1e12, 8).memory_gbps, 30);
+  EXPECT_DOUBLE_EQ(roof_for(r, "int8_dot", 1e12, 0, 0, 8).memory_gbps, 30);
+}
+
+TEST(MachineRoofs, WeightsComeFromTheLevelThatHoldsAllOfAStepsWeights) {
+  const MachineRoofs r = two_core_machine();
+  // A 2 MB weight of a 40 MB model, 10 kB of activations, 1 thread: the weight streams from DRAM.
+  const OpRoof roof = roof_for(r, "int8_dot", 2e6 + 1e4, 2e6, 40e6, 1);
+  EXPECT_EQ(roof.memory, "DRAM+L1d");
+  EXPECT_DOUBLE_EQ(roof.memory_gbps, (2e6 + 1e4) / (2e6 / 20e9 + 1e4 / 400e9) / 1e9);
+  // The same op in a model that fits in L3: both parts from cache.
+  EXPECT_EQ(roof_for(r, "int8_dot", 2e6 + 1e4, 2e6, 20e6, 1).memory, "L3+L1d");
+  // A norm's gain vector alone: its own level is the weights'.
+  EXPECT_EQ(roof_for(r, "fp32_fma", 8e3, 8e3, 40e6, 1).memory, "DRAM");
 }
 
 TEST(MachineRoofs, APeakTheMachineLacksFallsBackToFp32) {
-  const OpRoof roof = roof_for(two_core_machine(), "bf16_dot", 1e3, 1);
+  const OpRoof roof = roof_for(two_core_machine(), "bf16_dot", 1e3, 0, 0, 1);
   EXPECT_EQ(roof.compute, "fp32_fma");
   EXPECT_DOUBLE_EQ(roof.compute_gflops, 250);
 }

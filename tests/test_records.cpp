@@ -161,7 +161,7 @@ const std::map<std::string, Schema>& schemas() {
                                {"/roof/compute_gflops", T::number},
                                {"/roof/memory", T::string},
                                {"/roof/memory_gbps", T::number},
-                               {"/roof/working_set_bytes", T::number}};
+                               {"/roof/weight_bytes", T::number}};
     return m;
   }();
   return all;

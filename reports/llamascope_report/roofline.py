@@ -18,21 +18,34 @@ def compute_kind(rec):
     return "fp32_fma"
 
 
-def roof_for(roofs, kind, nbytes, threads):
+def roof_for(roofs, kind, nbytes, weight_bytes, weight_stream_bytes, threads):
+    """harness/machine_roofs.cpp's roof_for, for records written before profile recorded its roofs."""
     n = max(roofs.get("threads", 1), 1)
     t = min(max(threads, 1), n)
 
     def rate(one, all_):
         return min(all_, one * t)
+
+    def level_for(ws):
+        for m in roofs["memory"]:
+            if m["level"] == "DRAM" or ws <= m["capacity_bytes"] * (t / min(m["shared_by"], t)):
+                return m
+        return roofs["memory"][-1]
     out = {}
     for c in roofs["compute"]:
         if c["name"] == kind or (not out and c["name"] == "fp32_fma"):
             out.update(compute=c["name"], compute_gflops=rate(c["gflops_1"], c["gflops_n"]))
-    for m in roofs["memory"]:
-        cap = float("inf") if m["level"] == "DRAM" else m["capacity_bytes"] * (t / min(m["shared_by"], t))
-        if nbytes <= cap:
-            out.update(memory=m["level"], memory_gbps=rate(m["gbps_1"], m["gbps_n"]))
-            break
+    weight_bytes = min(max(weight_bytes, 0.0), nbytes)
+    rest = nbytes - weight_bytes
+    w = level_for(max(weight_bytes, weight_stream_bytes)) if weight_bytes > 0 else None
+    a = level_for(rest) if rest > 0 or w is None else None
+    seconds = (weight_bytes / (rate(w["gbps_1"], w["gbps_n"]) * 1e9) if w else 0.0) + (
+        rest / (rate(a["gbps_1"], a["gbps_n"]) * 1e9) if a else 0.0)
+    name = w["level"] if w else a["level"]
+    if w and a and a is not w:
+        name += "+" + a["level"]
+    out.update(memory=name, memory_gbps=nbytes / seconds / 1e9 if seconds else rate(a["gbps_1"], a["gbps_n"]),
+               weight_bytes=weight_bytes)
     return out
 
 
@@ -47,9 +60,9 @@ def _fill_roofs(p, machine):
     weights = p.run.get("model", {}).get("weight_bytes", 0)
     for rec in p.layers:
         if "roof" not in rec and machine:
-            # As profile: a weight stays cached only when all of a step's weights fit.
-            footprint = max(rec["bytes"], weights) if rec.get("weight_name") else rec["bytes"]
-            rec["roof"] = roof_for(machine, compute_kind(rec), footprint, threads)
+            # Such records do not say which of their bytes are weights: all are, for an op with a weight.
+            wb = rec["bytes"] if rec.get("weight_name") else 0.0
+            rec["roof"] = roof_for(machine, compute_kind(rec), rec["bytes"], wb, weights, threads)
 
 
 def build(inputs, out_dir, options):
@@ -101,7 +114,7 @@ def _roof_lines(machine, threads, records):
             compute[c["name"]] = min(c["gflops_n"], c["gflops_1"] * t)
         for m in machine["memory"]:
             memory[m["level"]] = min(m["gbps_n"], m["gbps_1"] * t)
-    for rec in records:
+    for rec in records if not machine else []:
         r = rec.get("roof") or {}
         if r.get("compute"):
             compute.setdefault(r["compute"], r["compute_gflops"])

@@ -77,7 +77,7 @@ def _table_row(g, kernel_sets, by, baseline):
         if k == baseline:
             continue
         r = by.get((g, k))
-        cells.append(f"{r['tokens_per_second']['median'] / base['tokens_per_second']['median']:.2f}x"
+        cells.append(f"{r['tokens_per_second']['median'] / base['tokens_per_second']['median']:.3g}x"
                      if r and base else "-")
     return cells
 

@@ -26,6 +26,8 @@ def fmt_num(v, digits=3):
         return str(v)
     if v == 0:
         return "0"
-    if abs(v) >= 1000 or abs(v) < 0.01:
-        return f"{v:.{digits}g}" if abs(v) < 1e6 else f"{v:.3e}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) < 0.01:
+        return f"{v:.{digits}g}"
     return f"{v:.{digits}g}"

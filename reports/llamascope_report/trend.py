@@ -43,21 +43,28 @@ def build(inputs, out_dir, options):
                  r["tokens_per_second"], r["verdict"]]
                 for r in sorted(rows, key=lambda r: (first_seen[r["revision"]], r["test"], r["model"] or "",
                                                      r["kernels"], r["threads"], r["time"] or ""))]
-    fig, axes = plt.subplots(len(tests), 1, figsize=(10, 2.8 * len(tests) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(tests), 1, figsize=(12, 3 * len(tests) + 0.5), squeeze=False)
     for ax, test in zip(axes[:, 0], tests):
+        values = []
         for i, key in enumerate(k for k in sorted(series, key=str) if k[0] == test):
             pts = sorted(series[key], key=lambda r: (first_seen[r["revision"]], r["time"] or ""))
             xs = [first_seen[r["revision"]] for r in pts]
             ys = [r["tokens_per_second"] for r in pts]
+            values += ys
             ax.plot(xs, ys, marker="o", markersize=3, color=figures.color(i),
                     label=f"{key[1]} {key[2]} {key[3]} t={key[4]}")
             bad = [(x, y) for x, y, r in zip(xs, ys, pts) if (r.get("verdict") or "").lower() in ("fail", "regression")]
             if bad:
                 ax.scatter(*zip(*bad), marker="x", s=60, color="red", zorder=4)
-        ax.set_xticks(range(len(revisions)), [r[:12] for r in revisions], fontsize=6, rotation=30, ha="right")
-        ax.set_ylabel("tokens/s")
+        step = max(1, len(revisions) // 20)  # at most ~20 commit labels
+        ticks = list(range(0, len(revisions), step))
+        ax.set_xticks(ticks, [revisions[i][:12] for i in ticks], fontsize=6, rotation=30, ha="right")
+        ax.set_xlabel("commit (in the order first measured)")
+        ax.set_ylabel("tokens/s" + (" (log)" if figures.wants_log(values) else ""))
+        if figures.wants_log(values):
+            ax.set_yscale("log")
         ax.set_title(f"{test}: tokens/s over commits")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     sec.figures.append(figures.save(fig, out_dir, "trend", "Tokens/s over commits",
                                     "One line per benchmark (model, kernels, threads).", header, csv_rows))

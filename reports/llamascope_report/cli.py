@@ -47,7 +47,10 @@ def main(argv):
     for p in paths:
         if not os.path.isfile(p):
             return error(f"{p}: no such file", 2)
-    inputs = loaders.load_files(paths)
+    try:
+        inputs = loaders.load_files(paths)
+    except OSError as e:
+        return error(f"cannot read {e.filename}: {e.strerror}", 2)
     if opts.history:
         try:
             inputs.history = loaders.load_history(opts.history)
@@ -57,10 +60,17 @@ def main(argv):
         return error("no usable bench, profile or golden records in " + ", ".join(paths), 1)
     out = os.path.abspath(opts.out)
     parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".tmp-", dir=parent)
     try:
-        sections = generate(inputs, tmp, opts)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".tmp-", dir=parent)
+    except OSError as e:
+        return error(f"cannot write beside {out}: {e.strerror}", 2)
+    try:
+        try:
+            sections = generate(inputs, tmp, opts)
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return error(f"could not write the report: {type(e).__name__}: {e}", 3)
         os.chmod(tmp, 0o755)
         old = None
         if os.path.exists(out):

@@ -126,11 +126,34 @@ REQUIRED = {
 }
 
 
+NUMBERS = {
+    "layer": ("ns", "bytes", "flops", "step", "layer"),
+    "step": ("ns", "step"),
+    "bench": ("threads",),
+    "profile": ("threads", "n_gen"),
+}
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
 def _valid(kind, record):
+    """Required fields present, with the types the sections compute with."""
     if not all(k in record for k in REQUIRED[kind]):
         return False
+    if not all(_is_number(record[k]) for k in NUMBERS.get(kind, ())):
+        return False
     if kind == "bench":
-        return isinstance(record["tokens_per_second"], dict) and "median" in record["tokens_per_second"]
+        t = record["tokens_per_second"]
+        return (isinstance(t, dict) and _is_number(t.get("median")) and isinstance(record["model"], dict)
+                and isinstance(record["environment"], dict) and isinstance(record["test"], str))
+    if kind == "golden":
+        return all(isinstance(record[k], dict) for k in ("prefill", "decode", "limits"))
+    if kind == "profile":
+        return isinstance(record["model"], dict)
+    if kind == "machine":
+        return isinstance(record["memory"], list) and isinstance(record["compute"], list) and bool(record["memory"])
     return True
 
 

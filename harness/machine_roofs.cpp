@@ -283,6 +283,13 @@ MachineRoofs machine_roofs(bool refresh) {
   return r;
 }
 
+void apply_given_limits(MachineRoofs& roofs, double bandwidth_gbps, double peak_gflops) {
+  for (MemoryRoof& m : roofs.memory)
+    if (m.level == "DRAM" && bandwidth_gbps > 0) m.gbps_1 = m.gbps_n = bandwidth_gbps;
+  for (ComputeRoof& c : roofs.compute)
+    if (c.name == "fp32_fma" && peak_gflops > 0) c.gflops_1 = c.gflops_n = peak_gflops;
+}
+
 std::string compute_kind(const std::string& op_kind, const std::string& backend,
                          const std::string& weight_type) {
   if (op_kind != "matmul" || backend.find("simd") == std::string::npos) return "fp32_fma";

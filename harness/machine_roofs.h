@@ -44,6 +44,9 @@ struct MachineRoofs {
 // measured (a few seconds) and cached. `refresh` measures regardless.
 MachineRoofs machine_roofs(bool refresh = false);
 
+// Given limits (> 0; `profile --bandwidth`, `--peak-gflops`) replace the DRAM bandwidth and the FP32 peak.
+void apply_given_limits(MachineRoofs& roofs, double bandwidth_gbps, double peak_gflops);
+
 // The roof an op ran under, chosen from the op's arithmetic and its working set.
 struct OpRoof {
   std::string compute;  // a ComputeRoof name

@@ -151,32 +151,33 @@ nlohmann::json trace_event(const std::string& name, const char* category, int64_
           {"args", std::move(args)}};
 }
 
-void profile(const ProfileArgs& args) {
-  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
-  if (args.n_gen < 0) throw Error("-n must be >= 0");
-  if (args.overhead_rounds < 0) throw Error("--overhead must be >= 0");
-  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
-  const std::unique_ptr<Model> model = load_model(model_path);
-  const ModelConfig& c = model->config;
-  const nlohmann::json identity = model_identity(*model);
-  const double weight_stream_bytes = identity["weight_bytes"].get<double>();
-  const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
-  MachineRoofs roofs = machine_roofs();
-  // Given limits replace the measured DRAM bandwidth and FP32 peak, as they do in the profile record.
-  for (MemoryRoof& m : roofs.memory)
-    if (m.level == "DRAM" && args.bandwidth_gbps > 0) m.gbps_1 = m.gbps_n = args.bandwidth_gbps;
-  for (ComputeRoof& c : roofs.compute)
-    if (c.name == "fp32_fma" && args.peak_gflops > 0) c.gflops_1 = c.gflops_n = args.peak_gflops;
-  const std::string run_id = new_run_id();
+// Paired rounds, the order flipped every round, cancel slow drifts (frequency, other load); the median of the
+// per-pair ratios drops the pairs a burst of other work disturbed.
+nlohmann::json measure_overhead(Forward& forward, const std::vector<int32_t>& prompt, int n_gen, int rounds,
+                                std::vector<float>& logits) {
+  std::vector<double> off, on, ratios;
+  Recorder sink(Clock::now());
+  for (int r = 0; r < rounds; ++r) {
+    double off_tps = 0, on_tps = 0;
+    for (int half = 0; half < 2; ++half) {
+      const bool observed = (half == 0) == (r % 2 == 1);
+      sink.ops.clear();
+      (observed ? on_tps : off_tps) =
+          decode_tokens_per_second(forward, prompt, n_gen, observed ? &sink : nullptr, logits);
+    }
+    off.push_back(off_tps), on.push_back(on_tps), ratios.push_back(on_tps / off_tps);
+  }
+  const SampleStats off_stats = summarize(off), on_stats = summarize(on), ratio_stats = summarize(ratios);
+  return {{"rounds", rounds},
+          {"tokens_per_round", n_gen},
+          {"tokens_per_second_off", off_stats.to_json()},
+          {"tokens_per_second_on", on_stats.to_json()},
+          {"slowdown", 1.0 - ratio_stats.median}};
+}
 
-  KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
-  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt);
-  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
-  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
-
-  // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
-  forward.eval(prompt, 0, logits.data());
-
+// The prefill step (the whole prompt) and n_gen greedy decode steps, every op recorded.
+std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& prompt, int n_gen,
+                                 std::vector<float>& logits) {
   const auto origin = Clock::now();
   auto since_origin = [&] {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count();
@@ -186,9 +187,10 @@ void profile(const ProfileArgs& args) {
   std::vector<Step> steps;
   int64_t pos = 0;
   int32_t next = 0;
-  for (int s = 0; s <= args.n_gen; ++s) {
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  for (int s = 0; s <= n_gen; ++s) {
     const bool prefill = s == 0;
-    Step step{prefill ? "prefill" : "decode", s, pos, prefill ? args.n_prompt : 1, 0, 0, {}};
+    Step step{prefill ? "prefill" : "decode", s, pos, prefill ? n_prompt : 1, 0, 0, {}};
     recorder.ops.clear();
     step.start_ns = since_origin();
     if (prefill)
@@ -202,30 +204,37 @@ void profile(const ProfileArgs& args) {
     steps.push_back(std::move(step));
   }
   forward.set_observer(nullptr);
+  return steps;
+}
 
-  nlohmann::json overhead = nullptr;
-  if (args.overhead_rounds > 0 && args.n_gen > 0) {
-    // Paired rounds, the order flipped every round, cancel slow drifts (frequency, other load); the median
-    // of the per-pair ratios drops the pairs a burst of other work disturbed.
-    std::vector<double> off, on, ratios;
-    Recorder sink(Clock::now());
-    for (int r = 0; r < args.overhead_rounds; ++r) {
-      double off_tps = 0, on_tps = 0;
-      for (int half = 0; half < 2; ++half) {
-        const bool observed = (half == 0) == (r % 2 == 1);
-        sink.ops.clear();
-        (observed ? on_tps : off_tps) =
-            decode_tokens_per_second(forward, prompt, args.n_gen, observed ? &sink : nullptr, logits);
-      }
-      off.push_back(off_tps), on.push_back(on_tps), ratios.push_back(on_tps / off_tps);
-    }
-    const SampleStats off_stats = summarize(off), on_stats = summarize(on), ratio_stats = summarize(ratios);
-    overhead = {{"rounds", args.overhead_rounds},
-                {"tokens_per_round", args.n_gen},
-                {"tokens_per_second_off", off_stats.to_json()},
-                {"tokens_per_second_on", on_stats.to_json()},
-                {"slowdown", 1.0 - ratio_stats.median}};
-  }
+void profile(const ProfileArgs& args) {
+  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
+  if (args.n_gen < 0) throw Error("-n must be >= 0");
+  if (args.overhead_rounds < 0) throw Error("--overhead must be >= 0");
+  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
+  const std::unique_ptr<Model> model = load_model(model_path);
+  const ModelConfig& c = model->config;
+  const nlohmann::json identity = model_identity(*model);
+  const double weight_stream_bytes = identity["weight_bytes"].get<double>();
+  const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
+  MachineRoofs roofs = machine_roofs();
+  apply_given_limits(roofs, args.bandwidth_gbps, args.peak_gflops);
+  const std::string run_id = new_run_id();
+
+  KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
+  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt);
+  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+
+  // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
+  forward.eval(prompt, 0, logits.data());
+
+  const std::vector<Step> steps = observed_steps(forward, prompt, args.n_gen, logits);
+
+  const nlohmann::json overhead =
+      args.overhead_rounds > 0 && args.n_gen > 0
+          ? measure_overhead(forward, prompt, args.n_gen, args.overhead_rounds, logits)
+          : nlohmann::json(nullptr);
 
   // ---- records ----
   std::map<std::pair<int, int>, std::string> backend_of;  // (op kind, type) -> backend name
@@ -408,21 +417,8 @@ void profile(const ProfileArgs& args) {
         100 * coverage_stats.median, 100 * coverage_stats.min, 100 * coverage_stats.max);
   print_op_table("decode, per op", decode_totals, op_order);
   print_op_table("prefill, per op", prefill_totals, op_order);
-  if (!decode_layer_ns.empty()) {
-    uint64_t all = 0;
-    for (const auto& [layer, ns] : decode_layer_ns) all += ns;
-    fmt::print("\ndecode, per layer:\n{:<8} {:>11} {:>7}\n", "layer", "total ms", "share");
-    for (const auto& [layer, ns] : decode_layer_ns)
-      fmt::print("{:<8} {:>11.3f} {:>6.1f}%\n", layer < 0 ? std::string("outside") : std::to_string(layer),
-                 ns / 1e6, 100.0 * ns / all);
-  }
-  if (!overhead.is_null())
-    fmt::print(
-        "\nprofiling overhead: decode {:.2f} tok/s with per-op timing off, {:.2f} on (medians of {} rounds): "
-        "{:.2f}% slower (median of the paired rounds' ratios)\n",
-        overhead["tokens_per_second_off"]["median"].get<double>(),
-        overhead["tokens_per_second_on"]["median"].get<double>(), args.overhead_rounds,
-        100 * overhead["slowdown"].get<double>());
+  print_layer_table(decode_layer_ns);
+  print_overhead(overhead);
 }
 
 }  // namespace

@@ -43,4 +43,24 @@ void print_op_table(const char* title, const std::map<std::string, OpTotals>& to
                100 * worst_fraction);
 }
 
+void print_layer_table(const std::map<int, uint64_t>& layer_ns) {
+  if (layer_ns.empty()) return;
+  uint64_t all = 0;
+  for (const auto& [layer, ns] : layer_ns) all += ns;
+  fmt::print("\ndecode, per layer:\n{:<8} {:>11} {:>7}\n", "layer", "total ms", "share");
+  for (const auto& [layer, ns] : layer_ns)
+    fmt::print("{:<8} {:>11.3f} {:>6.1f}%\n", layer < 0 ? std::string("outside") : std::to_string(layer),
+               ns / 1e6, 100.0 * ns / all);
+}
+
+void print_overhead(const nlohmann::json& overhead) {
+  if (overhead.is_null()) return;
+  fmt::print(
+      "\nprofiling overhead: decode {:.2f} tok/s with per-op timing off, {:.2f} on (medians of {} rounds): "
+      "{:.2f}% slower (median of the paired rounds' ratios)\n",
+      overhead["tokens_per_second_off"]["median"].get<double>(),
+      overhead["tokens_per_second_on"]["median"].get<double>(), overhead["rounds"].get<int>(),
+      100 * overhead["slowdown"].get<double>());
+}
+
 }  // namespace llamascope

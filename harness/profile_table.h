@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -25,5 +26,9 @@ struct OpTotals {
 
 void print_op_table(const char* title, const std::map<std::string, OpTotals>& totals,
                     const std::vector<std::string>& order);
+// Decode time per layer (layer -1: the ops outside the layers).
+void print_layer_table(const std::map<int, uint64_t>& layer_ns);
+// The --overhead result (the profile record's `overhead`), when there is one.
+void print_overhead(const nlohmann::json& overhead);
 
 }  // namespace llamascope

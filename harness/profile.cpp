@@ -22,6 +22,7 @@
 #include "harness/common.h"
 #include "harness/environment.h"
 #include "harness/machine_roofs.h"
+#include "harness/profile_records.h"
 #include "harness/profile_table.h"
 #include "harness/records.h"
 
@@ -79,33 +80,6 @@ struct Step {
   }
 };
 
-// The weights of an op as the layer record shows them. A grouped matmul (attn_qkv, ffn_gate_up) is a
-// matmul by its weights stacked into one matrix: names joined with ",", the shared type (else the types
-// joined with ","), and the stacked shape [sum of rows, cols].
-struct WeightFields {
-  nlohmann::json name, type, shape;
-};
-WeightFields weight_fields(const OpEvent& e) {
-  const auto weights = e.weights();
-  if (weights.empty()) return {nullptr, nullptr, nullptr};
-  std::string names, types;
-  int64_t rows = 0;
-  bool one_type = true;
-  for (const Weight* w : weights) {
-    names += (names.empty() ? "" : ",") + w->name;
-    types += std::string(types.empty() ? "" : ",") + type_name(w->type);
-    one_type = one_type && w->type == weights.front()->type;
-    rows += w->rows;
-  }
-  return {names, one_type ? std::string(type_name(weights.front()->type)) : types,
-          nlohmann::json::array({rows, weights.front()->cols})};
-}
-
-int64_t op_rows(const OpEvent& e) {
-  const std::string name = e.op;
-  return e.layer < 0 && (name == "output_norm" || name == "output") ? 1 : e.batch;
-}
-
 int32_t greedy(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
@@ -137,18 +111,6 @@ double decode_tokens_per_second(Forward& forward, const std::vector<int32_t>& pr
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   forward.set_observer(nullptr);
   return n_gen / s;
-}
-
-nlohmann::json trace_event(const std::string& name, const char* category, int64_t start_ns, int64_t dur_ns,
-                           nlohmann::json args = nlohmann::json::object()) {
-  return {{"name", name},
-          {"cat", category},
-          {"ph", "X"},
-          {"pid", 1},
-          {"tid", 1},
-          {"ts", start_ns / 1000.0},
-          {"dur", dur_ns / 1000.0},
-          {"args", std::move(args)}};
 }
 
 // Paired rounds, the order flipped every round, cancel slow drifts (frequency, other load); the median of the
@@ -317,31 +279,9 @@ void profile(const ProfileArgs& args) {
                                    compute_kind(op_kind_name(e.kind), backend,
                                                 weight.type.is_null() ? "" : weight.type.get<std::string>()),
                                    cost.bytes, op_weight_bytes, weight_stream_bytes, args.kernels.threads);
-      records.push_back({{"schema", "llamascope.layer/2"},
-                         {"run_id", run_id},
-                         {"phase", step.phase},
-                         {"step", step.index},
-                         {"pos0", e.pos0},
-                         {"batch", e.batch},
-                         {"rows", rows},
-                         {"layer", e.layer},
-                         {"op", e.op},
-                         {"op_kind", op_kind_name(e.kind)},
-                         {"backend", backend},
-                         {"weight_name", weight.name},
-                         {"weight_type", weight.type},
-                         {"weight_shape", weight.shape},
-                         {"n_keys", e.n_keys},
-                         {"ns", e.ns},
-                         {"bytes", cost.bytes},
-                         {"flops", cost.flops},
-                         {"start_ns", o.start_ns()},
-                         {"roof",
-                          {{"compute", roof.compute},
-                           {"compute_gflops", roof.compute_gflops},
-                           {"memory", roof.memory},
-                           {"memory_gbps", roof.memory_gbps},
-                           {"weight_bytes", std::min(op_weight_bytes, cost.bytes)}}}});
+      records.push_back(layer_record(run_id, e,
+                                     {step.phase, step.index, rows, cost, weight, backend, roof,
+                                      std::min(op_weight_bytes, cost.bytes), o.start_ns()}));
       if (e.layer != current_layer) {
         close_layer();
         current_layer = e.layer;

@@ -82,6 +82,10 @@ def _table_row(g, kernel_sets, by, baseline):
     return cells
 
 
+def _label(g):
+    return f"{g[0].removesuffix('.gguf')}\n{g[1]} t={g[3]}"
+
+
 def _panels(groups):
     tests = sorted({g[2] for g in groups}, key=_test_order)
     return tests[:MAX_PANELS], tests
@@ -105,7 +109,7 @@ def _bars(out_dir, groups, kernel_sets, by, header, csv_rows):
             values += [v for v in med if v == v]
             ax.bar(x + (i - (len(kernel_sets) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2,
                    label=k, color=figures.color(i))
-        ax.set_xticks(x, [f"{g[0]}\n{g[1]} t={g[3]}" for g in gs], fontsize=7)
+        ax.set_xticks(x, [_label(g) for g in gs], fontsize=7, rotation=15, ha="right")
         ax.set_ylabel("tokens/s")
         ax.set_title(f"{test}: tokens/s per kernel set (median, min-max)")
         if figures.wants_log(values):
@@ -132,7 +136,7 @@ def _speedups(out_dir, groups, kernel_sets, by, baseline, header, csv_rows):
             ax.bar(x + (i - (len(others) - 1) / 2) * width, ratio, width, label=k,
                    color=figures.color(kernel_sets.index(k)))
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(x, [f"{g[0]}\n{g[1]} t={g[3]}" for g in gs], fontsize=7)
+        ax.set_xticks(x, [_label(g) for g in gs], fontsize=7, rotation=15, ha="right")
         ax.set_ylabel(f"speed-up vs {baseline} (x)")
         ax.set_yscale("log")
         ax.set_title(f"{test}: median tokens/s relative to {baseline}")

@@ -4,7 +4,7 @@ import numpy as np
 
 from . import figures, profiles
 from .figures import plt
-from .section import Section, Table, fmt_num
+from .section import Section, Table
 
 PHASES = ("prefill", "decode")
 
@@ -108,6 +108,3 @@ def _heatmap(out_dir, p, label, ops):
     fig.tight_layout()
     return figures.save(fig, out_dir, "heatmap_" + figures.slug(label), f"Layer x op: {label}",
                         "Time per layer and op; blank cells: the op does not run in that layer.", header, rows)
-
-
-__all__ = ["build", "fmt_num"]

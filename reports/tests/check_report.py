@@ -7,7 +7,6 @@ Every section the records feed has its figures as PNG + SVG + CSV, the CSV numbe
 name exists. Exits 1 with one line per failure.
 """
 import csv
-import json
 import os
 import re
 import sys

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/machine_roofs.h"
+#include "harness/machine_roofs_isa.h"
 
 namespace llamascope {
 namespace {
@@ -84,6 +85,29 @@ TEST(MachineRoofs, JsonRoundTripsAndRejectsAnIncompleteObject) {
   broken = j;
   broken.erase("compute");
   EXPECT_ANY_THROW(MachineRoofs::from_json(broken));
+}
+
+}  // namespace
+}  // namespace llamascope
+
+namespace llamascope {
+namespace {
+
+// The ISA loops read every byte they are given (a value planted in the buffer comes back out) and time
+// something (a positive rate), on whichever of AVX2 and AVX-512 this CPU has.
+TEST(MachineRoofs, IsaLoopsReadTheirBufferAndReportARate) {
+  alignas(64) static uint64_t buffer[1024] = {};
+  buffer[0] = 0x1234;
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_EQ(roofs::read_avx2(buffer, sizeof buffer, 1), 0x1234u);
+    EXPECT_EQ(roofs::read_avx2(buffer, sizeof buffer, 2), 0u);  // read twice, XORed away
+    EXPECT_GT(roofs::int8_maddubs_avx2(1000), 0);
+  }
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    EXPECT_EQ(roofs::read_avx512(buffer, sizeof buffer, 1), 0x1234u);
+    if (__builtin_cpu_supports("avx512vnni")) EXPECT_GT(roofs::int8_vnni_avx512(1000), 0);
+    if (__builtin_cpu_supports("avx512bf16")) EXPECT_GT(roofs::bf16_dot_avx512(1000), 0);
+  }
 }
 
 }  // namespace

@@ -239,6 +239,8 @@ nlohmann::json MachineRoofs::to_json() const {
 }
 
 MachineRoofs MachineRoofs::from_json(const nlohmann::json& j) {
+  // Another schema was measured another way: measure again rather than mix methods.
+  if (j.value("schema", "") != "llamascope.machine/1") throw Error("machine roofs of another schema");
   MachineRoofs r;
   r.cpu = j.at("cpu").get<std::string>();
   r.threads = j.at("threads").get<int>();

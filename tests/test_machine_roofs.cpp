@@ -85,6 +85,9 @@ TEST(MachineRoofs, JsonRoundTripsAndRejectsAnIncompleteObject) {
   broken = j;
   broken.erase("compute");
   EXPECT_ANY_THROW(MachineRoofs::from_json(broken));
+  broken = j;
+  broken["schema"] = "llamascope.machine/0";
+  EXPECT_ANY_THROW(MachineRoofs::from_json(broken));
 }
 
 }  // namespace

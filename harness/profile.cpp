@@ -46,13 +46,6 @@ struct ProfileArgs {
   int overhead_rounds = 0;
 };
 
-// One op as the observer saw it, with when it ended (ns since the profile started).
-struct OpRecord {
-  OpEvent event;
-  int64_t end_ns = 0;
-  int64_t start_ns() const { return end_ns - static_cast<int64_t>(event.ns); }
-};
-
 class Recorder : public OpObserver {
  public:
   explicit Recorder(Clock::time_point origin) : origin_(origin) {}
@@ -64,20 +57,6 @@ class Recorder : public OpObserver {
 
  private:
   Clock::time_point origin_;
-};
-
-struct Step {
-  const char* phase;  // "prefill" or "decode"
-  int index;
-  int64_t pos0;
-  int64_t tokens;
-  int64_t start_ns, end_ns;
-  std::vector<OpRecord> ops;
-  uint64_t op_ns() const {
-    uint64_t sum = 0;
-    for (const OpRecord& o : ops) sum += o.event.ns;
-    return sum;
-  }
 };
 
 int32_t greedy(const std::vector<float>& logits) {
@@ -169,6 +148,34 @@ std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& p
   return steps;
 }
 
+// The summary on stdout, from the run record and the collected totals.
+void print_summary(const nlohmann::json& run, const Collector& out) {
+  const nlohmann::json& model = run["model"];
+  const nlohmann::json& roofs = run["roofs"];
+  const int n_prompt = run["n_prompt"].get<int>(), n_gen = run["n_gen"].get<int>();
+  const double prefill_ns = run["prefill_ns"].get<double>(), decode_ns = run["decode_ns"].get<double>();
+  fmt::print("profile: {} ({}), kernels {}, {} threads\n", model["name"].get<std::string>(),
+             model["weight_types"].get<std::string>(), run["kernels"].get<std::string>(),
+             run["threads"].get<int>());
+  fmt::print("machine roofs: {} (`llamascope machine` shows them), measured {}\n",
+             roofs["source"].get<std::string>(), roofs["measured_at"].get<std::string>());
+  fmt::print("prefill: {} tokens in {:.3f} ms ({:.1f} tok/s); per-op times cover {:.1f}% of the step\n",
+             n_prompt, prefill_ns / 1e6, n_prompt / (prefill_ns * 1e-9), 100 * out.prefill_coverage);
+  if (n_gen > 0) {
+    const nlohmann::json& coverage = run["decode_coverage"];
+    fmt::print(
+        "decode: {} steps, {:.3f} ms per token ({:.1f} tok/s); per-op times cover {:.1f}% of each step's "
+        "wall "
+        "time (median; min {:.1f}%, max {:.1f}%)\n",
+        n_gen, decode_ns / 1e6 / n_gen, n_gen / (decode_ns * 1e-9), 100 * coverage["median"].get<double>(),
+        100 * coverage["min"].get<double>(), 100 * coverage["max"].get<double>());
+  }
+  print_op_table("decode, per op", out.decode_totals, out.op_order);
+  print_op_table("prefill, per op", out.prefill_totals, out.op_order);
+  print_layer_table(out.decode_layer_ns);
+  print_overhead(run["overhead"]);
+}
+
 void profile(const ProfileArgs& args) {
   if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
   if (args.n_gen < 0) throw Error("-n must be >= 0");
@@ -198,108 +205,13 @@ void profile(const ProfileArgs& args) {
           ? measure_overhead(forward, prompt, args.n_gen, args.overhead_rounds, logits)
           : nlohmann::json(nullptr);
 
-  // ---- records ----
-  std::map<std::pair<int, int>, std::string> backend_of;  // (op kind, type) -> backend name
-  auto backend_of_type = [&](OpKind kind, TensorType type) {
-    auto key = std::make_pair(static_cast<int>(kind), static_cast<int>(type));
-    auto it = backend_of.find(key);
-    if (it == backend_of.end()) it = backend_of.emplace(key, kernels.for_op(kind, type).name()).first;
-    return it->second;
-  };
-  // The backend that ran the op; a grouped matmul split over backends names each ("simd,scalar").
-  auto backend_name = [&](const OpEvent& e) {
-    if (e.n_weights == 0) return backend_of_type(e.kind, TensorType::F32);
-    std::string names;
-    for (const Weight* w : e.weights()) {
-      const std::string& name = backend_of_type(e.kind, w->type);
-      if (names.find(name) == std::string::npos) names += (names.empty() ? "" : ",") + name;
-    }
-    return names;
-  };
-
-  std::vector<nlohmann::json> records;
-  nlohmann::json trace = nlohmann::json::array();
-  trace.push_back({{"name", "process_name"},
-                   {"ph", "M"},
-                   {"pid", 1},
-                   {"tid", 1},
-                   {"args", {{"name", "llamascope profile: " + identity["name"].get<std::string>()}}}});
-  trace.push_back(
-      {{"name", "thread_name"},
-       {"ph", "M"},
-       {"pid", 1},
-       {"tid", 1},
-       {"args",
-        {{"name", fmt::format("forward (kernels {}, {} threads)", kernels.spec(), args.kernels.threads)}}}});
-
-  std::map<std::string, OpTotals> decode_totals, prefill_totals;
-  std::map<int, uint64_t> decode_layer_ns;
-  std::vector<std::string> op_order;
-  std::vector<double> decode_coverage;
-  double prefill_coverage = 0;
-  uint64_t decode_wall_ns = 0;
-
-  for (const Step& step : steps) {
-    const uint64_t wall = static_cast<uint64_t>(step.end_ns - step.start_ns);
-    const uint64_t op_ns = step.op_ns();
-    const double coverage = wall ? static_cast<double>(op_ns) / wall : 0;
-    if (step.index == 0)
-      prefill_coverage = coverage;
-    else
-      decode_coverage.push_back(coverage), decode_wall_ns += wall;
-    records.push_back({{"schema", "llamascope.step/1"},
-                       {"run_id", run_id},
-                       {"phase", step.phase},
-                       {"step", step.index},
-                       {"pos0", step.pos0},
-                       {"tokens", step.tokens},
-                       {"ns", wall},
-                       {"op_ns", op_ns},
-                       {"coverage", coverage},
-                       {"start_ns", step.start_ns}});
-    trace.push_back(trace_event(fmt::format("{} step {} ({} tokens)", step.phase, step.index, step.tokens),
-                                "step", step.start_ns, step.end_ns - step.start_ns,
-                                {{"pos0", step.pos0}, {"op_ns", op_ns}, {"coverage", coverage}}));
-    int current_layer = -2;
-    int64_t layer_start = 0, layer_end = 0;
-    auto close_layer = [&] {
-      if (current_layer >= 0)
-        trace.push_back(trace_event(fmt::format("layer {}", current_layer), "layer", layer_start,
-                                    layer_end - layer_start, {{"layer", current_layer}}));
-    };
-    for (const OpRecord& o : step.ops) {
-      const OpEvent& e = o.event;
-      const int64_t rows = op_rows(e);
-      const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
-      const WeightFields weight = weight_fields(e);
-      const std::string backend = backend_name(e);
-      double op_weight_bytes = 0;
-      for (const Weight* w : e.weights()) op_weight_bytes += static_cast<double>(w->bytes());
-      const OpRoof roof = roof_for(roofs,
-                                   compute_kind(op_kind_name(e.kind), backend,
-                                                weight.type.is_null() ? "" : weight.type.get<std::string>()),
-                                   cost.bytes, op_weight_bytes, weight_stream_bytes, args.kernels.threads);
-      records.push_back(layer_record(run_id, e,
-                                     {step.phase, step.index, rows, cost, weight, backend, roof,
-                                      std::min(op_weight_bytes, cost.bytes), o.start_ns()}));
-      if (e.layer != current_layer) {
-        close_layer();
-        current_layer = e.layer;
-        layer_start = o.start_ns();
-      }
-      layer_end = o.end_ns;
-      trace.push_back(
-          trace_event(e.op, "op", o.start_ns(), static_cast<int64_t>(e.ns),
-                      {{"layer", e.layer},
-                       {"bytes", cost.bytes},
-                       {"flops", cost.flops},
-                       {"weight_type", weight.type.is_null() ? nlohmann::json("-") : weight.type}}));
-      (step.index == 0 ? prefill_totals : decode_totals)[e.op].add(e.ns, cost.bytes, cost.flops, roof);
-      if (step.index > 0) decode_layer_ns[e.layer] += e.ns;
-      if (std::find(op_order.begin(), op_order.end(), e.op) == op_order.end()) op_order.push_back(e.op);
-    }
-    close_layer();
-  }
+  Collector out(kernels, c, roofs, run_id, weight_stream_bytes, args.kernels.threads);
+  out.name_trace(identity["name"].get<std::string>(), kernels.spec(), args.kernels.threads);
+  for (const Step& step : steps) out.add_step(step);
+  std::vector<nlohmann::json>& records = out.records;
+  const std::vector<double>& decode_coverage = out.decode_coverage;
+  const double prefill_coverage = out.prefill_coverage;
+  const uint64_t decode_wall_ns = out.decode_wall_ns;
 
   const SampleStats coverage_stats = summarize(decode_coverage);
   const uint64_t prefill_ns = static_cast<uint64_t>(steps.front().end_ns - steps.front().start_ns);
@@ -335,30 +247,13 @@ void profile(const ProfileArgs& args) {
   }
   if (!args.trace.empty()) {
     const nlohmann::json doc = {
-        {"traceEvents", trace},
+        {"traceEvents", out.trace},
         {"displayTimeUnit", "ms"},
         {"otherData", {{"run_id", run_id}, {"model", model_path}, {"kernels", kernels.spec()}}}};
     write_file_atomically(args.trace, doc.dump() + "\n");
   }
 
-  // ---- summary ----
-  fmt::print("profile: {} ({}), kernels {}, {} threads\n", identity["name"].get<std::string>(),
-             identity["weight_types"].get<std::string>(), kernels.spec(), args.kernels.threads);
-  fmt::print("machine roofs: {} (`llamascope machine` shows them), measured {}\n", roofs.source,
-             roofs.measured_at);
-  fmt::print("prefill: {} tokens in {:.3f} ms ({:.1f} tok/s); per-op times cover {:.1f}% of the step\n",
-             args.n_prompt, prefill_ns / 1e6, args.n_prompt / (prefill_ns * 1e-9), 100 * prefill_coverage);
-  if (args.n_gen > 0)
-    fmt::print(
-        "decode: {} steps, {:.3f} ms per token ({:.1f} tok/s); per-op times cover {:.1f}% of each step's "
-        "wall "
-        "time (median; min {:.1f}%, max {:.1f}%)\n",
-        args.n_gen, decode_wall_ns / 1e6 / args.n_gen, args.n_gen / (decode_wall_ns * 1e-9),
-        100 * coverage_stats.median, 100 * coverage_stats.min, 100 * coverage_stats.max);
-  print_op_table("decode, per op", decode_totals, op_order);
-  print_op_table("prefill, per op", prefill_totals, op_order);
-  print_layer_table(decode_layer_ns);
-  print_overhead(overhead);
+  print_summary(run, out);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 the same for the same input (fixed SVG hash salt, no dates or software stamps, numbers written with repr)."""
 import csv
 import os
+import warnings
 from dataclasses import dataclass
 
 import matplotlib
@@ -19,6 +20,10 @@ matplotlib.rcParams.update({
     "axes.grid": True,
     "grid.alpha": 0.3,
 })
+
+# A crowded figure keeps matplotlib's default spacing; that is no reason for a warning on stderr, where bad
+# input lines are reported.
+warnings.filterwarnings("ignore", message="Tight layout not applied")
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]

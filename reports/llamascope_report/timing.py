@@ -50,7 +50,8 @@ def _top(per, label, phase):
 
 
 def _stacked(out_dir, labels, phases, ops, per, header, rows):
-    fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), 4.2), squeeze=False)
+    width = max(5.5, 0.3 * len(labels))
+    fig, axes = plt.subplots(1, len(phases), figsize=(width * len(phases), 4.2), squeeze=False)
     for ax, phase in zip(axes[0], phases):
         bottom = np.zeros(len(labels))
         for i, op in enumerate(ops):
@@ -67,7 +68,8 @@ def _stacked(out_dir, labels, phases, ops, per, header, rows):
 
 
 def _side_by_side(out_dir, labels, phases, ops, per, header, rows):
-    fig, axes = plt.subplots(len(phases), 1, figsize=(10, 3.2 * len(phases)), squeeze=False)
+    per_panel = max(3.2, 0.16 * len(labels))  # room for a legend entry per run
+    fig, axes = plt.subplots(len(phases), 1, figsize=(12, per_panel * len(phases)), squeeze=False)
     for ax, phase in zip(axes[:, 0], phases):
         width = 0.8 / len(labels)
         vals_all = []
@@ -81,7 +83,7 @@ def _side_by_side(out_dir, labels, phases, ops, per, header, rows):
         if figures.wants_log(vals_all):
             ax.set_yscale("log")
         ax.set_title(f"{phase}: each op, runs side by side")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     return figures.save(fig, out_dir, "time_per_op", "Ops side by side across runs",
                         "The same op in each run (kernel set, threads) next to each other.", header, rows)

@@ -8,6 +8,7 @@ packages=(
   libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   python3-matplotlib python3-numpy
   libssl-dev clang-14 libclang-rt-14-dev
+  chromium python3-pil
 )
 
 missing=()

@@ -210,6 +210,8 @@ nlohmann::json gpu_json() {
   return g;
 }
 
+}  // namespace
+
 // ---- machine limits ----
 
 // Sums a buffer with `threads` threads, each reading its own contiguous share; returns bytes/s of the
@@ -315,6 +317,8 @@ double measure_peak_flops(int threads) {
   for (double f : per_thread) total += f;
   return total;
 }
+
+namespace {
 
 uint64_t status_field_kib(const char* key) {
   std::istringstream in(read_text("/proc/self/status"));

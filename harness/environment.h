@@ -39,6 +39,10 @@ struct MachineLimits {
 // FMA loop for the FLOP peak) unless cached for this CPU model; given values (> 0) win. Never throws for a
 // cache it cannot read or write: it measures again and says nothing.
 MachineLimits machine_limits(double given_bandwidth_gbps = 0, double given_peak_gflops = 0);
+// The measurements behind it (also used by `llamascope machine`): bytes/s of `threads` threads reading a
+// `bytes` buffer (best of `runs`), and the FP32 FMA FLOP/s of `threads` threads.
+double measure_read_bandwidth(size_t bytes, int threads, int runs);
+double measure_peak_flops(int threads);
 
 // The cache folder ($XDG_CACHE_HOME/llamascope or ~/.cache/llamascope); empty when neither is set.
 std::string cache_dir();

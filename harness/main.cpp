@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   llamascope::register_profile_command(app);
   llamascope::register_quantize_command(app);
   llamascope::register_synth_command(app);
+  llamascope::register_machine_command(app);
+  llamascope::register_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -21,6 +21,9 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
+#include "harness/machine_roofs.h"
+#include "harness/profile_records.h"
+#include "harness/profile_table.h"
 #include "harness/records.h"
 
 namespace llamascope {
@@ -43,13 +46,6 @@ struct ProfileArgs {
   int overhead_rounds = 0;
 };
 
-// One op as the observer saw it, with when it ended (ns since the profile started).
-struct OpRecord {
-  OpEvent event;
-  int64_t end_ns = 0;
-  int64_t start_ns() const { return end_ns - static_cast<int64_t>(event.ns); }
-};
-
 class Recorder : public OpObserver {
  public:
   explicit Recorder(Clock::time_point origin) : origin_(origin) {}
@@ -62,47 +58,6 @@ class Recorder : public OpObserver {
  private:
   Clock::time_point origin_;
 };
-
-struct Step {
-  const char* phase;  // "prefill" or "decode"
-  int index;
-  int64_t pos0;
-  int64_t tokens;
-  int64_t start_ns, end_ns;
-  std::vector<OpRecord> ops;
-  uint64_t op_ns() const {
-    uint64_t sum = 0;
-    for (const OpRecord& o : ops) sum += o.event.ns;
-    return sum;
-  }
-};
-
-// The weights of an op as the layer record shows them. A grouped matmul (attn_qkv, ffn_gate_up) is a
-// matmul by its weights stacked into one matrix: names joined with ",", the shared type (else the types
-// joined with ","), and the stacked shape [sum of rows, cols].
-struct WeightFields {
-  nlohmann::json name, type, shape;
-};
-WeightFields weight_fields(const OpEvent& e) {
-  const auto weights = e.weights();
-  if (weights.empty()) return {nullptr, nullptr, nullptr};
-  std::string names, types;
-  int64_t rows = 0;
-  bool one_type = true;
-  for (const Weight* w : weights) {
-    names += (names.empty() ? "" : ",") + w->name;
-    types += std::string(types.empty() ? "" : ",") + type_name(w->type);
-    one_type = one_type && w->type == weights.front()->type;
-    rows += w->rows;
-  }
-  return {names, one_type ? std::string(type_name(weights.front()->type)) : types,
-          nlohmann::json::array({rows, weights.front()->cols})};
-}
-
-int64_t op_rows(const OpEvent& e) {
-  const std::string name = e.op;
-  return e.layer < 0 && (name == "output_norm" || name == "output") ? 1 : e.batch;
-}
 
 int32_t greedy(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -137,78 +92,33 @@ double decode_tokens_per_second(Forward& forward, const std::vector<int32_t>& pr
   return n_gen / s;
 }
 
-nlohmann::json trace_event(const std::string& name, const char* category, int64_t start_ns, int64_t dur_ns,
-                           nlohmann::json args = nlohmann::json::object()) {
-  return {{"name", name},
-          {"cat", category},
-          {"ph", "X"},
-          {"pid", 1},
-          {"tid", 1},
-          {"ts", start_ns / 1000.0},
-          {"dur", dur_ns / 1000.0},
-          {"args", std::move(args)}};
+// Paired rounds, the order flipped every round, cancel slow drifts (frequency, other load); the median of the
+// per-pair ratios drops the pairs a burst of other work disturbed.
+nlohmann::json measure_overhead(Forward& forward, const std::vector<int32_t>& prompt, int n_gen, int rounds,
+                                std::vector<float>& logits) {
+  std::vector<double> off, on, ratios;
+  Recorder sink(Clock::now());
+  for (int r = 0; r < rounds; ++r) {
+    double off_tps = 0, on_tps = 0;
+    for (int half = 0; half < 2; ++half) {
+      const bool observed = (half == 0) == (r % 2 == 1);
+      sink.ops.clear();
+      (observed ? on_tps : off_tps) =
+          decode_tokens_per_second(forward, prompt, n_gen, observed ? &sink : nullptr, logits);
+    }
+    off.push_back(off_tps), on.push_back(on_tps), ratios.push_back(on_tps / off_tps);
+  }
+  const SampleStats off_stats = summarize(off), on_stats = summarize(on), ratio_stats = summarize(ratios);
+  return {{"rounds", rounds},
+          {"tokens_per_round", n_gen},
+          {"tokens_per_second_off", off_stats.to_json()},
+          {"tokens_per_second_on", on_stats.to_json()},
+          {"slowdown", 1.0 - ratio_stats.median}};
 }
 
-// Per-op totals for the summary.
-struct OpTotals {
-  uint64_t ns = 0;
-  double bytes = 0, flops = 0;
-  int calls = 0;
-};
-
-void print_op_table(const char* title, const std::map<std::string, OpTotals>& totals,
-                    const std::vector<std::string>& order, const MachineLimits& limits) {
-  uint64_t all = 0;
-  for (const auto& [name, t] : totals) all += t.ns;
-  if (all == 0) return;
-  fmt::print("\n{} (all layers):\n", title);
-  fmt::print("{:<12} {:>6} {:>11} {:>7} {:>9} {:>9} {:>7} {:>7}\n", "op", "calls", "total ms", "share",
-             "GB/s", "GFLOP/s", "of BW", "of peak");
-  for (const std::string& name : order) {
-    const auto it = totals.find(name);
-    if (it == totals.end()) continue;
-    const OpTotals& t = it->second;
-    const double s = t.ns * 1e-9;
-    const double gbps = t.bytes / s / 1e9, gflops = t.flops / s / 1e9;
-    fmt::print("{:<12} {:>6} {:>11.3f} {:>6.1f}% {:>9.2f} {:>9.2f} {:>6.1f}% {:>6.1f}%\n", name, t.calls,
-               t.ns / 1e6, 100.0 * t.ns / all, gbps, gflops, 100 * gbps / limits.bandwidth_gbps,
-               100 * gflops / limits.peak_gflops);
-  }
-  // The op furthest from both limits among those that matter (>= 2 % of the time).
-  std::string worst;
-  double worst_fraction = 2;
-  for (const auto& [name, t] : totals) {
-    if (t.ns < all / 50) continue;
-    const double s = t.ns * 1e-9;
-    const double fraction =
-        std::max(t.bytes / s / 1e9 / limits.bandwidth_gbps, t.flops / s / 1e9 / limits.peak_gflops);
-    if (fraction < worst_fraction) worst_fraction = fraction, worst = name;
-  }
-  if (!worst.empty())
-    fmt::print(
-        "furthest from the machine's limits: {} at {:.1f}% of the nearer limit (bandwidth or FLOP peak)\n",
-        worst, 100 * worst_fraction);
-}
-
-void profile(const ProfileArgs& args) {
-  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
-  if (args.n_gen < 0) throw Error("-n must be >= 0");
-  if (args.overhead_rounds < 0) throw Error("--overhead must be >= 0");
-  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
-  const std::unique_ptr<Model> model = load_model(model_path);
-  const ModelConfig& c = model->config;
-  const nlohmann::json identity = model_identity(*model);
-  const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
-  const std::string run_id = new_run_id();
-
-  KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
-  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt);
-  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
-  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
-
-  // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
-  forward.eval(prompt, 0, logits.data());
-
+// The prefill step (the whole prompt) and n_gen greedy decode steps, every op recorded.
+std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& prompt, int n_gen,
+                                 std::vector<float>& logits) {
   const auto origin = Clock::now();
   auto since_origin = [&] {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count();
@@ -218,9 +128,10 @@ void profile(const ProfileArgs& args) {
   std::vector<Step> steps;
   int64_t pos = 0;
   int32_t next = 0;
-  for (int s = 0; s <= args.n_gen; ++s) {
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  for (int s = 0; s <= n_gen; ++s) {
     const bool prefill = s == 0;
-    Step step{prefill ? "prefill" : "decode", s, pos, prefill ? args.n_prompt : 1, 0, 0, {}};
+    Step step{prefill ? "prefill" : "decode", s, pos, prefill ? n_prompt : 1, 0, 0, {}};
     recorder.ops.clear();
     step.start_ns = since_origin();
     if (prefill)
@@ -234,143 +145,73 @@ void profile(const ProfileArgs& args) {
     steps.push_back(std::move(step));
   }
   forward.set_observer(nullptr);
+  return steps;
+}
 
-  nlohmann::json overhead = nullptr;
-  if (args.overhead_rounds > 0 && args.n_gen > 0) {
-    // Paired rounds, the order flipped every round, cancel slow drifts (frequency, other load); the median
-    // of the per-pair ratios drops the pairs a burst of other work disturbed.
-    std::vector<double> off, on, ratios;
-    Recorder sink(Clock::now());
-    for (int r = 0; r < args.overhead_rounds; ++r) {
-      double off_tps = 0, on_tps = 0;
-      for (int half = 0; half < 2; ++half) {
-        const bool observed = (half == 0) == (r % 2 == 1);
-        sink.ops.clear();
-        (observed ? on_tps : off_tps) =
-            decode_tokens_per_second(forward, prompt, args.n_gen, observed ? &sink : nullptr, logits);
-      }
-      off.push_back(off_tps), on.push_back(on_tps), ratios.push_back(on_tps / off_tps);
-    }
-    const SampleStats off_stats = summarize(off), on_stats = summarize(on), ratio_stats = summarize(ratios);
-    overhead = {{"rounds", args.overhead_rounds},
-                {"tokens_per_round", args.n_gen},
-                {"tokens_per_second_off", off_stats.to_json()},
-                {"tokens_per_second_on", on_stats.to_json()},
-                {"slowdown", 1.0 - ratio_stats.median}};
+// The summary on stdout, from the run record and the collected totals.
+void print_summary(const nlohmann::json& run, const Collector& out) {
+  const nlohmann::json& model = run["model"];
+  const nlohmann::json& roofs = run["roofs"];
+  const int n_prompt = run["n_prompt"].get<int>(), n_gen = run["n_gen"].get<int>();
+  const double prefill_ns = run["prefill_ns"].get<double>(), decode_ns = run["decode_ns"].get<double>();
+  fmt::print("profile: {} ({}), kernels {}, {} threads\n", model["name"].get<std::string>(),
+             model["weight_types"].get<std::string>(), run["kernels"].get<std::string>(),
+             run["threads"].get<int>());
+  fmt::print("machine roofs: {} (`llamascope machine` shows them), measured {}\n",
+             roofs["source"].get<std::string>(), roofs["measured_at"].get<std::string>());
+  fmt::print("prefill: {} tokens in {:.3f} ms ({:.1f} tok/s); per-op times cover {:.1f}% of the step\n",
+             n_prompt, prefill_ns / 1e6, n_prompt / (prefill_ns * 1e-9), 100 * out.prefill_coverage);
+  if (n_gen > 0) {
+    const nlohmann::json& coverage = run["decode_coverage"];
+    fmt::print(
+        "decode: {} steps, {:.3f} ms per token ({:.1f} tok/s); per-op times cover {:.1f}% of each step's "
+        "wall "
+        "time (median; min {:.1f}%, max {:.1f}%)\n",
+        n_gen, decode_ns / 1e6 / n_gen, n_gen / (decode_ns * 1e-9), 100 * coverage["median"].get<double>(),
+        100 * coverage["min"].get<double>(), 100 * coverage["max"].get<double>());
   }
+  print_op_table("decode, per op", out.decode_totals, out.op_order);
+  print_op_table("prefill, per op", out.prefill_totals, out.op_order);
+  print_layer_table(out.decode_layer_ns);
+  print_overhead(run["overhead"]);
+}
 
-  // ---- records ----
-  std::map<std::pair<int, int>, std::string> backend_of;  // (op kind, type) -> backend name
-  auto backend_of_type = [&](OpKind kind, TensorType type) {
-    auto key = std::make_pair(static_cast<int>(kind), static_cast<int>(type));
-    auto it = backend_of.find(key);
-    if (it == backend_of.end()) it = backend_of.emplace(key, kernels.for_op(kind, type).name()).first;
-    return it->second;
-  };
-  // The backend that ran the op; a grouped matmul split over backends names each ("simd,scalar").
-  auto backend_name = [&](const OpEvent& e) {
-    if (e.n_weights == 0) return backend_of_type(e.kind, TensorType::F32);
-    std::string names;
-    for (const Weight* w : e.weights()) {
-      const std::string& name = backend_of_type(e.kind, w->type);
-      if (names.find(name) == std::string::npos) names += (names.empty() ? "" : ",") + name;
-    }
-    return names;
-  };
+void profile(const ProfileArgs& args) {
+  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
+  if (args.n_gen < 0) throw Error("-n must be >= 0");
+  if (args.overhead_rounds < 0) throw Error("--overhead must be >= 0");
+  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
+  const std::unique_ptr<Model> model = load_model(model_path);
+  const ModelConfig& c = model->config;
+  const nlohmann::json identity = model_identity(*model);
+  const double weight_stream_bytes = identity["weight_bytes"].get<double>();
+  const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
+  MachineRoofs roofs = machine_roofs();
+  apply_given_limits(roofs, args.bandwidth_gbps, args.peak_gflops);
+  const std::string run_id = new_run_id();
 
-  std::vector<nlohmann::json> records;
-  nlohmann::json trace = nlohmann::json::array();
-  trace.push_back({{"name", "process_name"},
-                   {"ph", "M"},
-                   {"pid", 1},
-                   {"tid", 1},
-                   {"args", {{"name", "llamascope profile: " + identity["name"].get<std::string>()}}}});
-  trace.push_back(
-      {{"name", "thread_name"},
-       {"ph", "M"},
-       {"pid", 1},
-       {"tid", 1},
-       {"args",
-        {{"name", fmt::format("forward (kernels {}, {} threads)", kernels.spec(), args.kernels.threads)}}}});
+  KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
+  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt);
+  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 
-  std::map<std::string, OpTotals> decode_totals, prefill_totals;
-  std::map<int, uint64_t> decode_layer_ns;
-  std::vector<std::string> op_order;
-  std::vector<double> decode_coverage;
-  double prefill_coverage = 0;
-  uint64_t decode_wall_ns = 0;
+  // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
+  forward.eval(prompt, 0, logits.data());
 
-  for (const Step& step : steps) {
-    const uint64_t wall = static_cast<uint64_t>(step.end_ns - step.start_ns);
-    const uint64_t op_ns = step.op_ns();
-    const double coverage = wall ? static_cast<double>(op_ns) / wall : 0;
-    if (step.index == 0)
-      prefill_coverage = coverage;
-    else
-      decode_coverage.push_back(coverage), decode_wall_ns += wall;
-    records.push_back({{"schema", "llamascope.step/1"},
-                       {"run_id", run_id},
-                       {"phase", step.phase},
-                       {"step", step.index},
-                       {"pos0", step.pos0},
-                       {"tokens", step.tokens},
-                       {"ns", wall},
-                       {"op_ns", op_ns},
-                       {"coverage", coverage},
-                       {"start_ns", step.start_ns}});
-    trace.push_back(trace_event(fmt::format("{} step {} ({} tokens)", step.phase, step.index, step.tokens),
-                                "step", step.start_ns, step.end_ns - step.start_ns,
-                                {{"pos0", step.pos0}, {"op_ns", op_ns}, {"coverage", coverage}}));
-    int current_layer = -2;
-    int64_t layer_start = 0, layer_end = 0;
-    auto close_layer = [&] {
-      if (current_layer >= 0)
-        trace.push_back(trace_event(fmt::format("layer {}", current_layer), "layer", layer_start,
-                                    layer_end - layer_start, {{"layer", current_layer}}));
-    };
-    for (const OpRecord& o : step.ops) {
-      const OpEvent& e = o.event;
-      const int64_t rows = op_rows(e);
-      const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c);
-      const WeightFields weight = weight_fields(e);
-      records.push_back({{"schema", "llamascope.layer/2"},
-                         {"run_id", run_id},
-                         {"phase", step.phase},
-                         {"step", step.index},
-                         {"pos0", e.pos0},
-                         {"batch", e.batch},
-                         {"rows", rows},
-                         {"layer", e.layer},
-                         {"op", e.op},
-                         {"op_kind", op_kind_name(e.kind)},
-                         {"backend", backend_name(e)},
-                         {"weight_name", weight.name},
-                         {"weight_type", weight.type},
-                         {"weight_shape", weight.shape},
-                         {"n_keys", e.n_keys},
-                         {"ns", e.ns},
-                         {"bytes", cost.bytes},
-                         {"flops", cost.flops},
-                         {"start_ns", o.start_ns()}});
-      if (e.layer != current_layer) {
-        close_layer();
-        current_layer = e.layer;
-        layer_start = o.start_ns();
-      }
-      layer_end = o.end_ns;
-      trace.push_back(
-          trace_event(e.op, "op", o.start_ns(), static_cast<int64_t>(e.ns),
-                      {{"layer", e.layer},
-                       {"bytes", cost.bytes},
-                       {"flops", cost.flops},
-                       {"weight_type", weight.type.is_null() ? nlohmann::json("-") : weight.type}}));
-      OpTotals& t = (step.index == 0 ? prefill_totals : decode_totals)[e.op];
-      t.ns += e.ns, t.bytes += cost.bytes, t.flops += cost.flops, ++t.calls;
-      if (step.index > 0) decode_layer_ns[e.layer] += e.ns;
-      if (std::find(op_order.begin(), op_order.end(), e.op) == op_order.end()) op_order.push_back(e.op);
-    }
-    close_layer();
-  }
+  const std::vector<Step> steps = observed_steps(forward, prompt, args.n_gen, logits);
+
+  const nlohmann::json overhead =
+      args.overhead_rounds > 0 && args.n_gen > 0
+          ? measure_overhead(forward, prompt, args.n_gen, args.overhead_rounds, logits)
+          : nlohmann::json(nullptr);
+
+  Collector out(kernels, c, roofs, run_id, weight_stream_bytes, args.kernels.threads);
+  out.name_trace(identity["name"].get<std::string>(), kernels.spec(), args.kernels.threads);
+  for (const Step& step : steps) out.add_step(step);
+  std::vector<nlohmann::json>& records = out.records;
+  const std::vector<double>& decode_coverage = out.decode_coverage;
+  const double prefill_coverage = out.prefill_coverage;
+  const uint64_t decode_wall_ns = out.decode_wall_ns;
 
   const SampleStats coverage_stats = summarize(decode_coverage);
   const uint64_t prefill_ns = static_cast<uint64_t>(steps.front().end_ns - steps.front().start_ns);
@@ -391,6 +232,7 @@ void profile(const ProfileArgs& args) {
       {"prefill_coverage", prefill_coverage},
       {"overhead", overhead},
       {"machine", limits.to_json()},
+      {"roofs", roofs.to_json()},
       {"model", identity},
       {"environment", environment_json()},
       {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
@@ -405,43 +247,13 @@ void profile(const ProfileArgs& args) {
   }
   if (!args.trace.empty()) {
     const nlohmann::json doc = {
-        {"traceEvents", trace},
+        {"traceEvents", out.trace},
         {"displayTimeUnit", "ms"},
         {"otherData", {{"run_id", run_id}, {"model", model_path}, {"kernels", kernels.spec()}}}};
     write_file_atomically(args.trace, doc.dump() + "\n");
   }
 
-  // ---- summary ----
-  fmt::print("profile: {} ({}), kernels {}, {} threads\n", identity["name"].get<std::string>(),
-             identity["weight_types"].get<std::string>(), kernels.spec(), args.kernels.threads);
-  fmt::print("machine limits: {:.1f} GB/s memory bandwidth ({}), {:.1f} GFLOP/s FP32 peak ({})\n",
-             limits.bandwidth_gbps, limits.bandwidth_source, limits.peak_gflops, limits.peak_source);
-  fmt::print("prefill: {} tokens in {:.3f} ms ({:.1f} tok/s); per-op times cover {:.1f}% of the step\n",
-             args.n_prompt, prefill_ns / 1e6, args.n_prompt / (prefill_ns * 1e-9), 100 * prefill_coverage);
-  if (args.n_gen > 0)
-    fmt::print(
-        "decode: {} steps, {:.3f} ms per token ({:.1f} tok/s); per-op times cover {:.1f}% of each step's "
-        "wall "
-        "time (median; min {:.1f}%, max {:.1f}%)\n",
-        args.n_gen, decode_wall_ns / 1e6 / args.n_gen, args.n_gen / (decode_wall_ns * 1e-9),
-        100 * coverage_stats.median, 100 * coverage_stats.min, 100 * coverage_stats.max);
-  print_op_table("decode, per op", decode_totals, op_order, limits);
-  print_op_table("prefill, per op", prefill_totals, op_order, limits);
-  if (!decode_layer_ns.empty()) {
-    uint64_t all = 0;
-    for (const auto& [layer, ns] : decode_layer_ns) all += ns;
-    fmt::print("\ndecode, per layer:\n{:<8} {:>11} {:>7}\n", "layer", "total ms", "share");
-    for (const auto& [layer, ns] : decode_layer_ns)
-      fmt::print("{:<8} {:>11.3f} {:>6.1f}%\n", layer < 0 ? std::string("outside") : std::to_string(layer),
-                 ns / 1e6, 100.0 * ns / all);
-  }
-  if (!overhead.is_null())
-    fmt::print(
-        "\nprofiling overhead: decode {:.2f} tok/s with per-op timing off, {:.2f} on (medians of {} rounds): "
-        "{:.2f}% slower (median of the paired rounds' ratios)\n",
-        overhead["tokens_per_second_off"]["median"].get<double>(),
-        overhead["tokens_per_second_on"]["median"].get<double>(), args.overhead_rounds,
-        100 * overhead["slowdown"].get<double>());
+  print_summary(run, out);
 }
 
 }  // namespace

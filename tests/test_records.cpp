@@ -352,7 +352,7 @@ TEST_F(RecordsCli, ProfileRecordsCoverEveryLayerAndOpAndTheTraceNests) {
     }
 
   check_trace(json::parse(read(path("trace.json"))));
-  EXPECT_NE(r.out.find("furthest from the machine's limits"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("furthest from its roofs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cover"), std::string::npos);
 }
 

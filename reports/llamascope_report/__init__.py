@@ -1,0 +1,1 @@
+"""Comparative kernel reports: bench, profile, golden and machine records -> HTML + Markdown + figures."""

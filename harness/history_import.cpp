@@ -1,6 +1,6 @@
-// `history add`: one JSONL result file into the store, in one transaction. Every line is parsed and
-// checked before the database is touched; the environment, the model and the tokens/s samples go to their
-// own tables, the rest of each record to `results` (its indexed columns and the remaining body).
+// `history add`: one JSONL result file into the store, in one transaction (a bad line rolls it back, so
+// the file adds nothing). The environment, the model and the raw samples of each record go to their own
+// tables, the rest of it to `results` (its indexed columns and the remaining body).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "harness/environment.h"
@@ -135,28 +136,12 @@ Row split_record(json r, const std::string& path, int line, const std::string& f
   return row;
 }
 
-std::vector<Row> read_rows(const std::string& path) {
+std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("history add: cannot read " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  // Records without a run_id (golden) belong to a run named after the file's content.
-  const std::string file_run_id = "file-" + sha256_hex(text.data(), text.size()).substr(0, 24);
-  std::vector<Row> rows;
-  std::istringstream lines(text);
-  std::string line;
-  for (int n = 1; std::getline(lines, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json record;
-    try {
-      record = json::parse(line);
-    } catch (const json::parse_error& e) {
-      bad_line(path, n, fmt::format("not valid JSON (byte {})", e.byte));
-    }
-    rows.push_back(split_record(std::move(record), path, n, file_run_id));
-  }
-  return rows;
+  return buffer.str();
 }
 
 // ---- writing ----
@@ -242,73 +227,97 @@ void insert_samples(HistoryStore& store, int64_t result_id, const Row& row) {
   }
 }
 
-// The run each record belongs to: its environment and start come from the first record that has them.
-struct RunInfo {
-  std::string kind, started;
-  json environment;
-};
+// Writes one file's rows as they are read: the file is never held as parsed records, only the ids of the
+// environments, models and runs it has met (consecutive records usually share them).
+class Writer {
+ public:
+  Writer(HistoryStore& store, const std::string& path)
+      : store_(store), path_(path), now_(utc_now_iso8601()) {}
 
-ImportCounts write_rows(HistoryStore& store, const std::vector<Row>& rows, const std::string& path) {
-  std::map<std::string, RunInfo> runs;
-  for (const Row& row : rows) {
-    RunInfo& run = runs[row.run_id];
-    if (run.kind.empty() || row.kind == "bench" || row.kind == "profile") run.kind = row.kind;
-    if (run.environment.is_null()) run.environment = row.environment;
-    if (const auto* t = std::get_if<std::string>(&row.finished_at);
-        t && (run.started.empty() || *t < run.started))
-      run.started = *t;
-  }
-  std::map<std::string, int64_t> run_ids, model_ids, env_ids;
-  auto env_id = [&](const json& env) -> SqlValue {
-    if (!env.is_object()) return nullptr;
-    const std::string key = env.dump();
-    auto it = env_ids.find(key);
-    if (it == env_ids.end()) it = env_ids.emplace(key, environment_id(store, env)).first;
-    return it->second;
-  };
-  const std::string now = utc_now_iso8601();
-  for (auto& [run_id, run] : runs) {
-    const SqlValue env = env_id(run.environment);
-    run_ids[run_id] = get_or_insert(
-        store, "runs", "run_id", "run_id, kind, started, environment_id, source, imported_at",
-        {run_id, run.kind, run.started.empty() ? SqlValue(nullptr) : SqlValue(run.started), env, path, now});
-  }
-  ImportCounts counts;
-  for (const Row& row : rows) {
+  void write(const Row& row) {
     ++counts.records;
-    SqlValue model = nullptr;
-    if (!row.model.is_null()) {
-      const std::string key = row.model.dump();
-      auto it = model_ids.find(key);
-      if (it == model_ids.end()) it = model_ids.emplace(key, model_id(store, row.model)).first;
-      model = it->second;
-    }
-    const auto inserted = store.query(
+    const SqlValue env = environment_of(row.environment);
+    auto run = run_ids_.find(row.run_id);
+    if (run == run_ids_.end())  // a run's first record carries its kind, start and environment
+      run =
+          run_ids_
+              .emplace(row.run_id, get_or_insert(store_, "runs", "run_id",
+                                                 "run_id, kind, started, environment_id, source, imported_at",
+                                                 {row.run_id, row.kind, row.finished_at, env, path_, now_}))
+              .first;
+    const SqlValue model = row.model.is_null() ? SqlValue(nullptr) : model_of(row.model);
+    const auto inserted = store_.query(
         "INSERT INTO results (record_hash, run_id, environment_id, record_schema, model_id, kernels, "
         "threads, "
         "test, n_prompt, n_gen, step, layer, finished_at, metric, value, value_stddev, passed, line, body) "
         "VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
         "ON CONFLICT (record_hash) DO NOTHING RETURNING id",
-        {row.hash, run_ids.at(row.run_id), env_id(row.environment), row.schema, model, row.kernels,
-         row.threads, row.test, row.n_prompt, row.n_gen, row.step, row.layer, row.finished_at, row.metric,
-         row.value, row.stddev, row.passed, int64_t{row.line}, row.body.dump()});
-    if (inserted.empty()) continue;  // stored before
+        {row.hash, run->second, env, row.schema, model, row.kernels, row.threads, row.test, row.n_prompt,
+         row.n_gen, row.step, row.layer, row.finished_at, row.metric, row.value, row.stddev, row.passed,
+         int64_t{row.line}, row.body.dump()});
+    if (inserted.empty()) return;  // stored before
     ++counts.added;
-    insert_samples(store, first_id(inserted), row);
+    insert_samples(store_, first_id(inserted), row);
   }
-  return counts;
+
+  ImportCounts counts;
+
+ private:
+  SqlValue environment_of(const json& env) {
+    if (!env.is_object()) return nullptr;
+    if (env != last_env_) {
+      last_env_ = env;
+      last_env_id_ = environment_id(store_, env);
+    }
+    return last_env_id_;
+  }
+  SqlValue model_of(const json& model) {
+    if (model != last_model_) {
+      last_model_ = model;
+      last_model_id_ = model_id(store_, model);
+    }
+    return last_model_id_;
+  }
+
+  HistoryStore& store_;
+  std::string path_, now_;
+  std::map<std::string, int64_t> run_ids_;
+  json last_env_, last_model_;
+  int64_t last_env_id_ = 0, last_model_id_ = 0;
+};
+
+// Every line of the file, in one transaction: a bad line throws before COMMIT, so the file adds nothing.
+ImportCounts write_file(HistoryStore& store, const std::string& path, const std::string& text) {
+  // Records without a run_id (golden) belong to a run named after the file's content.
+  const std::string file_run_id = "file-" + sha256_hex(text.data(), text.size()).substr(0, 24);
+  Writer writer(store, path);
+  size_t start = 0;
+  for (int n = 1; start < text.size(); ++n) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    json record;
+    try {
+      record = json::parse(line);
+    } catch (const json::parse_error& e) {
+      bad_line(path, n, fmt::format("not valid JSON (byte {})", e.byte));
+    }
+    writer.write(split_record(std::move(record), path, n, file_run_id));
+  }
+  return writer.counts;
 }
 
 }  // namespace
 
 ImportCounts import_history_file(HistoryStore& store, const std::string& path) {
-  const std::vector<Row> rows = read_rows(path);
+  const std::string text = read_text(path);
   std::minstd_rand jitter(static_cast<unsigned>(getpid()));
   for (int attempt = 0;; ++attempt) {
     try {
       store.begin();
-      const ImportCounts counts = write_rows(store, rows, path);
+      const ImportCounts counts = write_file(store, path, text);
       store.commit();
       return counts;
     } catch (const RetryableDbError&) {

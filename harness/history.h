@@ -51,9 +51,10 @@ std::vector<nlohmann::json> history_records(HistoryStore& store, const HistoryFi
 // first measured. {"model", "test", "series": [{"kernels", "threads", "machine", "points": [...]}]}
 nlohmann::json history_trend(HistoryStore& store, const HistoryFilter& filter);
 
-// The bench records a gate compares against: of the runs at commit REV (a revision prefix, else resolved
-// with `git rev-parse` in the working folder), the newest record per (model sha256, kernels, threads,
-// test, hostname). Error when there are none.
+// The records a gate compares against, at commit REV (a revision prefix, else resolved with `git
+// rev-parse` in the working folder): the newest bench record per (model sha256, kernels, threads, test,
+// hostname), then the newest profile run per (model sha256, kernels, threads, hostname) whole (its
+// profile, step and layer records). Error when there are none.
 std::vector<nlohmann::json> history_baseline_records(HistoryStore& store, const std::string& rev,
                                                      const std::string& machine = "");
 std::vector<nlohmann::json> history_baseline_records(const std::string& db_url, const std::string& rev);

@@ -231,7 +231,8 @@ void register_history_command(CLI::App& app) {
   add_filter_flags(*tr, *a);
   tr->add_flag("--json", a->json_output, "the series as JSON (for plots)");
   auto* base =
-      sub("baseline", "the bench records at a commit (what gate --baseline history:REV reads)", baseline);
+      sub("baseline", "the bench and profile records at a commit (what gate --baseline history:REV reads)",
+          baseline);
   base->add_option("--commit", a->rev, "revision prefix or git ref")->required();
   base->add_option("--machine", a->filter.machine, "only this host / CPU model");
   base->add_option("-o,--out", a->out, "write JSONL to FILE (atomically) instead of stdout");

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "harness/history.h"
+#include "harness/records.h"
 
 namespace llamascope {
 namespace {
@@ -212,7 +213,6 @@ std::vector<json> history_baseline_records(HistoryStore& store, const std::strin
                                            const std::string& machine) {
   if (rev.empty()) throw Error("history baseline: empty revision");
   HistoryFilter f;
-  f.schema = "llamascope.bench/1";
   f.machine = machine;
   f.commit = rev;
   if (history_runs(store, f).empty() && safe_git_argument(rev)) {  // a ref such as main or HEAD~2
@@ -220,18 +220,29 @@ std::vector<json> history_baseline_records(HistoryStore& store, const std::strin
         trimmed_command_output("git rev-parse --short=12 '" + rev + "^{commit}' 2>/dev/null");
     if (!resolved.empty()) f.commit = resolved;
   }
-  std::vector<json> all = records_where(store, where_clause(f), " ORDER BY r.finished_at DESC, r.id DESC");
-  std::vector<json> newest;
+  // The newest bench record, and the newest profile run, per (model, kernels, threads[, test], host).
+  auto key = [](const json& r) {
+    return fmt::format("{}|{}|{}|{}|{}", value_at(r, "/model/sha256").dump(), r.value("kernels", ""),
+                       r.value("threads", 0), r.value("test", ""),
+                       value_at(r, "/environment/hostname").dump());
+  };
+  std::vector<json> newest, profiles;
   std::set<std::string> seen;
-  for (json& r : all) {
-    const std::string key =
-        fmt::format("{}|{}|{}|{}|{}", r["model"].value("sha256", ""), r.value("kernels", ""),
-                    r.value("threads", 0), r.value("test", ""), r["environment"].value("hostname", ""));
-    if (seen.insert(key).second) newest.push_back(std::move(r));
+  for (const char* schema : {"llamascope.bench/1", "llamascope.profile/1"}) {
+    f.schema = schema;
+    for (json& r : records_where(store, where_clause(f), " ORDER BY r.finished_at DESC, r.id DESC"))
+      if (seen.insert(schema + key(r)).second)
+        (f.schema == "llamascope.bench/1" ? newest : profiles).push_back(r);
+  }
+  std::reverse(newest.begin(), newest.end());
+  for (auto it = profiles.rbegin(); it != profiles.rend(); ++it) {  // each run whole: profile, steps, layers
+    HistoryFilter run;
+    run.run = (*it)["run_id"].get<std::string>();
+    for (json& r : history_records(store, run)) newest.push_back(std::move(r));
   }
   if (newest.empty())
-    throw Error("history baseline: no bench records at commit '" + rev + "' in " + store.location());
-  std::reverse(newest.begin(), newest.end());
+    throw Error("history baseline: no bench or profile records at commit '" + rev + "' in " +
+                store.location());
   return newest;
 }
 

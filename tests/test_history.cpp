@@ -224,6 +224,9 @@ TEST_P(History, ProfileRecordsKeepTheirRunAndLayers) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["kind"], "profile");
   EXPECT_EQ(history_records(*store, {}), lines);
+  const json rev = lines[0]["environment"]["build"]["git"]["revision"];
+  if (rev.is_string() && !rev.get<std::string>().empty())  // the gate's per-op baseline: the run, whole
+    EXPECT_EQ(history_baseline_records(*store, rev.get<std::string>()), lines);
 }
 
 TEST_P(History, MigratesAnOlderSchemaForward) {

@@ -263,6 +263,18 @@ std::vector<BenchTest> expand_tests(const BenchArgs& args) {
   return tests;
 }
 
+// `bench --list`: the shard's rows in bench's order: position, model, kernel set, threads, test.
+void list_matrix(const std::vector<std::string>& models, const std::vector<std::string>& kernel_sets,
+                 const std::vector<int>& threads, const std::vector<BenchTest>& tests,
+                 const BenchShard& shard) {
+  size_t p = 0;
+  for (const std::string& m : models)
+    for (const std::string& k : kernel_sets)
+      for (int t : threads)
+        for (const BenchTest& test : tests)
+          if (shard.contains(p++)) fmt::print("{}\t{}\t{}\t{}\t{}\n", p - 1, m, k, t, test.name());
+}
+
 void bench(const BenchArgs& args) {
   const OutputFormat format = parse_output_format(args.output);
   if (args.repetitions < 1) throw Error("-r: repetitions must be >= 1");
@@ -286,15 +298,7 @@ void bench(const BenchArgs& args) {
   const size_t per_pair = tests.size(), per_model = kernel_sets.size() * threads.size() * per_pair;
   int total = 0;
   for (size_t p = 0; p < models.size() * per_model; ++p) total += shard.contains(p);
-  if (args.list) {  // the rows in bench's order: position, model, kernel set, threads, test
-    size_t p = 0;
-    for (const std::string& m : models)
-      for (const std::string& k : kernel_sets)
-        for (int t : threads)
-          for (const BenchTest& test : tests)
-            if (shard.contains(p++)) fmt::print("{}\t{}\t{}\t{}\t{}\n", p - 1, m, k, t, test.name());
-    return;
-  }
+  if (args.list) return list_matrix(models, kernel_sets, threads, tests, shard);
   const std::string run_id = new_run_id();
   const MachineLimits limits = machine_limits(args.bandwidth_gbps);
   const nlohmann::json& environment = environment_json();

@@ -123,7 +123,7 @@ std::vector<json> history_runs(HistoryStore& store, const HistoryFilter& filter)
                   "COUNT(*), COUNT(DISTINCT r.model_id)") +
           kFrom + w.sql +
           " GROUP BY u.id, u.run_id, u.kind, u.started, e.hostname, e.cpu_model, e.git_revision, e.git_dirty"
-          " ORDER BY u.started, u.id",
+          " ORDER BY CASE WHEN u.started IS NULL THEN 1 ELSE 0 END, u.started, u.id",
       w.params);
   std::vector<json> runs;
   for (const SqlRow& r : rows)

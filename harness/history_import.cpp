@@ -104,7 +104,8 @@ void fill_columns(Row& row, const json& r, const std::string& path) {
   }
 }
 
-Row split_record(json r, const std::string& path, int line, const std::string& file_run_id) {
+// run_id stays empty for a record without one (the caller names the file's run).
+Row split_record(json r, const std::string& path, int line) {
   Row row;
   row.line = line;
   if (!r.is_object() || !r.contains("schema") || !r["schema"].is_string() ||
@@ -115,7 +116,7 @@ Row split_record(json r, const std::string& path, int line, const std::string& f
   row.schema = r["schema"].get<std::string>();
   row.kind = row.schema.substr(11, row.schema.find('/') - 11);
   fill_columns(row, r, path);
-  row.run_id = r.contains("run_id") && r["run_id"].is_string() ? r["run_id"].get<std::string>() : file_run_id;
+  if (r.contains("run_id") && r["run_id"].is_string()) row.run_id = r["run_id"].get<std::string>();
   if (r.contains("model")) row.model = r["model"], r.erase("model");
   if (r.contains("environment") && r["environment"].is_object())
     row.environment = r["environment"], r.erase("environment");
@@ -137,11 +138,13 @@ Row split_record(json r, const std::string& path, int line, const std::string& f
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error("history add: cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::string text(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(text.data(), static_cast<std::streamsize>(text.size())))
+    throw Error("history add: cannot read " + path);
+  return text;
 }
 
 // ---- writing ----
@@ -289,8 +292,7 @@ class Writer {
 
 // Every line of the file, in one transaction: a bad line throws before COMMIT, so the file adds nothing.
 ImportCounts write_file(HistoryStore& store, const std::string& path, const std::string& text) {
-  // Records without a run_id (golden) belong to a run named after the file's content.
-  const std::string file_run_id = "file-" + sha256_hex(text.data(), text.size()).substr(0, 24);
+  std::string file_run_id;
   Writer writer(store, path);
   size_t start = 0;
   for (int n = 1; start < text.size(); ++n) {
@@ -304,7 +306,12 @@ ImportCounts write_file(HistoryStore& store, const std::string& path, const std:
     } catch (const json::parse_error& e) {
       bad_line(path, n, fmt::format("not valid JSON (byte {})", e.byte));
     }
-    writer.write(split_record(std::move(record), path, n, file_run_id));
+    Row row = split_record(std::move(record), path, n);
+    if (row.run_id.empty()) {  // records without a run_id (golden): a run named after the file's content
+      if (file_run_id.empty()) file_run_id = "file-" + sha256_hex(text.data(), text.size()).substr(0, 24);
+      row.run_id = file_run_id;
+    }
+    writer.write(row);
   }
   return writer.counts;
 }

@@ -48,7 +48,8 @@ std::vector<nlohmann::json> history_records(HistoryStore& store, const HistoryFi
 
 // tokens/s of the filter's bench records over commits: one series per (kernels, threads, machine), each
 // point a commit with the median, min and max of its records' medians, in the order the commits were
-// first measured. {"model", "test", "series": [{"kernels", "threads", "machine", "points": [...]}]}
+// first measured (with filter.commits, a git range, in the range's order, oldest first). {"model", "test",
+// "series": [{"kernels", "threads", "machine", "points": [...]}]}
 nlohmann::json history_trend(HistoryStore& store, const HistoryFilter& filter);
 
 // The records a gate compares against, at commit REV (a revision prefix, else resolved with `git

@@ -171,9 +171,19 @@ json history_trend(HistoryStore& store, const HistoryFilter& filter) {
     models.insert(*r[7]);
   }
   json out = {{"model", filter.model}, {"test", filter.test}, {"models", models}, {"series", json::array()}};
+  // With a git range, commits follow the history (rev-list lists the newest first), not the measurements.
+  auto git_position = [&](const std::string& commit) {
+    const auto it = std::find_if(filter.commits.begin(), filter.commits.end(),
+                                 [&](const std::string& c) { return c.substr(0, 12) == commit; });
+    return filter.commits.end() - it;
+  };
   for (const auto& key : order) {
     json points = json::array();
     double previous = 0;
+    if (!filter.commits.empty())
+      std::stable_sort(series[key].begin(), series[key].end(), [&](const Point& a, const Point& b) {
+        return git_position(a.commit) < git_position(b.commit);
+      });
     for (const Point& p : series[key]) {
       const double median = median_of(p.values);
       points.push_back({{"commit", p.commit},

@@ -38,6 +38,17 @@ if [ -n "$rev" ]; then
   "$bin" history baseline --commit "$rev" -o base.jsonl 2> /dev/null
   [ "$(wc -l < base.jsonl)" -eq 2 ] || fail "baseline"
 fi
+# The committed trend over 5 commits of main (docs/history.md): five points, in git order with --commits.
+src=$(dirname "$golden")
+"$bin" history add "$src/docs/data/trend-5-commits.jsonl" --db trend.sqlite > /dev/null
+"$bin" history trend --model synth-mini-Q4_0.gguf --test tg32 --db trend.sqlite > trend.md
+[ "$(grep -c '^| [0-9a-f]\{12\} |' trend.md)" -eq 5 ] || fail "trend over 5 commits: $(cat trend.md)"
+if git -C "$src" cat-file -e '6ba04bc^{commit}' 2> /dev/null && git -C "$src" cat-file -e '6e33bb4^{commit}' 2> /dev/null; then
+  (cd "$src" && "$bin" history trend --model synth-mini-Q4_0.gguf --test tg32 --db "$tmp/trend.sqlite" \
+    --commits 6ba04bc~1..6e33bb4) | grep -o '^| [0-9a-f]\{12\}' | tr -d '| ' > order.txt
+  [ "$(tr '\n' ' ' < order.txt)" = "6ba04bc98acd 959b3575a38a 7642194875b6 888f26ecdd65 6e33bb447e6c " ] ||
+    fail "trend --commits order: $(cat order.txt)"
+fi
 # Errors: one line, non-zero.
 set +e
 "$bin" history export --format xml > /dev/null 2> err.txt; rc=$?

@@ -205,8 +205,10 @@ void register_history_command(CLI::App& app) {
       "postgresql://..." +
       std::string(history_postgres_available() ? ""
                                                : " (PostgreSQL: not in this build; libpq was not found)");
-  auto* cmd =
-      app.add_subcommand("history", "Results store: import result files, list, export, trends, baselines");
+  auto* cmd = app.add_subcommand(
+      "history", std::string("Results store: import result files, list, export, trends, baselines "
+                             "(SQLite; PostgreSQL ") +
+                     (history_postgres_available() ? "built in)" : "not in this build: no libpq)"));
   cmd->require_subcommand(1);
   auto sub = [&](const char* name, const char* help, auto run) {
     auto* s = cmd->add_subcommand(name, help);

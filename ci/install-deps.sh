@@ -9,6 +9,7 @@ packages=(
   python3-matplotlib python3-numpy
   libssl-dev clang-14 libclang-rt-14-dev
   chromium python3-pil
+  libsqlite3-dev libpq-dev postgresql
 )
 
 missing=()

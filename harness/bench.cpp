@@ -20,6 +20,7 @@
 #include "engine/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "harness/bench_shard.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
@@ -47,6 +48,8 @@ struct BenchArgs {
   std::string out_file;
   double bandwidth_gbps = 0;
   bool progress = true;
+  std::string shard;  // I/N (bench_shard.h)
+  bool list = false;  // print this shard's rows of the matrix and run nothing
 };
 
 // One test of the matrix: n_prompt tokens in one batch, then n_gen generated one at a time.
@@ -260,6 +263,18 @@ std::vector<BenchTest> expand_tests(const BenchArgs& args) {
   return tests;
 }
 
+// `bench --list`: the shard's rows in bench's order: position, model, kernel set, threads, test.
+void list_matrix(const std::vector<std::string>& models, const std::vector<std::string>& kernel_sets,
+                 const std::vector<int>& threads, const std::vector<BenchTest>& tests,
+                 const BenchShard& shard) {
+  size_t p = 0;
+  for (const std::string& m : models)
+    for (const std::string& k : kernel_sets)
+      for (int t : threads)
+        for (const BenchTest& test : tests)
+          if (shard.contains(p++)) fmt::print("{}\t{}\t{}\t{}\t{}\n", p - 1, m, k, t, test.name());
+}
+
 void bench(const BenchArgs& args) {
   const OutputFormat format = parse_output_format(args.output);
   if (args.repetitions < 1) throw Error("-r: repetitions must be >= 1");
@@ -279,7 +294,11 @@ void bench(const BenchArgs& args) {
   for (const std::string& k : kernel_sets)
     if (k.empty()) throw Error("-k: empty kernel set in '" + args.kernels + "'");
 
-  const int total = static_cast<int>(models.size() * kernel_sets.size() * threads.size() * tests.size());
+  const BenchShard shard = bench_shard_from(args.shard);
+  const size_t per_pair = tests.size(), per_model = kernel_sets.size() * threads.size() * per_pair;
+  int total = 0;
+  for (size_t p = 0; p < models.size() * per_model; ++p) total += shard.contains(p);
+  if (args.list) return list_matrix(models, kernel_sets, threads, tests, shard);
   const std::string run_id = new_run_id();
   const MachineLimits limits = machine_limits(args.bandwidth_gbps);
   const nlohmann::json& environment = environment_json();
@@ -303,8 +322,13 @@ void bench(const BenchArgs& args) {
     emit_stdout(format_records(std::span<const nlohmann::json>(), kBenchColumns, OutputFormat::csv));
 
   int done = 0;
+  size_t position = 0;  // in the whole matrix: a shard runs the positions it contains
   for (const std::string& model_path : models) {
     if (interrupted()) break;
+    if (!shard.any(position, position + per_model)) {
+      position += per_model;
+      continue;
+    }
     const std::unique_ptr<Model> model = load_model(model_path);
     const nlohmann::json identity = model_identity(*model);
     const ModelConfig& c = model->config;
@@ -321,10 +345,16 @@ void bench(const BenchArgs& args) {
     for (const std::string& kernel_spec : kernel_sets) {
       for (int n_threads : threads) {
         if (interrupted()) break;
+        if (!shard.any(position, position + per_pair)) {
+          position += per_pair;
+          continue;
+        }
         KernelSet kernels(kernel_spec, BackendOptions{n_threads});
         Forward forward(*model, kernels, max_context, max_prompt);
         for (const BenchTest& test : tests) {
           if (interrupted()) break;
+          const size_t row_position = position++;
+          if (!shard.contains(row_position)) continue;
           const std::string what = fmt::format("{} {} t={} {}", identity["name"].get<std::string>(),
                                                kernels.spec(), n_threads, test.name());
           const bool per_row_peak = reset_peak_rss();
@@ -354,7 +384,7 @@ void bench(const BenchArgs& args) {
           nlohmann::json record = {
               {"schema", "llamascope.bench/1"},
               {"run_id", run_id},
-              {"index", done},
+              {"index", row_position},
               {"time", utc_now_iso8601()},
               {"test", test.name()},
               {"n_prompt", test.n_prompt},
@@ -467,6 +497,10 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("--bandwidth", args->bandwidth_gbps,
                   "this machine's memory bandwidth in GB/s (default: measured once and cached)");
   cmd->add_flag("!--no-progress", args->progress, "no progress line on stderr");
+  cmd->add_option("--shard", args->shard,
+                  "run the I-th of N disjoint parts of the matrix (default: JOB_COMPLETION_INDEX/"
+                  "JOB_COMPLETIONS or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");
+  cmd->add_flag("--list", args->list, "print the matrix rows (this shard's) without running them");
   cmd->callback([args] { bench(*args); });
 }
 

@@ -38,7 +38,8 @@ bool same_fingerprint(const std::vector<uint8_t>& f, const void* data, size_t by
   constexpr size_t kWhole = 64 << 10, kEnd = 4096, kPiece = 64, kPieces = 64;
   if (bytes <= kWhole) return f.size() == bytes && std::memcmp(f.data(), p, bytes) == 0;
   if (f.size() != 2 * kEnd + kPieces * kPiece) return false;
-  if (std::memcmp(f.data(), p, kEnd) != 0 || std::memcmp(f.data() + kEnd, p + bytes - kEnd, kEnd) != 0) return false;
+  if (std::memcmp(f.data(), p, kEnd) != 0 || std::memcmp(f.data() + kEnd, p + bytes - kEnd, kEnd) != 0)
+    return false;
   for (size_t i = 0; i < kPieces; ++i) {
     const size_t at = (bytes - kPiece) / kPieces * i;
     if (std::memcmp(f.data() + 2 * kEnd + i * kPiece, p + at, kPiece) != 0) return false;
@@ -78,7 +79,8 @@ struct DeviceWeight {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend() : stream_(cuda::stream_create()), gemm_(std::make_unique<cuda::Gemm>(stream_)), tokens_host_(stream_) {}
+  CudaBackend()
+      : stream_(cuda::stream_create()), gemm_(std::make_unique<cuda::Gemm>(stream_)), tokens_host_(stream_) {}
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     gemm_.reset();
@@ -106,8 +108,8 @@ class CudaBackend final : public Backend {
                          dst.cols * sizeof(float), dst.rows, stream_);
   }
   void download(Mat src, float* dst) override {
-    cuda::copy_to_host(dst, src.cols * sizeof(float), src.data, src.stride * sizeof(float), src.cols * sizeof(float),
-                       src.rows, stream_);
+    cuda::copy_to_host(dst, src.cols * sizeof(float), src.data, src.stride * sizeof(float),
+                       src.cols * sizeof(float), src.rows, stream_);
   }
   void synchronize() override { cuda::stream_synchronize(stream_); }
 
@@ -127,7 +129,8 @@ class CudaBackend final : public Backend {
   }
 
   void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) override {
-    cuda::rmsnorm(dev(x), small_floats(gain.data, gain.bytes(), gain.type, gain.cols), eps, dev(out), stream_);
+    cuda::rmsnorm(dev(x), small_floats(gain.data, gain.bytes(), gain.type, gain.cols), eps, dev(out),
+                  stream_);
   }
 
   void matmul(const Weight& w, Mat x, Mat out) override {
@@ -172,8 +175,8 @@ class CudaBackend final : public Backend {
                             d.row_bytes == w.row_bytes;
     if (same_shape && (!check_bytes || same_fingerprint(d.print, w.data, w.bytes()))) return d;
     d.buffer.reserve(w.bytes(), stream_);
-    cuda::copy_to_device(d.buffer.ptr, w.row_bytes, w.data, w.row_bytes, w.row_bytes, static_cast<size_t>(w.rows),
-                         stream_);
+    cuda::copy_to_device(d.buffer.ptr, w.row_bytes, w.data, w.row_bytes, w.row_bytes,
+                         static_cast<size_t>(w.rows), stream_);
     d.type = w.type;
     d.rows = w.rows;
     d.cols = w.cols;
@@ -218,7 +221,8 @@ BackendEntry cuda_backend_entry() {
   return BackendEntry{
       "cuda",
       std::string("NVIDIA GPUs (machine code for ") + cuda::built_architectures() +
-          "): device-resident weights, dequantizing matrix-vector kernels for decode, cuBLAS tensor-core GEMM "
+          "): device-resident weights, dequantizing matrix-vector kernels for decode, cuBLAS tensor-core "
+          "GEMM "
           "for prefill, split-sequence attention",
       [] { return cuda::unavailable_reason(); },
       [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<CudaBackend>(); },

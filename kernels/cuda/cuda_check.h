@@ -18,11 +18,11 @@ namespace llamascope::cuda {
 
 }  // namespace llamascope::cuda
 
-#define CUDA_CHECK(call)                                                                  \
-  do {                                                                                    \
-    const cudaError_t cuda_check_err_ = (call);                                           \
-    if (cuda_check_err_ != cudaSuccess)                                                   \
-      ::llamascope::cuda::throw_cuda(cuda_check_err_, #call, __FILE__, __LINE__);          \
+#define CUDA_CHECK(call)                                                          \
+  do {                                                                            \
+    const cudaError_t cuda_check_err_ = (call);                                   \
+    if (cuda_check_err_ != cudaSuccess)                                           \
+      ::llamascope::cuda::throw_cuda(cuda_check_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // After a kernel launch: a bad configuration or a missing kernel image shows up here, at the launch that

@@ -75,6 +75,10 @@ struct DMat {
 // are activation formats).
 bool weight_type_supported(TensorType type);
 
+// The device dequantization code (the same functions the kernels call, walking a row chunk by chunk as
+// they do) run on the host: lets a unit test check every block layout without a GPU.
+void dequantize_row_host(TensorType type, const void* row, int64_t cols, float* out);
+
 // out row i = dequantized row i of the packed rows at `rows_data` (n rows, `row_bytes` apart, `cols`
 // elements of `type`).
 void dequantize_rows(TensorType type, const void* rows_data, size_t row_bytes, int64_t cols, DMat out,

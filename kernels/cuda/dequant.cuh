@@ -10,24 +10,37 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/quant_blocks.h"
 #include "kernels/tensor_type.h"
 
 namespace llamascope::cuda {
 
-__device__ __forceinline__ float half_to_float(uint16_t h) {
-  return __half2float(__ushort_as_half(h));
+// Everything here is __host__ __device__: dequantize_row_host (device.cu) runs the same code on the CPU,
+// so a unit test checks every layout against the scalar reference on machines without a GPU.
+#define LLAMASCOPE_HD __host__ __device__ __forceinline__
+
+LLAMASCOPE_HD float bits_to_float(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+#endif
 }
-__device__ __forceinline__ float bf16_to_float(uint16_t h) {
-  return __uint_as_float(static_cast<uint32_t>(h) << 16);
+LLAMASCOPE_HD float half_to_float(uint16_t h) {
+  __half_raw raw;
+  raw.x = h;
+  return __half2float(__half(raw));
 }
 // Unaligned-safe little-endian loads from 2-byte aligned block fields.
-__device__ __forceinline__ uint32_t load_u32_a2(const uint8_t* p) {
+LLAMASCOPE_HD uint32_t load_u32_a2(const uint8_t* p) {
   const uint16_t* q = reinterpret_cast<const uint16_t*>(p);
   return static_cast<uint32_t>(q[0]) | static_cast<uint32_t>(q[1]) << 16;
 }
-__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) {
+LLAMASCOPE_HD uint16_t load_u16(const uint8_t* p) {
   return *reinterpret_cast<const uint16_t*>(p);
 }
 
@@ -57,12 +70,12 @@ LLAMASCOPE_CHUNK_GEOMETRY(Q6_K, 210, 8)
 
 // Address of chunk c of a row.
 template <TensorType T>
-__device__ __forceinline__ const uint8_t* chunk_block(const uint8_t* row, int64_t c) {
+LLAMASCOPE_HD const uint8_t* chunk_block(const uint8_t* row, int64_t c) {
   using G = ChunkGeometry<T>;
   return row + (c / G::kChunksPerBlock) * G::kBlockBytes;
 }
 
-__device__ __forceinline__ void k4_scale_min(const uint8_t* s, int j, float& sc, float& m) {
+LLAMASCOPE_HD void k4_scale_min(const uint8_t* s, int j, float& sc, float& m) {
   if (j < 4) {
     sc = static_cast<float>(s[j] & 63);
     m = static_cast<float>(s[j + 4] & 63);
@@ -74,10 +87,10 @@ __device__ __forceinline__ void k4_scale_min(const uint8_t* s, int j, float& sc,
 
 // y[0..32) = elements [32 * sub, 32 * sub + 32) of the block at b (sub = 0 for 32-element blocks).
 template <TensorType T>
-__device__ __forceinline__ void dequant_chunk(const uint8_t* b, int sub, float (&y)[32]);
+LLAMASCOPE_HD void dequant_chunk(const uint8_t* b, int sub, float (&y)[32]);
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::F32>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::F32>(const uint8_t* b, int, float (&y)[32]) {
   const float4* p = reinterpret_cast<const float4*>(b);
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
@@ -90,7 +103,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::F32>(const uint8_t* b,
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::F16>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::F16>(const uint8_t* b, int, float (&y)[32]) {
   const uint4* p = reinterpret_cast<const uint4*>(b);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -105,7 +118,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::F16>(const uint8_t* b,
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::BF16>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::BF16>(const uint8_t* b, int, float (&y)[32]) {
   const uint4* p = reinterpret_cast<const uint4*>(b);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -113,14 +126,14 @@ __device__ __forceinline__ void dequant_chunk<TensorType::BF16>(const uint8_t* b
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      y[8 * i + 2 * j] = __uint_as_float(w[j] << 16);
-      y[8 * i + 2 * j + 1] = __uint_as_float(w[j] & 0xFFFF0000u);
+      y[8 * i + 2 * j] = bits_to_float(w[j] << 16);
+      y[8 * i + 2 * j + 1] = bits_to_float(w[j] & 0xFFFF0000u);
     }
   }
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q4_0>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_0>(const uint8_t* b, int, float (&y)[32]) {
   const float d = half_to_float(load_u16(b));
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -135,7 +148,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q4_0>(const uint8_t* b
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q4_1>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_1>(const uint8_t* b, int, float (&y)[32]) {
   const float d = half_to_float(load_u16(b)), m = half_to_float(load_u16(b + 2));
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -150,7 +163,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q4_1>(const uint8_t* b
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q5_0>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_0>(const uint8_t* b, int, float (&y)[32]) {
   const float d = half_to_float(load_u16(b));
   const uint32_t qh = load_u32_a2(b + 2);
 #pragma unroll
@@ -169,7 +182,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q5_0>(const uint8_t* b
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q5_1>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_1>(const uint8_t* b, int, float (&y)[32]) {
   const float d = half_to_float(load_u16(b)), m = half_to_float(load_u16(b + 2));
   const uint32_t qh = *reinterpret_cast<const uint32_t*>(b + 4);
 #pragma unroll
@@ -188,7 +201,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q5_1>(const uint8_t* b
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q8_0>(const uint8_t* b, int, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q8_0>(const uint8_t* b, int, float (&y)[32]) {
   const float d = half_to_float(load_u16(b));
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
@@ -201,7 +214,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q8_0>(const uint8_t* b
 // Q2_K: chunk `sub` (0..7) is half h = sub / 4 of 128, 2-bit field shift 2 * (sub % 4) of bytes
 // qs[32 h .. 32 h + 32), scales 2 sub and 2 sub + 1 (one per 16 elements).
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q2_K>(const uint8_t* b, int sub, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q2_K>(const uint8_t* b, int sub, float (&y)[32]) {
   const auto* blk = reinterpret_cast<const BlockQ2_K*>(b);
   const float d = half_to_float(blk->d), dmin = half_to_float(blk->dmin);
   const uint8_t* q = blk->qs + 32 * (sub / 4);
@@ -216,14 +229,14 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q2_K>(const uint8_t* b
   }
 }
 
-__device__ __forceinline__ int q3_k_scale(const uint8_t* scales, int j) {
+LLAMASCOPE_HD int q3_k_scale(const uint8_t* scales, int j) {
   const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
   const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
   return (low | (high << 4)) - 32;
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q3_K>(const uint8_t* b, int sub, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q3_K>(const uint8_t* b, int sub, float (&y)[32]) {
   const auto* blk = reinterpret_cast<const BlockQ3_K*>(b);
   const float d = half_to_float(blk->d);
   const uint8_t* q = blk->qs + 32 * (sub / 4);
@@ -242,7 +255,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q3_K>(const uint8_t* b
 
 // Q4_K: chunk `sub` is sub-block sub: nibble (sub % 2) of qs[32 (sub / 2) .. + 32).
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q4_K>(const uint8_t* b, int sub, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_K>(const uint8_t* b, int sub, float (&y)[32]) {
   const auto* blk = reinterpret_cast<const BlockQ4_K*>(b);
   const float d = half_to_float(blk->d), dmin = half_to_float(blk->dmin);
   float sc, m;
@@ -259,7 +272,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q4_K>(const uint8_t* b
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q5_K>(const uint8_t* b, int sub, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_K>(const uint8_t* b, int sub, float (&y)[32]) {
   const auto* blk = reinterpret_cast<const BlockQ5_K*>(b);
   const float d = half_to_float(blk->d), dmin = half_to_float(blk->dmin);
   float sc, m;
@@ -283,7 +296,7 @@ __device__ __forceinline__ void dequant_chunk<TensorType::Q5_K>(const uint8_t* b
 // Q6_K: chunk `sub` lies in half h = sub / 4 of 128; within it, quarter k = sub % 4 takes ql[l + 32 (k % 2)]
 // nibble (k / 2), qh[l] bits 2k..2k+1, scales 8 h + 2 k + l / 16.
 template <>
-__device__ __forceinline__ void dequant_chunk<TensorType::Q6_K>(const uint8_t* b, int sub, float (&y)[32]) {
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q6_K>(const uint8_t* b, int sub, float (&y)[32]) {
   const auto* blk = reinterpret_cast<const BlockQ6_K*>(b);
   const float d = half_to_float(blk->d);
   const int h = sub / 4, k = sub % 4;

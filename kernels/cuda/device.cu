@@ -94,6 +94,9 @@ void* device_alloc(size_t bytes) {
                 std::to_string(free_bytes >> 20) + " of " + std::to_string(total >> 20) + " MiB free)");
   }
   CUDA_CHECK(cudaMemset(p, 0, bytes));
+  // cudaMemset runs on the legacy stream, which does not order against the backend's non-blocking
+  // stream: wait for it here rather than let a first kernel race the zeroing.
+  CUDA_CHECK(cudaDeviceSynchronize());
   return p;
 }
 

@@ -2,6 +2,7 @@
 // its gain, RoPE with optional frequency factors, SwiGLU and the residual add. All work on strided float
 // rows and are launched asynchronously on the caller's stream.
 #include <cmath>
+#include <cstring>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -47,8 +48,9 @@ void launch_rows(TensorType type, const void* data, size_t row_bytes, int64_t co
 constexpr int kNormThreads = 256;
 
 // One block per row; the sum of squares in float over a block-wide tree (rows of a few thousand elements).
+// out may equal x (no __restrict__): each element is read before the same thread overwrites it.
 __global__ void __launch_bounds__(kNormThreads)
-    rmsnorm_kernel(const float* __restrict__ x, int64_t x_stride, int64_t cols, const float* __restrict__ gain,
+    rmsnorm_kernel(const float* x, int64_t x_stride, int64_t cols, const float* __restrict__ gain,
                    float eps, float* out, int64_t out_stride) {
   __shared__ float partial[kNormThreads / 32];
   const float* in = x + int64_t(blockIdx.x) * x_stride;
@@ -105,6 +107,18 @@ __global__ void rope_kernel(float* x, int64_t stride, int64_t rows, int n_heads,
 }
 
 }  // namespace
+
+void dequantize_row_host(TensorType type, const void* row, int64_t cols, float* out) {
+  with_weight_type(type, [&](auto t) {
+    constexpr TensorType T = decltype(t)::value;
+    const auto* bytes = static_cast<const uint8_t*>(row);
+    for (int64_t c = 0; c < cols / 32; ++c) {
+      float y[32];
+      dequant_chunk<T>(chunk_block<T>(bytes, c), static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
+      std::memcpy(out + c * 32, y, sizeof y);
+    }
+  });
+}
 
 void dequantize_rows(TensorType type, const void* rows_data, size_t row_bytes, int64_t cols, DMat out,
                      cudaStream_t stream) {

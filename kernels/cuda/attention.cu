@@ -51,7 +51,8 @@ Plan make_plan(int64_t n, int64_t pos0, int n_heads, int n_kv_heads, int head_di
   const int64_t splits = std::min(wanted, most);
   p.span = ((max_keys + splits - 1) / splits + kTile - 1) / kTile * kTile;
   p.splits = static_cast<int>((max_keys + p.span - 1) / p.span);
-  p.shared = sizeof(float) * (2 * size_t(p.per_block) * head_dim + size_t(p.per_block) * kTile + 3 * p.per_block);
+  p.shared =
+      sizeof(float) * (2 * size_t(p.per_block) * head_dim + size_t(p.per_block) * kTile + 3 * p.per_block);
   return p;
 }
 
@@ -72,14 +73,15 @@ __global__ void __launch_bounds__(kThreads)
     attention_span_kernel(const float* __restrict__ q, int64_t q_stride, const float* __restrict__ k,
                           int64_t k_stride, const float* __restrict__ v, int64_t v_stride, int64_t pos0,
                           int n_heads, int n_kv_heads, int head_dim, int group, int per_block, int subgroups,
-                          int64_t span, int splits, float* out, int64_t out_stride, float* __restrict__ partial) {
+                          int64_t span, int splits, float* out, int64_t out_stride,
+                          float* __restrict__ partial) {
   extern __shared__ float smem[];
-  float* qs = smem;                         // per_block x head_dim, pre-scaled
-  float* acc = qs + per_block * head_dim;   // per_block x head_dim
-  float* p = acc + per_block * head_dim;    // per_block x kTile
-  float* m = p + per_block * kTile;         // per_block
-  float* l = m + per_block;                 // per_block
-  float* alpha = l + per_block;             // per_block
+  float* qs = smem;                        // per_block x head_dim, pre-scaled
+  float* acc = qs + per_block * head_dim;  // per_block x head_dim
+  float* p = acc + per_block * head_dim;   // per_block x kTile
+  float* m = p + per_block * kTile;        // per_block
+  float* l = m + per_block;                // per_block
+  float* alpha = l + per_block;            // per_block
 
   const int64_t bx = blockIdx.x;
   const int sg = static_cast<int>(bx % subgroups);
@@ -183,8 +185,8 @@ __global__ void __launch_bounds__(kThreads)
 
 // One block per (row, head): merges the splits' partial softmaxes.
 __global__ void __launch_bounds__(kThreads)
-    attention_merge_kernel(const float* __restrict__ partial, int n_heads, int head_dim, int splits, float* out,
-                           int64_t out_stride) {
+    attention_merge_kernel(const float* __restrict__ partial, int n_heads, int head_dim, int splits,
+                           float* out, int64_t out_stride) {
   extern __shared__ float weight[];  // splits
   __shared__ float total;
   const int64_t i = blockIdx.x / n_heads;
@@ -218,8 +220,8 @@ size_t attention_scratch_bytes(int64_t n, int64_t pos0, int n_heads, int n_kv_he
   return sizeof(float) * static_cast<size_t>(n) * n_heads * p.splits * (head_dim + 2);
 }
 
-void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim, DMat out,
-               void* scratch, cudaStream_t stream) {
+void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim,
+               DMat out, void* scratch, cudaStream_t stream) {
   const int64_t n = q.rows;
   if (n == 0) return;
   if (n_kv_heads <= 0 || n_heads % n_kv_heads != 0)
@@ -227,7 +229,8 @@ void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, in
                 std::to_string(n_kv_heads) + " KV heads");
   const Plan p = make_plan(n, pos0, n_heads, n_kv_heads, head_dim);
   if (p.shared > 48 * 1024)
-    throw Error("cuda attention: head_dim " + std::to_string(head_dim) + " needs more shared memory than 48 KiB");
+    throw Error("cuda attention: head_dim " + std::to_string(head_dim) +
+                " needs more shared memory than 48 KiB");
   if (p.splits > 1 && !scratch) throw Error("cuda attention: split attention needs scratch");
   const dim3 grid(static_cast<unsigned>(n * n_kv_heads * p.subgroups), static_cast<unsigned>(p.splits));
   attention_span_kernel<<<grid, kThreads, p.shared, stream>>>(
@@ -236,8 +239,9 @@ void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, in
       static_cast<float*>(scratch));
   CUDA_CHECK_LAUNCH();
   if (p.splits > 1) {
-    attention_merge_kernel<<<static_cast<unsigned>(n * n_heads), kThreads, sizeof(float) * p.splits, stream>>>(
-        static_cast<const float*>(scratch), n_heads, head_dim, p.splits, out.data, out.stride);
+    attention_merge_kernel<<<static_cast<unsigned>(n * n_heads), kThreads, sizeof(float) * p.splits,
+                             stream>>>(static_cast<const float*>(scratch), n_heads, head_dim, p.splits,
+                                       out.data, out.stride);
     CUDA_CHECK_LAUNCH();
   }
 }

@@ -48,10 +48,10 @@ LLAMASCOPE_HD uint16_t load_u16(const uint8_t* p) {
 template <TensorType T>
 struct ChunkGeometry;
 #define LLAMASCOPE_CHUNK_GEOMETRY(T, block_bytes, chunks_per_block) \
-  template <>                                                      \
-  struct ChunkGeometry<TensorType::T> {                            \
-    static constexpr int kBlockBytes = block_bytes;                \
-    static constexpr int kChunksPerBlock = chunks_per_block;       \
+  template <>                                                       \
+  struct ChunkGeometry<TensorType::T> {                             \
+    static constexpr int kBlockBytes = block_bytes;                 \
+    static constexpr int kChunksPerBlock = chunks_per_block;        \
   };
 LLAMASCOPE_CHUNK_GEOMETRY(F32, 128, 1)
 LLAMASCOPE_CHUNK_GEOMETRY(F16, 64, 1)

@@ -36,7 +36,8 @@ std::string find_reason() {
   const cudaError_t err = cudaGetDeviceCount(&count);
   cudaGetLastError();
   if (err == cudaErrorInsufficientDriver || driver / 1000 < runtime / 1000)
-    return "driver too old (needs CUDA " + std::to_string(runtime / 1000) + ".0, has " + version_string(driver) + ")";
+    return "driver too old (needs CUDA " + std::to_string(runtime / 1000) + ".0, has " +
+           version_string(driver) + ")";
   if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) return "no CUDA device";
   if (err != cudaSuccess) return std::string("CUDA unusable: ") + cudaGetErrorString(err);
   cudaFuncAttributes attr{};
@@ -77,8 +78,9 @@ std::string device_description() {
   char memory[32];
   std::snprintf(memory, sizeof memory, "%.1f GiB", static_cast<double>(prop.totalGlobalMem) / (1u << 30));
   return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
-         std::to_string(prop.multiProcessorCount) + " SMs, " + memory + "), driver " + version_string(driver) +
-         ", runtime " + version_string(runtime) + ", code for " LLAMASCOPE_CUDA_ARCHS;
+         std::to_string(prop.multiProcessorCount) + " SMs, " + memory + "), driver " +
+         version_string(driver) + ", runtime " + version_string(runtime) +
+         ", code for " LLAMASCOPE_CUDA_ARCHS;
 }
 
 void* device_alloc(size_t bytes) {
@@ -245,7 +247,8 @@ void* HostStaging::acquire(size_t bytes) {
     pending_ = false;
   }
   if (bytes > bytes_) {
-    if (capturing) throw Error("cuda: host staging must grow while a graph is being captured (run the step once first)");
+    if (capturing)
+      throw Error("cuda: host staging must grow while a graph is being captured (run the step once first)");
     if (host_) CUDA_CHECK(cudaFreeHost(host_));
     host_ = nullptr;
     bytes_ = 0;

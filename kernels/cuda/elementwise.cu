@@ -19,8 +19,8 @@ unsigned blocks_for(int64_t items, int threads) {
 // One thread per 32-element chunk: out[i] = row src_row(i) of the packed rows. tokens == null: row i.
 template <TensorType T>
 __global__ void dequant_rows_kernel(const uint8_t* __restrict__ rows_data, size_t row_bytes, int64_t n,
-                                    int64_t chunks, const int32_t* __restrict__ tokens, float* __restrict__ out,
-                                    int64_t out_stride) {
+                                    int64_t chunks, const int32_t* __restrict__ tokens,
+                                    float* __restrict__ out, int64_t out_stride) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * chunks) return;
   const int64_t i = idx / chunks, c = idx % chunks;
@@ -33,12 +33,12 @@ __global__ void dequant_rows_kernel(const uint8_t* __restrict__ rows_data, size_
   for (int j = 0; j < 32; ++j) dst[j] = y[j];
 }
 
-void launch_rows(TensorType type, const void* data, size_t row_bytes, int64_t cols, const int32_t* tokens, DMat out,
-                 cudaStream_t stream) {
+void launch_rows(TensorType type, const void* data, size_t row_bytes, int64_t cols, const int32_t* tokens,
+                 DMat out, cudaStream_t stream) {
   const int64_t chunks = cols / 32;
   if (out.rows == 0) return;
   with_weight_type(type, [&](auto t) {
-      constexpr TensorType T = decltype(t)::value;
+    constexpr TensorType T = decltype(t)::value;
     dequant_rows_kernel<T><<<blocks_for(out.rows * chunks, 128), 128, 0, stream>>>(
         static_cast<const uint8_t*>(data), row_bytes, out.rows, chunks, tokens, out.data, out.stride);
   });
@@ -50,8 +50,8 @@ constexpr int kNormThreads = 256;
 // One block per row; the sum of squares in float over a block-wide tree (rows of a few thousand elements).
 // out may equal x (no __restrict__): each element is read before the same thread overwrites it.
 __global__ void __launch_bounds__(kNormThreads)
-    rmsnorm_kernel(const float* x, int64_t x_stride, int64_t cols, const float* __restrict__ gain,
-                   float eps, float* out, int64_t out_stride) {
+    rmsnorm_kernel(const float* x, int64_t x_stride, int64_t cols, const float* __restrict__ gain, float eps,
+                   float* out, int64_t out_stride) {
   __shared__ float partial[kNormThreads / 32];
   const float* in = x + int64_t(blockIdx.x) * x_stride;
   float sum = 0.0f;
@@ -68,8 +68,8 @@ __global__ void __launch_bounds__(kNormThreads)
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = in[c] * scale * gain[c];
 }
 
-__global__ void swiglu_kernel(const float* gate, int64_t g_stride, const float* __restrict__ up, int64_t u_stride,
-                              int64_t rows, int64_t cols, float* out, int64_t o_stride) {
+__global__ void swiglu_kernel(const float* gate, int64_t g_stride, const float* __restrict__ up,
+                              int64_t u_stride, int64_t rows, int64_t cols, float* out, int64_t o_stride) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * cols) return;
   const int64_t r = idx / cols, c = idx % cols;
@@ -77,8 +77,8 @@ __global__ void swiglu_kernel(const float* gate, int64_t g_stride, const float* 
   out[r * o_stride + c] = g / (1.0f + expf(-g)) * up[r * u_stride + c];
 }
 
-__global__ void add_kernel(float* acc, int64_t a_stride, const float* __restrict__ x, int64_t x_stride, int64_t rows,
-                           int64_t cols) {
+__global__ void add_kernel(float* acc, int64_t a_stride, const float* __restrict__ x, int64_t x_stride,
+                           int64_t rows, int64_t cols) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * cols) return;
   const int64_t r = idx / cols, c = idx % cols;
@@ -125,30 +125,31 @@ void dequantize_rows(TensorType type, const void* rows_data, size_t row_bytes, i
   launch_rows(type, rows_data, row_bytes, cols, nullptr, out, stream);
 }
 
-void embed_rows(TensorType type, const void* table, size_t row_bytes, int64_t cols, const int32_t* tokens, DMat out,
-                cudaStream_t stream) {
+void embed_rows(TensorType type, const void* table, size_t row_bytes, int64_t cols, const int32_t* tokens,
+                DMat out, cudaStream_t stream) {
   launch_rows(type, table, row_bytes, cols, tokens, out, stream);
 }
 
 void rmsnorm(DMat x, const float* gain, float eps, DMat out, cudaStream_t stream) {
   if (x.rows == 0) return;
-  rmsnorm_kernel<<<static_cast<unsigned>(x.rows), kNormThreads, 0, stream>>>(x.data, x.stride, x.cols, gain, eps,
-                                                                             out.data, out.stride);
+  rmsnorm_kernel<<<static_cast<unsigned>(x.rows), kNormThreads, 0, stream>>>(x.data, x.stride, x.cols, gain,
+                                                                             eps, out.data, out.stride);
   CUDA_CHECK_LAUNCH();
 }
 
 void swiglu(DMat gate, DMat up, DMat out, cudaStream_t stream) {
   const int64_t items = gate.rows * gate.cols;
   if (items == 0) return;
-  swiglu_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(gate.data, gate.stride, up.data, up.stride, gate.rows,
-                                                            gate.cols, out.data, out.stride);
+  swiglu_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(gate.data, gate.stride, up.data, up.stride,
+                                                            gate.rows, gate.cols, out.data, out.stride);
   CUDA_CHECK_LAUNCH();
 }
 
 void add(DMat acc, DMat x, cudaStream_t stream) {
   const int64_t items = acc.rows * acc.cols;
   if (items == 0) return;
-  add_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(acc.data, acc.stride, x.data, x.stride, acc.rows, acc.cols);
+  add_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(acc.data, acc.stride, x.data, x.stride, acc.rows,
+                                                         acc.cols);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -157,8 +158,8 @@ void rope(DMat q, DMat k, int64_t pos0, const RopeArgs& a, cudaStream_t stream) 
   for (const auto& [m, heads] : {std::pair{q, a.n_heads}, std::pair{k, a.n_kv_heads}}) {
     const int64_t items = m.rows * heads * pairs;
     if (items == 0) continue;
-    rope_kernel<<<blocks_for(items, 128), 128, 0, stream>>>(m.data, m.stride, m.rows, heads, a.head_dim, a.rot_dims,
-                                                            pos0, a.freq_base, a.freq_factors);
+    rope_kernel<<<blocks_for(items, 128), 128, 0, stream>>>(m.data, m.stride, m.rows, heads, a.head_dim,
+                                                            a.rot_dims, pos0, a.freq_base, a.freq_factors);
     CUDA_CHECK_LAUNCH();
   }
 }

@@ -15,13 +15,13 @@
 #include "kernels/cuda/dequant.cuh"
 #include "kernels/cuda/dispatch.cuh"
 
-#define CUBLAS_CHECK(call)                                                                          \
-  do {                                                                                              \
-    const cublasStatus_t cublas_check_status_ = (call);                                             \
-    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS)                                              \
-      throw ::llamascope::Error(std::string("cuBLAS error: ") + #call + ": " +                      \
-                                cublasGetStatusString(cublas_check_status_) + " at " + __FILE__ + \
-                                ":" + std::to_string(__LINE__));                                    \
+#define CUBLAS_CHECK(call)                                                                              \
+  do {                                                                                                  \
+    const cublasStatus_t cublas_check_status_ = (call);                                                 \
+    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS)                                                  \
+      throw ::llamascope::Error(std::string("cuBLAS error: ") + #call + ": " +                          \
+                                cublasGetStatusString(cublas_check_status_) + " at " + __FILE__ + ":" + \
+                                std::to_string(__LINE__));                                              \
   } while (0)
 
 namespace llamascope::cuda {
@@ -40,8 +40,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 template <TensorType T, int N>
 __global__ void __launch_bounds__(kWarp* kMatvecWarps)
     matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows, int64_t chunks,
-                  const float* __restrict__ x, int64_t x_stride, int n, bool x_aligned, float* __restrict__ out,
-                  int64_t out_stride) {
+                  const float* __restrict__ x, int64_t x_stride, int n, bool x_aligned,
+                  float* __restrict__ out, int64_t out_stride) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = int64_t(blockIdx.x) * kMatvecWarps + threadIdx.x / kWarp;
   if (row >= rows) return;
@@ -84,14 +84,14 @@ __global__ void __launch_bounds__(kWarp* kMatvecWarps)
 
 // Rows [0, rows) of W dequantized to packed F16 (rows x chunks*32), one thread per chunk.
 template <TensorType T>
-__global__ void dequant_f16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows, int64_t chunks,
-                                   __half* __restrict__ out) {
+__global__ void dequant_f16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows,
+                                   int64_t chunks, __half* __restrict__ out) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * chunks) return;
   const int64_t row = idx / chunks, c = idx % chunks;
   float y[32];
-  dequant_chunk<T>(chunk_block<T>(w + row * row_bytes, c), static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock),
-                   y);
+  dequant_chunk<T>(chunk_block<T>(w + row * row_bytes, c),
+                   static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
   uint4* dst = reinterpret_cast<uint4*>(out + row * chunks * 32 + c * 32);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -130,17 +130,17 @@ void launch_matvec(const DWeight& w, DMat x, DMat out, cudaStream_t stream) {
   const auto* wp = static_cast<const uint8_t*>(w.data);
   const int n = static_cast<int>(x.rows);
   if (n == 1)
-    matvec_kernel<T, 1><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n, aligned,
-                                                    out.data, out.stride);
+    matvec_kernel<T, 1><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
+                                                    aligned, out.data, out.stride);
   else if (n == 2)
-    matvec_kernel<T, 2><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n, aligned,
-                                                    out.data, out.stride);
+    matvec_kernel<T, 2><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
+                                                    aligned, out.data, out.stride);
   else if (n <= 4)
-    matvec_kernel<T, 4><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n, aligned,
-                                                    out.data, out.stride);
+    matvec_kernel<T, 4><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
+                                                    aligned, out.data, out.stride);
   else
-    matvec_kernel<T, kMatvecMaxRows><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride,
-                                                                 n, aligned, out.data, out.stride);
+    matvec_kernel<T, kMatvecMaxRows><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data,
+                                                                 x.stride, n, aligned, out.data, out.stride);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -180,9 +180,12 @@ bool weight_type_supported(TensorType type) {
 }
 
 void matvec(const DWeight& w, DMat x, DMat out, cudaStream_t stream) {
-  if (x.rows < 1 || x.rows > kMatvecMaxRows) throw Error("cuda: matvec takes 1.." + std::to_string(kMatvecMaxRows) + " rows");
+  if (x.rows < 1 || x.rows > kMatvecMaxRows)
+    throw Error("cuda: matvec takes 1.." + std::to_string(kMatvecMaxRows) + " rows");
   with_weight_type(w.type, [&](auto t) {
-      constexpr TensorType T = decltype(t)::value; launch_matvec<T>(w, x, out, stream); });
+    constexpr TensorType T = decltype(t)::value;
+    launch_matvec<T>(w, x, out, stream);
+  });
 }
 
 Gemm::Gemm(cudaStream_t stream) : stream_(stream) {
@@ -250,9 +253,10 @@ void Gemm::matmul(const DWeight& w, DMat x, DMat out) {
                                                                         reinterpret_cast<__half*>(base));
   CUDA_CHECK_LAUNCH();
   if (w.type == TensorType::F16 || bf16) {
-    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha, w.data, act_type,
-                              static_cast<int>(w.row_bytes / 2), base, act_type, k, &beta, out.data, CUDA_R_32F,
-                              static_cast<int>(out.stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha, w.data,
+                              act_type, static_cast<int>(w.row_bytes / 2), base, act_type, k, &beta, out.data,
+                              CUDA_R_32F, static_cast<int>(out.stride), CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT));
     return;
   }
   auto* tile = reinterpret_cast<__half*>(base + align256(static_cast<size_t>(items) * 2));
@@ -262,12 +266,13 @@ void Gemm::matmul(const DWeight& w, DMat x, DMat out) {
     const auto* src = static_cast<const uint8_t*>(w.data) + r0 * w.row_bytes;
     with_weight_type(w.type, [&](auto t) {
       constexpr TensorType T = decltype(t)::value;
-      dequant_f16_kernel<T><<<blocks_for(rows * chunks, 128), 128, 0, stream_>>>(src, w.row_bytes, rows, chunks, tile);
+      dequant_f16_kernel<T>
+          <<<blocks_for(rows * chunks, 128), 128, 0, stream_>>>(src, w.row_bytes, rows, chunks, tile);
     });
     CUDA_CHECK_LAUNCH();
-    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &alpha, tile, CUDA_R_16F, k,
-                              base, CUDA_R_16F, k, &beta, out.data + r0, CUDA_R_32F, static_cast<int>(out.stride),
-                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &alpha, tile,
+                              CUDA_R_16F, k, base, CUDA_R_16F, k, &beta, out.data + r0, CUDA_R_32F,
+                              static_cast<int>(out.stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 }
 

@@ -1,6 +1,7 @@
-// The CUDA backend's dequantization code (kernels/cuda/dequant.cuh, run on the host) against the scalar
-// reference, every weight type: the block layouts are the part of the device kernels most likely to be
-// wrong, and this checks them on machines without a GPU. Built only with the CUDA backend.
+// What of the CUDA backend can be checked without a GPU: its dequantization code (kernels/cuda/dequant.cuh,
+// run on the host) against the scalar reference for every weight type (the block layouts are the part of
+// the device kernels most likely to be wrong), and the run-time loading of cuBLAS. Built only with the CUDA
+// backend.
 #ifdef LLAMASCOPE_HAVE_CUDA
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cuda/cublas_loader.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/quant.h"
 
@@ -39,6 +41,31 @@ TEST(CudaDequant, EveryTypeMatchesTheScalarReference) {
     EXPECT_EQ(mismatches, 0) << type_name(type);
   }
   EXPECT_FALSE(cuda::weight_type_supported(TensorType::Q8_K));
+}
+
+// cuBLAS is loaded at run time: where the library is found, every entry point the backend calls resolves;
+// where it is not, asking for it is one Error naming the library, never a crash.
+TEST(CudaCublasLoader, ResolvesEveryEntryPointOrSaysWhy) {
+  const std::string why = cuda::cublas_unavailable_reason();
+  if (!why.empty()) {
+    EXPECT_EQ(why.rfind("cuBLAS not found (", 0), 0u) << why;
+    EXPECT_THROW(cuda::cublas(), Error);
+    return;
+  }
+  const cuda::CublasApi& api = cuda::cublas();
+  EXPECT_TRUE(api.create && api.destroy && api.set_stream && api.set_math_mode && api.set_workspace &&
+              api.sgemm && api.gemm_ex && api.status_string);
+  EXPECT_STRNE(api.status_string(CUBLAS_STATUS_SUCCESS), api.status_string(CUBLAS_STATUS_NOT_INITIALIZED));
+  // Without a usable device, the GEMM context fails with one Error line (cuBLAS's status in it).
+  if (!cuda::unavailable_reason().empty()) {
+    try {
+      cuda::Gemm gemm(nullptr);
+      ADD_FAILURE() << "a cuBLAS handle was created without a device";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("cuBLAS error"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "kernels/cuda/cublas_loader.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -54,7 +55,7 @@ std::string find_reason() {
              " has no machine code in this build (built for " LLAMASCOPE_CUDA_ARCHS ")";
     return std::string("CUDA unusable: ") + cudaGetErrorString(probe);
   }
-  return {};
+  return cublas_unavailable_reason();
 }
 
 }  // namespace

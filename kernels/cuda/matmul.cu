@@ -3,26 +3,17 @@
 // weight byte is read once per call. Prefill (many rows): cuBLAS on tensor cores, with F16/BF16 weights used
 // as stored and quantized weights dequantized to F16 tiles first; F32 weights take FP32 SGEMM (no TF32), so
 // an F32 model keeps float32 numerics. docs/cuda.md says why and what was measured.
-#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
 #include <string>
 
+#include "kernels/cuda/cublas_loader.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dequant.cuh"
 #include "kernels/cuda/dispatch.cuh"
-
-#define CUBLAS_CHECK(call)                                                                              \
-  do {                                                                                                  \
-    const cublasStatus_t cublas_check_status_ = (call);                                                 \
-    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS)                                                  \
-      throw ::llamascope::Error(std::string("cuBLAS error: ") + #call + ": " +                          \
-                                cublasGetStatusString(cublas_check_status_) + " at " + __FILE__ + ":" + \
-                                std::to_string(__LINE__));                                              \
-  } while (0)
 
 namespace llamascope::cuda {
 namespace {
@@ -190,18 +181,18 @@ void matvec(const DWeight& w, DMat x, DMat out, cudaStream_t stream) {
 
 Gemm::Gemm(cudaStream_t stream) : stream_(stream) {
   cublasHandle_t h = nullptr;
-  CUBLAS_CHECK(cublasCreate(&h));
+  CUBLAS_CHECK(cublas().create(&h));
   handle_ = h;
-  CUBLAS_CHECK(cublasSetStream(h, stream));
+  CUBLAS_CHECK(cublas().set_stream(h, stream));
   // FP32 products stay FP32 (no TF32 rounding of an F32 model's weights).
-  CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+  CUBLAS_CHECK(cublas().set_math_mode(h, CUBLAS_DEFAULT_MATH));
   // A workspace of our own: cuBLAS then allocates nothing while a stream is captured into a graph.
   CUDA_CHECK(cudaMalloc(&workspace_, kCublasWorkspaceBytes));
-  CUBLAS_CHECK(cublasSetWorkspace(h, workspace_, kCublasWorkspaceBytes));
+  CUBLAS_CHECK(cublas().set_workspace(h, workspace_, kCublasWorkspaceBytes));
 }
 
 Gemm::~Gemm() {
-  if (handle_) cublasDestroy(static_cast<cublasHandle_t>(handle_));
+  if (handle_) cublas().destroy(static_cast<cublasHandle_t>(handle_));
   if (workspace_) cudaFree(workspace_);
   if (scratch_) cudaFree(scratch_);
 }
@@ -236,9 +227,9 @@ void Gemm::matmul(const DWeight& w, DMat x, DMat out) {
   // Column-major view: W (rows x cols, row-major) is a cols x rows matrix with ld = cols, used transposed;
   // x (n x cols, row-major) is cols x n with ld = stride; out is rows x n with ld = out.stride.
   if (w.type == TensorType::F32) {
-    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha,
-                             static_cast<const float*>(w.data), static_cast<int>(w.row_bytes / 4), x.data,
-                             static_cast<int>(x.stride), &beta, out.data, static_cast<int>(out.stride)));
+    CUBLAS_CHECK(cublas().sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha,
+                                static_cast<const float*>(w.data), static_cast<int>(w.row_bytes / 4), x.data,
+                                static_cast<int>(x.stride), &beta, out.data, static_cast<int>(out.stride)));
     return;
   }
   auto* base = static_cast<uint8_t*>(scratch(gemm_scratch_bytes(w, x.rows)));
@@ -253,10 +244,10 @@ void Gemm::matmul(const DWeight& w, DMat x, DMat out) {
                                                                         reinterpret_cast<__half*>(base));
   CUDA_CHECK_LAUNCH();
   if (w.type == TensorType::F16 || bf16) {
-    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha, w.data,
-                              act_type, static_cast<int>(w.row_bytes / 2), base, act_type, k, &beta, out.data,
-                              CUDA_R_32F, static_cast<int>(out.stride), CUBLAS_COMPUTE_32F,
-                              CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublas().gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), n, k, &alpha, w.data,
+                                  act_type, static_cast<int>(w.row_bytes / 2), base, act_type, k, &beta,
+                                  out.data, CUDA_R_32F, static_cast<int>(out.stride), CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
     return;
   }
   auto* tile = reinterpret_cast<__half*>(base + align256(static_cast<size_t>(items) * 2));
@@ -270,9 +261,9 @@ void Gemm::matmul(const DWeight& w, DMat x, DMat out) {
           <<<blocks_for(rows * chunks, 128), 128, 0, stream_>>>(src, w.row_bytes, rows, chunks, tile);
     });
     CUDA_CHECK_LAUNCH();
-    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &alpha, tile,
-                              CUDA_R_16F, k, base, CUDA_R_16F, k, &beta, out.data + r0, CUDA_R_32F,
-                              static_cast<int>(out.stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublas().gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &alpha, tile,
+                                  CUDA_R_16F, k, base, CUDA_R_16F, k, &beta, out.data + r0, CUDA_R_32F,
+                                  static_cast<int>(out.stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 }
 

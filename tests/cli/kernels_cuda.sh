@@ -26,8 +26,8 @@ else
   reason=$(sed -n 's/^cuda  *unavailable: //p' <<< "$line")
   echo "cuda unavailable: $reason"
   [ -n "$reason" ] || fail "cuda listed without a reason: $line"
-  # The reason names what is missing, e.g. "no CUDA driver (...)", "no CUDA device", "driver too old (...)".
-  grep -Eq '^(no CUDA driver|no CUDA device|driver too old|device sm_|CUDA unusable)' <<< "$reason" ||
+  # The reason names what is missing: "no CUDA driver (...)", "no CUDA device", "driver too old (...)", ...
+  grep -Eq '^(no CUDA driver|no CUDA device|driver too old|device sm_|CUDA unusable|cuBLAS not found)' <<< "$reason" ||
     fail "unexpected reason: $reason"
   [ "$rc" -ne 0 ] || fail "-k cuda succeeded although cuda is unavailable"
   [ "$(wc -l <<< "$err")" -eq 1 ] || fail "more than one error line: $err"

@@ -22,24 +22,28 @@ TEST(CudaDequant, EveryTypeMatchesTheScalarReference) {
                               TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
                               TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
                               TensorType::Q6_K};
-  constexpr int64_t kCols = 1024;  // 4 super-blocks, 32 legacy blocks
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> src(kCols);
-  for (float& v : src) v = dist(rng);
-  for (TensorType type : types) {
-    ASSERT_TRUE(cuda::weight_type_supported(type)) << type_name(type);
-    std::vector<uint8_t> row(row_bytes(type, kCols));
-    quantize_row(type, src.data(), row.data(), kCols);
-    std::vector<float> expected(kCols), got(kCols, NAN);
-    dequantize_row(type, row.data(), expected.data(), kCols);
-    cuda::dequantize_row_host(type, row.data(), kCols, got.data());
-    int mismatches = 0;
-    for (int64_t i = 0; i < kCols; ++i)
-      if (!(std::fabs(got[i] - expected[i]) <= 1e-6f * std::fabs(expected[i]) + 1e-30f) && mismatches++ < 5)
-        ADD_FAILURE() << type_name(type) << " element " << i << ": " << got[i] << " vs " << expected[i];
-    EXPECT_EQ(mismatches, 0) << type_name(type);
-  }
+  // 1024: 4 super-blocks, 32 legacy blocks. 172 (float types only, as stories260K's hidden width): a
+  // partial last chunk, and F16/BF16 rows that are not 16-byte multiples.
+  for (const int64_t kCols : {int64_t{1024}, int64_t{172}})
+    for (TensorType type : types) {
+      if (kCols % type_info(type).block_elems != 0) continue;
+      std::vector<float> src(kCols);
+      for (float& v : src) v = dist(rng);
+      ASSERT_TRUE(cuda::weight_type_supported(type)) << type_name(type);
+      std::vector<uint8_t> row(row_bytes(type, kCols));
+      quantize_row(type, src.data(), row.data(), kCols);
+      std::vector<float> expected(kCols), got(kCols, NAN);
+      dequantize_row(type, row.data(), expected.data(), kCols);
+      cuda::dequantize_row_host(type, row.data(), kCols, got.data());
+      int mismatches = 0;
+      for (int64_t i = 0; i < kCols; ++i)
+        if (!(std::fabs(got[i] - expected[i]) <= 1e-6f * std::fabs(expected[i]) + 1e-30f) && mismatches++ < 5)
+          ADD_FAILURE() << type_name(type) << " cols " << kCols << " element " << i << ": " << got[i]
+                        << " vs " << expected[i];
+      EXPECT_EQ(mismatches, 0) << type_name(type);
+    }
   EXPECT_FALSE(cuda::weight_type_supported(TensorType::Q8_K));
 }
 

@@ -316,3 +316,43 @@ LLAMASCOPE_HD void dequant_chunk<TensorType::Q6_K>(const uint8_t* b, int sub, fl
 }
 
 }  // namespace llamascope::cuda
+
+namespace llamascope::cuda {
+
+// Float-type rows (F32, F16, BF16) may have any length and need not be 16-byte aligned (stories260K's
+// hidden width is 172): element loads for those, and for the tail past the last whole chunk.
+template <TensorType T>
+constexpr bool kFloatType = T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16;
+
+template <TensorType T>
+LLAMASCOPE_HD float row_element(const uint8_t* row, int64_t i) {
+  if constexpr (T == TensorType::F32) {
+    return reinterpret_cast<const float*>(row)[i];
+  } else if constexpr (T == TensorType::F16) {
+    return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]);
+  } else if constexpr (T == TensorType::BF16) {
+    return bits_to_float(static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(row)[i]) << 16);
+  } else {
+    return 0.0f;  // quantized rows are whole blocks: never called
+  }
+}
+
+// Chunk c of a row; `vector_loads`: the row is 16-byte aligned (always true of quantized rows' needs).
+template <TensorType T>
+LLAMASCOPE_HD void dequant_row_chunk(const uint8_t* row, int64_t c, bool vector_loads, float (&y)[32]) {
+  if constexpr (kFloatType<T>) {
+    if (!vector_loads) {
+#pragma unroll
+      for (int j = 0; j < 32; ++j) y[j] = row_element<T>(row, c * 32 + j);
+      return;
+    }
+  }
+  dequant_chunk<T>(chunk_block<T>(row, c), static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
+}
+
+// Whether rows starting at `data`, `row_bytes` apart, allow the 16-byte loads of dequant_chunk.
+inline bool rows_allow_vector_loads(const void* data, size_t row_bytes) {
+  return reinterpret_cast<uintptr_t>(data) % 16 == 0 && row_bytes % 16 == 0;
+}
+
+}  // namespace llamascope::cuda

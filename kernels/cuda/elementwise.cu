@@ -16,31 +16,39 @@ unsigned blocks_for(int64_t items, int threads) {
   return static_cast<unsigned>((items + threads - 1) / threads);
 }
 
-// One thread per 32-element chunk: out[i] = row src_row(i) of the packed rows. tokens == null: row i.
+// One thread per 32-element chunk of an output row (the last chunk of a float-type row may be partial):
+// out[i] = row tokens[i] of the packed rows (tokens == null: row i).
 template <TensorType T>
-__global__ void dequant_rows_kernel(const uint8_t* __restrict__ rows_data, size_t row_bytes, int64_t n,
-                                    int64_t chunks, const int32_t* __restrict__ tokens,
-                                    float* __restrict__ out, int64_t out_stride) {
+__global__ void dequant_rows_kernel(const uint8_t* __restrict__ rows_data, size_t row_bytes,
+                                    bool vector_loads, int64_t n, int64_t cols,
+                                    const int32_t* __restrict__ tokens, float* __restrict__ out,
+                                    int64_t out_stride) {
+  const int64_t chunks = (cols + 31) / 32;
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * chunks) return;
   const int64_t i = idx / chunks, c = idx % chunks;
-  const int64_t src = tokens ? tokens[i] : i;
-  float y[32];
-  dequant_chunk<T>(chunk_block<T>(rows_data + src * row_bytes, c),
-                   static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
+  const uint8_t* row = rows_data + (tokens ? tokens[i] : i) * row_bytes;
   float* dst = out + i * out_stride + c * 32;
+  if (kFloatType<T> && c * 32 + 32 > cols) {
+    for (int64_t e = c * 32; e < cols; ++e) dst[e - c * 32] = row_element<T>(row, e);
+    return;
+  }
+  float y[32];
+  dequant_row_chunk<T>(row, c, vector_loads, y);
 #pragma unroll
   for (int j = 0; j < 32; ++j) dst[j] = y[j];
 }
 
 void launch_rows(TensorType type, const void* data, size_t row_bytes, int64_t cols, const int32_t* tokens,
                  DMat out, cudaStream_t stream) {
-  const int64_t chunks = cols / 32;
-  if (out.rows == 0) return;
+  if (out.rows == 0 || cols == 0) return;
+  const int64_t chunks = (cols + 31) / 32;
+  const bool vector_loads = rows_allow_vector_loads(data, row_bytes);
   with_weight_type(type, [&](auto t) {
     constexpr TensorType T = decltype(t)::value;
     dequant_rows_kernel<T><<<blocks_for(out.rows * chunks, 128), 128, 0, stream>>>(
-        static_cast<const uint8_t*>(data), row_bytes, out.rows, chunks, tokens, out.data, out.stride);
+        static_cast<const uint8_t*>(data), row_bytes, vector_loads, out.rows, cols, tokens, out.data,
+        out.stride);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -112,11 +120,14 @@ void dequantize_row_host(TensorType type, const void* row, int64_t cols, float* 
   with_weight_type(type, [&](auto t) {
     constexpr TensorType T = decltype(t)::value;
     const auto* bytes = static_cast<const uint8_t*>(row);
+    // As the kernels walk a row: whole chunks (16-byte loads where the row allows them), then the tail.
+    const bool vector_loads = rows_allow_vector_loads(row, row_bytes(type, cols));
     for (int64_t c = 0; c < cols / 32; ++c) {
       float y[32];
-      dequant_chunk<T>(chunk_block<T>(bytes, c), static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
+      dequant_row_chunk<T>(bytes, c, vector_loads, y);
       std::memcpy(out + c * 32, y, sizeof y);
     }
+    for (int64_t e = cols / 32 * 32; e < cols; ++e) out[e] = row_element<T>(bytes, e);
   });
 }
 

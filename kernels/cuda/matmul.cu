@@ -30,8 +30,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 // out[i][row] = sum over chunks of dequant(W[row], chunk) . x[i][chunk], i < n <= N.
 template <TensorType T, int N>
 __global__ void __launch_bounds__(kWarp* kMatvecWarps)
-    matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows, int64_t chunks,
-                  const float* __restrict__ x, int64_t x_stride, int n, bool x_aligned,
+    matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes, bool vector_loads, int64_t rows,
+                  int64_t cols, const float* __restrict__ x, int64_t x_stride, int n, bool x_aligned,
                   float* __restrict__ out, int64_t out_stride) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = int64_t(blockIdx.x) * kMatvecWarps + threadIdx.x / kWarp;
@@ -40,9 +40,10 @@ __global__ void __launch_bounds__(kWarp* kMatvecWarps)
   float acc[N];
 #pragma unroll
   for (int i = 0; i < N; ++i) acc[i] = 0.0f;
+  const int64_t chunks = cols / 32;
   for (int64_t c = lane; c < chunks; c += kWarp) {
     float y[32];
-    dequant_chunk<T>(chunk_block<T>(wrow, c), static_cast<int>(c % ChunkGeometry<T>::kChunksPerBlock), y);
+    dequant_row_chunk<T>(wrow, c, vector_loads, y);
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       if (i >= n) break;
@@ -63,6 +64,14 @@ __global__ void __launch_bounds__(kWarp* kMatvecWarps)
         for (int j = 0; j < 32; ++j) s = fmaf(y[j], __ldg(xc + j), s);
       }
       acc[i] += s;
+    }
+  }
+  if constexpr (kFloatType<T>) {  // the last cols % 32 elements of a float-type row, one per lane
+    for (int64_t e = chunks * 32 + lane; e < cols; e += kWarp) {
+      const float we = row_element<T>(wrow, e);
+#pragma unroll
+      for (int i = 0; i < N; ++i)
+        if (i < n) acc[i] = fmaf(we, __ldg(x + i * x_stride + e), acc[i]);
     }
   }
 #pragma unroll
@@ -115,23 +124,23 @@ unsigned blocks_for(int64_t items, int threads) {
 
 template <TensorType T>
 void launch_matvec(const DWeight& w, DMat x, DMat out, cudaStream_t stream) {
-  const int64_t chunks = w.cols / 32;
   const bool aligned = reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.stride % 4 == 0;
+  const bool vector_loads = rows_allow_vector_loads(w.data, w.row_bytes);
   const dim3 grid(blocks_for(w.rows, kMatvecWarps)), block(kWarp * kMatvecWarps);
   const auto* wp = static_cast<const uint8_t*>(w.data);
   const int n = static_cast<int>(x.rows);
   if (n == 1)
-    matvec_kernel<T, 1><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
-                                                    aligned, out.data, out.stride);
+    matvec_kernel<T, 1><<<grid, block, 0, stream>>>(wp, w.row_bytes, vector_loads, w.rows, w.cols, x.data,
+                                                    x.stride, n, aligned, out.data, out.stride);
   else if (n == 2)
-    matvec_kernel<T, 2><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
-                                                    aligned, out.data, out.stride);
+    matvec_kernel<T, 2><<<grid, block, 0, stream>>>(wp, w.row_bytes, vector_loads, w.rows, w.cols, x.data,
+                                                    x.stride, n, aligned, out.data, out.stride);
   else if (n <= 4)
-    matvec_kernel<T, 4><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data, x.stride, n,
-                                                    aligned, out.data, out.stride);
+    matvec_kernel<T, 4><<<grid, block, 0, stream>>>(wp, w.row_bytes, vector_loads, w.rows, w.cols, x.data,
+                                                    x.stride, n, aligned, out.data, out.stride);
   else
-    matvec_kernel<T, kMatvecMaxRows><<<grid, block, 0, stream>>>(wp, w.row_bytes, w.rows, chunks, x.data,
-                                                                 x.stride, n, aligned, out.data, out.stride);
+    matvec_kernel<T, kMatvecMaxRows><<<grid, block, 0, stream>>>(
+        wp, w.row_bytes, vector_loads, w.rows, w.cols, x.data, x.stride, n, aligned, out.data, out.stride);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -7,6 +7,9 @@
 #ifdef LLAMASCOPE_HAVE_ONEDNN
 #include "kernels/onednn/onednn_backend.h"
 #endif
+#ifdef LLAMASCOPE_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 namespace llamascope {
 
@@ -39,6 +42,9 @@ const std::vector<BackendEntry>& backend_registry() {
     list.push_back(simd_backend_entry());
 #ifdef LLAMASCOPE_HAVE_ONEDNN
     list.push_back(onednn_backend_entry());
+#endif
+#ifdef LLAMASCOPE_HAVE_CUDA
+    list.push_back(cuda_backend_entry());
 #endif
     return list;
   }();

@@ -35,6 +35,9 @@ kernel_sets=("scalar -t 1")
 if "$bin" kernels | grep -q '^simd .*available$'; then
   kernel_sets+=("simd -t 1" "simd -t 2" "simd,matmul=scalar -t 2")
 fi
+if "$bin" kernels | grep -q '^cuda  *available$'; then  # only where a GPU is usable
+  kernel_sets+=("cuda -t 1")
+fi
 
 for ks in "${kernel_sets[@]}"; do
   # shellcheck disable=SC2086

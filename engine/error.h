@@ -1,15 +1,4 @@
-// The one exception type llamascope throws for bad input (files, flags, data). The CLI turns it into a
-// single "llamascope: error: ..." line and a non-zero exit; nothing in the engine calls exit().
+// Kept so that code written before the move to base/error.h still builds; new code includes base/error.h.
 #pragma once
 
-#include <stdexcept>
-#include <string>
-
-namespace llamascope {
-
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
-
-}  // namespace llamascope
+#include "base/error.h"

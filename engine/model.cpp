@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 namespace {

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <map>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/model.h"
 #include "harness/common.h"
 #include "harness/environment.h"

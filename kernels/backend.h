@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 namespace {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/simd/simd_backend.h"

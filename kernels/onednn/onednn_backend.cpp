@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant.h"
 
 namespace llamascope {

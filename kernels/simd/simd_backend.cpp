@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant.h"
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"

@@ -1,0 +1,56 @@
+// Tensor (weight) types as GGUF numbers them, with their block geometry. Shared by the loaders, every
+// backend, the quantizer and the harness, so that a type id read from a file means one thing everywhere.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llamascope {
+
+// Values are GGUF's ggml_type ids; they are written to and read from files as they are.
+enum class TensorType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  BF16 = 30,
+};
+
+struct TensorTypeInfo {
+  TensorType type;
+  const char* name;     // as GGUF tools print it: "F32", "Q4_K", ...
+  int64_t block_elems;  // elements per block (1 for float types)
+  size_t block_bytes;   // bytes per block
+  bool quantized;
+};
+
+// nullopt for a type id this build does not know (an unknown id in a file is an error, never a guess).
+std::optional<TensorType> tensor_type_from_id(uint32_t id);
+const TensorTypeInfo& type_info(TensorType type);
+inline const char* type_name(TensorType type) {
+  return type_info(type).name;
+}
+
+// Case-insensitive: "q4_0", "Q4_0", "f16". nullopt when unknown.
+std::optional<TensorType> tensor_type_from_name(std::string_view name);
+
+// Bytes of a row of n elements; n must be a multiple of the block size (callers validate first).
+inline size_t row_bytes(TensorType type, int64_t n) {
+  const TensorTypeInfo& info = type_info(type);
+  return static_cast<size_t>(n / info.block_elems) * info.block_bytes;
+}
+
+}  // namespace llamascope

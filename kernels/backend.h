@@ -19,8 +19,10 @@ namespace llamascope {
 enum class OpKind { embed, rmsnorm, matmul, rope, attention, swiglu, add, count };
 const char* op_kind_name(OpKind op);
 
-// Where a backend's buffers live. Backends compose per op only within one memory space.
+// Where a backend's buffers live. Backends compose per op only within one memory space (KernelSet refuses a
+// set that mixes two: docs/design.md says why).
 enum class MemorySpace { host, cuda };
+const char* memory_space_name(MemorySpace space);
 
 // A row-major matrix of float32 activations in backend-owned memory: `rows` rows of `cols` floats,
 // consecutive rows `stride` floats apart. The forward never dereferences `data` (it may be device memory).
@@ -80,7 +82,11 @@ class Backend {
   virtual std::string name() const = 0;
   virtual MemorySpace memory_space() const { return MemorySpace::host; }
   // Whether this backend implements `op` for weights of `type` (the type is ignored by ops without weights).
-  virtual bool supports(OpKind op, TensorType type) const = 0;
+  // Nothing is supported unless a backend says so; KernelSet sends the rest to a fallback backend.
+  virtual bool supports(OpKind op, TensorType type) const {
+    (void)op, (void)type;
+    return false;
+  }
   // A line for `llamascope kernels`: ISA chosen, library version, device... Empty when nothing to add.
   virtual std::string description() const { return {}; }
 
@@ -98,12 +104,14 @@ class Backend {
   }
 
   // ---- ops (shapes are the caller's promise; backends may assert) ----
+  // A backend overrides the ops its supports() accepts. The defaults are never reached through KernelSet;
+  // called directly for an op the backend does not support, they throw std::logic_error (a caller's bug).
   // out row i = row tokens[i] of `table` (vocab x dim), converted to float.
-  virtual void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) = 0;
+  virtual void embed(const Weight& table, std::span<const int32_t> tokens, Mat out);
   // out = x / sqrt(mean(x^2) + eps) * gain, row by row. out may equal x.
-  virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) = 0;
+  virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out);
   // out (n x w.rows) = x (n x w.cols) · wᵀ.
-  virtual void matmul(const Weight& w, Mat x, Mat out) = 0;
+  virtual void matmul(const Weight& w, Mat x, Mat out);
   // outs[i] = x · weights[i]ᵀ for matmuls of one input (q, k and v; gate and up), in one call so that a
   // backend can prepare x once and spread all their rows over its threads as one job: a k or v matrix
   // alone is too small to keep every core streaming. Every weight here is one this backend supports.
@@ -112,15 +120,17 @@ class Backend {
   }
   // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.
   // One op for both so that sin/cos are computed once per (position, pair).
-  virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params) = 0;
+  virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params);
   // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
   // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
-  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
-                         Mat out) = 0;
+  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out);
   // out = silu(gate) * up, element-wise. out may equal gate.
-  virtual void swiglu(Mat gate, Mat up, Mat out) = 0;
+  virtual void swiglu(Mat gate, Mat up, Mat out);
   // acc += x, element-wise.
-  virtual void add(Mat acc, Mat x) = 0;
+  virtual void add(Mat acc, Mat x);
+
+ private:
+  [[noreturn]] void unsupported(OpKind op) const;
 };
 
 // ---- registry ----
@@ -129,11 +139,15 @@ struct BackendEntry {
   std::string summary;                  // one line for `llamascope kernels`
   std::string (*unavailable_reason)();  // empty string when usable here
   std::unique_ptr<Backend> (*create)(const BackendOptions&);
+  MemorySpace memory = MemorySpace::host;  // what create() returns reports the same
+  // Where KernelSet sends an op the chosen backend lacks: the available backends of the same memory space
+  // with a rank above 0, highest first. 0: never a fallback (library and test backends).
+  int fallback_rank = 0;
 };
 
-// Every backend compiled into this build, in a fixed order (scalar first). Each backend folder defines its
-// `*_backend_entry()` function; kernels/registry.cpp lists them (explicitly, so a static library cannot
-// drop one).
+// Every backend configured into this build, in the order kernels/CMakeLists.txt adds their folders (scalar
+// first). CMake generates the list from each folder's llamascope_add_backend() (kernels/backends.cmake),
+// calling every `*_backend_entry()` explicitly so that a static library cannot drop one.
 const std::vector<BackendEntry>& backend_registry();
 const BackendEntry* find_backend(const std::string& name);
 

@@ -1,7 +1,6 @@
 // A kernel set: backends composed per op on one memory space, parsed from a spec such as "simd" or
 // "simd,matmul=scalar". The forward pass calls ops through it; it picks the backend for each op and weight
-// type, falling back to simd or the scalar reference (and saying so once on stderr) where a backend lacks
-// one.
+// type, falling back by the registry's ranks (and saying so once on stderr) where a backend lacks one.
 #pragma once
 
 #include <array>

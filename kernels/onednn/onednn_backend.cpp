@@ -8,7 +8,6 @@
 #include <tuple>
 #include <vector>
 
-#include "base/error.h"
 #include "kernels/quant.h"
 
 namespace llamascope {
@@ -83,19 +82,7 @@ class OnednnBackend final : public Backend {
     stream_.wait();
   }
 
-  // Ops oneDNN is not used for here; KernelSet never routes them to this backend (supports() says no).
-  void embed(const Weight&, std::span<const int32_t>, Mat) override { unsupported("embed"); }
-  void rmsnorm(Mat, const Weight&, float, Mat) override { unsupported("rmsnorm"); }
-  void rope(Mat, Mat, int64_t, const RopeParams&) override { unsupported("rope"); }
-  void attention(Mat, Mat, Mat, int64_t, const AttentionShape&, Mat) override { unsupported("attention"); }
-  void swiglu(Mat, Mat, Mat) override { unsupported("swiglu"); }
-  void add(Mat, Mat) override { unsupported("add"); }
-
  private:
-  [[noreturn]] static void unsupported(const char* op) {
-    throw Error(std::string("onednn backend has no ") + op);
-  }
-
   int threads_;
   dnnl::engine engine_;
   dnnl::stream stream_;

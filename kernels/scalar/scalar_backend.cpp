@@ -141,6 +141,8 @@ BackendEntry scalar_backend_entry() {
       "reference kernels: plain loops, double accumulation, every op and type, 1 thread",
       [] { return std::string(); },
       [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<ScalarBackend>(); },
+      MemorySpace::host,
+      /*fallback_rank=*/10,  // has every op and type: the host fallback of last resort
   };
 }
 

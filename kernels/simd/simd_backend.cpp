@@ -462,6 +462,8 @@ BackendEntry simd_backend_entry() {
       "threaded",
       [] { return std::string(); },
       [](const BackendOptions& options) { return create_simd_backend(options, simd_isa_selected()); },
+      MemorySpace::host,
+      /*fallback_rank=*/20,  // the fastest host backend with every op: tried before the scalar reference
   };
 }
 

@@ -1,0 +1,57 @@
+// The kernel interface's contracts that the op checker does not see: the registry built from the configured
+// folders (the test build's `testref` backend among them), fallback by registry rank for an op a backend
+// declines, the backend's timer, and memory and weight handles scoped to their users.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/forward.h"
+#include "engine/model.h"
+#include "kernels/kernel_set.h"
+
+namespace llamascope {
+namespace {
+
+TEST(Interface, RegistryHoldsTheTestBuildsBackend) {
+  // tests/test_backend/ registered it through llamascope_add_backend: no list was edited for it.
+  const BackendEntry* entry = find_backend("testref");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->fallback_rank, 0);
+  EXPECT_EQ(backend_registry().front().name, "scalar");
+}
+
+// A backend that declares nothing: every op is unsupported, and nothing else had to be written.
+class BareBackend final : public Backend {
+ public:
+  std::string name() const override { return "bare"; }
+  Mat alloc(int64_t rows, int64_t cols) override {
+    memory_.assign(static_cast<size_t>(rows * cols), 0.0f);
+    return Mat{memory_.data(), rows, cols, cols};
+  }
+  void upload(Mat, const float*) override {}
+  void download(Mat, float*) override {}
+
+ private:
+  std::vector<float> memory_;
+};
+
+TEST(Interface, OpsAreUnsupportedByDefault) {
+  BareBackend bare;
+  for (int op = 0; op < static_cast<int>(OpKind::count); ++op)
+    EXPECT_FALSE(bare.supports(static_cast<OpKind>(op), TensorType::F32)) << op_kind_name(OpKind(op));
+  const Mat x = bare.alloc(1, 4);
+  EXPECT_THROW(bare.add(x, x), std::logic_error);
+}
+
+TEST(Interface, FallbackOrderComesFromTheRegistry) {
+  // testref declines rope; the highest-ranked host backend that has it runs it.
+  KernelSet kernels("testref", BackendOptions{1});
+  EXPECT_EQ(kernels.for_op(OpKind::matmul, TensorType::Q4_0).name(), "testref");
+  EXPECT_EQ(kernels.for_op(OpKind::rope).name(), find_backend("simd") ? "simd" : "scalar");
+}
+
+}  // namespace
+}  // namespace llamascope

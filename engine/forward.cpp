@@ -74,12 +74,10 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
     fn();
     return;
   }
-  kernels_.synchronize();
-  const auto start = std::chrono::steady_clock::now();
+  OpTimer& timer = kernels_.timer();
+  timer.start();
   fn();
-  kernels_.synchronize();
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  const uint64_t ns = timer.stop();
   OpEvent event{name,
                 kind,
                 layer,
@@ -88,7 +86,8 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
                 {},
                 static_cast<int>(weights.size()),
                 n_keys,
-                static_cast<uint64_t>(ns.count())};
+                ns,
+                timer.clock_name()};
   std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
   observer_->on_op(event);
 }
@@ -111,6 +110,8 @@ void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_
     eval_batch(tokens.subspan(done, n), pos0 + static_cast<int64_t>(done), out, all_logits);
     done += n;
   }
+  // Downloading logits waits for the work queued; without them, wait here: eval returns with its work done.
+  if (!logits_out) kernels_.synchronize();
 }
 
 void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits) {

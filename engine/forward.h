@@ -4,7 +4,6 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -26,8 +25,9 @@ struct OpEvent {
   // The weights the op reads: none, one, or several for a grouped matmul (attn_qkv, ffn_gate_up).
   std::array<const Weight*, kMaxWeights> weight_slots;
   int n_weights;
-  int64_t n_keys;  // attention: cache rows the last query reads; else 0
-  uint64_t ns;     // wall time of the op, backend synchronised before and after
+  int64_t n_keys;     // attention: cache rows the last query reads; else 0
+  uint64_t ns;        // time of the op by the backend's timer
+  const char* clock;  // which clock measured `ns` (OpTimer::clock_name: "host_steady", "cuda_event")
 
   std::span<const Weight* const> weights() const {
     return {weight_slots.data(), static_cast<size_t>(n_weights)};

@@ -349,6 +349,7 @@ void profile(const ProfileArgs& args) {
                          {"weight_shape", weight.shape},
                          {"n_keys", e.n_keys},
                          {"ns", e.ns},
+                         {"clock", e.clock},
                          {"bytes", cost.bytes},
                          {"flops", cost.flops},
                          {"start_ns", o.start_ns()}});

@@ -1,8 +1,32 @@
 #include "kernels/backend.h"
 
+#include <chrono>
 #include <stdexcept>
 
 namespace llamascope {
+namespace {
+
+class HostTimer final : public OpTimer {
+ public:
+  explicit HostTimer(Backend& backend) : backend_(backend) {}
+  const char* clock_name() const override { return "host_steady"; }
+  void start() override {
+    backend_.synchronize();
+    start_ = std::chrono::steady_clock::now();
+  }
+  uint64_t stop() override {
+    backend_.synchronize();
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_)
+            .count());
+  }
+
+ private:
+  Backend& backend_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
 
 const char* op_kind_name(OpKind op) {
   switch (op) {
@@ -28,6 +52,10 @@ const char* op_kind_name(OpKind op) {
 
 const char* memory_space_name(MemorySpace space) {
   return space == MemorySpace::host ? "host" : "cuda";
+}
+
+std::unique_ptr<OpTimer> Backend::make_timer() {
+  return std::make_unique<HostTimer>(*this);
 }
 
 void Backend::unsupported(OpKind op) const {

@@ -71,6 +71,19 @@ struct AttentionShape {
   int head_dim = 0;
 };
 
+// Times ops on a backend's own timeline: the host's steady clock for a CPU backend, device events for a
+// device (they time the queued work, not the host enqueueing it). Forward brackets each profiled op with
+// start() and stop().
+class OpTimer {
+ public:
+  virtual ~OpTimer() = default;
+  // Stable name recorded with each time it measured ("host_steady", "cuda_event").
+  virtual const char* clock_name() const = 0;
+  virtual void start() = 0;
+  // The ns since start(); waits for the work queued in between (a profiled op's only synchronisation).
+  virtual uint64_t stop() = 0;
+};
+
 struct BackendOptions {
   int threads = 1;
 };
@@ -94,7 +107,11 @@ class Backend {
   virtual Mat alloc(int64_t rows, int64_t cols) = 0;
   virtual void upload(Mat dst, const float* src) = 0;  // src: dst.rows x dst.cols host floats, packed
   virtual void download(Mat src, float* dst) = 0;      // dst: src.rows x src.cols host floats, packed
-  virtual void synchronize() {}                        // waits for queued work (device backends)
+  // Ops may return before their work is done (a device backend queues it); synchronize() waits for all of
+  // it, and download() returns finished values. Host backends finish each op before returning.
+  virtual void synchronize() {}
+  // The timer for per-op profiles. Default: the host steady clock, synchronize() before and after each op.
+  virtual std::unique_ptr<OpTimer> make_timer();
 
   // May repack `w` for faster matmuls (SIMD interleaving, library reorders, device upload); returns the
   // extra bytes this takes. Called once per weight before the first forward; a no-op by default.

@@ -136,6 +136,11 @@ void KernelSet::synchronize() {
   for (auto& b : backends_) b->synchronize();
 }
 
+OpTimer& KernelSet::timer() {
+  if (!timer_) timer_ = memory().make_timer();
+  return *timer_;
+}
+
 std::vector<std::string> KernelSet::split_list(const std::string& list) {
   std::vector<std::string> sets;
   for (const std::string& item : split(list, ',')) {

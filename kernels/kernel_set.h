@@ -37,6 +37,9 @@ class KernelSet {
   // Calls prepare() of the backend that will run matmuls of this weight; returns the extra bytes.
   size_t prepare(const Weight& w, OpKind op);
   void synchronize();
+  // The default backend's op timer: every backend of a set shares its memory space, so its clock sees their
+  // work.
+  OpTimer& timer();
 
   // Bench's -k takes a list of kernel sets: "scalar,simd,matmul=scalar" = {"scalar", "simd,matmul=scalar"}
   // (an op=backend item belongs to the set before it).
@@ -49,7 +52,9 @@ class KernelSet {
   BackendOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
   std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
-  std::map<std::pair<int, int>, Backend*> fallbacks_;  // (op, type) -> backend, resolved and announced once
+  std::map<std::pair<int, int>, Backend*> fallbacks_;
+  std::unique_ptr<OpTimer>
+      timer_;  // made on first use  // (op, type) -> backend, resolved and announced once
 };
 
 }  // namespace llamascope

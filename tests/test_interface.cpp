@@ -53,5 +53,17 @@ TEST(Interface, FallbackOrderComesFromTheRegistry) {
   EXPECT_EQ(kernels.for_op(OpKind::rope).name(), find_backend("simd") ? "simd" : "scalar");
 }
 
+TEST(Interface, TimeComesFromTheBackendsTimer) {
+  KernelSet kernels("scalar", BackendOptions{1});
+  OpTimer& timer = kernels.timer();
+  EXPECT_STREQ(timer.clock_name(), "host_steady");
+  timer.start();
+  const uint64_t first = timer.stop();
+  timer.start();
+  volatile double sink = 0;
+  for (int i = 0; i < 100000; ++i) sink = sink + i;
+  EXPECT_GT(timer.stop() + first, 0u);
+}
+
 }  // namespace
 }  // namespace llamascope

@@ -152,6 +152,7 @@ const std::map<std::string, Schema>& schemas() {
                                {"/weight_shape", T::array, true, true},
                                {"/n_keys", T::integer},
                                {"/ns", T::integer},
+                               {"/clock", T::string},
                                {"/bytes", T::number},
                                {"/flops", T::number},
                                {"/start_ns", T::integer}};

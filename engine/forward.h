@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -81,12 +82,21 @@ class Forward {
   int64_t batch_pos0_ = 0;  // of the batch being run (for events)
   int64_t batch_n_ = 0;
   uint64_t prepared_bytes_ = 0;
-  // Whether the embedding table's file pages are dropped from the mapping after each lookup (see the
-  // constructor): not for tables under 16 MiB, nor where a matmul reads the same pages every step (a tied
-  // output its backend did not repack).
+  // Whether the embedding table's file pages are dropped from the mapping after each lookup: not for small
+  // tables, nor where a matmul reads the same pages every step (a tied output its backend did not repack).
   bool release_embedding_pages_ = false;
 
-  // Run state, allocated once by the buffer-owning backend; rows = tokens of the current batch.
+  // The backends' handles of every weight this forward reads, shared with other forwards of the kernel set
+  // and released with the last of them.
+  struct LayerHandles {
+    WeightHandle attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down;
+  };
+  WeightHandle token_embd_, output_norm_, output_, rope_freqs_;
+  std::vector<LayerHandles> layers_;
+
+  // Run state, allocated once by the buffer-owning backend and freed with this forward (buffers_ owns the
+  // memory every Mat below points into); rows = tokens of the current batch.
+  std::vector<Buffer> buffers_;
   Mat x_;                     // (max_batch, dim) the residual stream
   Mat xb_;                    // (max_batch, dim) normalised input of a block
   Mat q_;                     // (max_batch, q_dim) queries

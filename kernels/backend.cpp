@@ -1,6 +1,8 @@
 #include "kernels/backend.h"
 
+#include <algorithm>
 #include <chrono>
+#include <new>
 #include <stdexcept>
 
 namespace llamascope {
@@ -54,6 +56,15 @@ const char* memory_space_name(MemorySpace space) {
   return space == MemorySpace::host ? "host" : "cuda";
 }
 
+Buffer host_buffer(int64_t rows, int64_t cols) {
+  const size_t count = static_cast<size_t>(rows * cols);
+  const size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  float* data = static_cast<float*>(::operator new[](std::max<size_t>(bytes, 64), std::align_val_t(64)));
+  std::fill(data, data + count, 0.0f);
+  std::shared_ptr<void> memory(data, [](void* p) { ::operator delete[](p, std::align_val_t(64)); });
+  return Buffer{Mat{data, rows, cols, cols}, std::move(memory)};
+}
+
 std::unique_ptr<OpTimer> Backend::make_timer() {
   return std::make_unique<HostTimer>(*this);
 }
@@ -63,13 +74,13 @@ void Backend::unsupported(OpKind op) const {
                          ", which its supports() declines");
 }
 
-void Backend::embed(const Weight&, std::span<const int32_t>, Mat) {
+void Backend::embed(const PreparedWeight&, std::span<const int32_t>, Mat) {
   unsupported(OpKind::embed);
 }
-void Backend::rmsnorm(Mat, const Weight&, float, Mat) {
+void Backend::rmsnorm(Mat, const PreparedWeight&, float, Mat) {
   unsupported(OpKind::rmsnorm);
 }
-void Backend::matmul(const Weight&, Mat, Mat) {
+void Backend::matmul(const PreparedWeight&, Mat, Mat) {
   unsupported(OpKind::matmul);
 }
 void Backend::rope(Mat, Mat, int64_t, const RopeParams&) {

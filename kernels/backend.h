@@ -54,6 +54,32 @@ struct Weight {
   const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
 };
 
+class Backend;
+
+// A weight as one backend holds it, made by Backend::prepare from the file's view: plus whatever the backend
+// made of it (a repacked copy, a device upload), which it frees with the handle. Ops take these handles,
+// never host pointers to look a copy up by. A backend that keeps more derives from it and sets `owner`.
+struct PreparedWeight {
+  explicit PreparedWeight(const Weight& w, const Backend* by = nullptr, size_t extra_bytes = 0)
+      : host(w), owner(by), bytes(extra_bytes) {}
+  virtual ~PreparedWeight() = default;
+
+  Weight host;           // the file's view (host memory; a device backend reads it only while preparing)
+  const Backend* owner;  // the backend whose subclass this is; null for the file's view as it is
+  size_t bytes;          // memory held for it beyond the file (repacked or device copy)
+};
+// Shared by the forwards (and kernel sets) that use a weight; the backend's copy goes with the last of them.
+using WeightHandle = std::shared_ptr<const PreparedWeight>;
+
+// Activation memory a backend allocated: the matrix plus its ownership. Freed when the last copy of the
+// Buffer goes, so memory lives as long as the Forward (or test) that asked for it.
+struct Buffer {
+  Mat mat;
+  std::shared_ptr<void> memory;
+};
+// Zeroed host memory for rows x cols floats, rows packed, 64-byte aligned: every host backend's alloc().
+Buffer host_buffer(int64_t rows, int64_t cols);
+
 // RoPE as LLaMA applies it: pairs of adjacent elements (2i, 2i+1) of each head rotated by
 // position * theta_i, theta_i = base^(-2i/rot_dims) / factors[i] (factors from `rope_freqs`, may be null).
 struct RopeParams {
@@ -62,7 +88,7 @@ struct RopeParams {
   int head_dim = 0;
   int rot_dims = 0;  // leading dims of each head that rotate (= head_dim for LLaMA)
   float freq_base = 10000.0f;
-  const float* freq_factors = nullptr;  // rot_dims / 2 host floats, or null
+  const PreparedWeight* freq_factors = nullptr;  // F32, rot_dims / 2 of them (`rope_freqs`), or null
 };
 
 struct AttentionShape {
@@ -103,8 +129,8 @@ class Backend {
   // A line for `llamascope kernels`: ISA chosen, library version, device... Empty when nothing to add.
   virtual std::string description() const { return {}; }
 
-  // Memory. alloc returns zeroed rows x cols floats that stay valid until the backend is destroyed.
-  virtual Mat alloc(int64_t rows, int64_t cols) = 0;
+  // Memory. alloc returns zeroed rows x cols floats, valid while a copy of the Buffer is held.
+  virtual Buffer alloc(int64_t rows, int64_t cols) = 0;
   virtual void upload(Mat dst, const float* src) = 0;  // src: dst.rows x dst.cols host floats, packed
   virtual void download(Mat src, float* dst) = 0;      // dst: src.rows x src.cols host floats, packed
   // Ops may return before their work is done (a device backend queues it); synchronize() waits for all of
@@ -113,26 +139,27 @@ class Backend {
   // The timer for per-op profiles. Default: the host steady clock, synchronize() before and after each op.
   virtual std::unique_ptr<OpTimer> make_timer();
 
-  // May repack `w` for faster matmuls (SIMD interleaving, library reorders, device upload); returns the
-  // extra bytes this takes. Called once per weight before the first forward; a no-op by default.
-  virtual size_t prepare(const Weight& w) {
-    (void)w;
-    return 0;
+  // The handle of `w` for the ops that read it as `use` (matmul: weights; embed: the table; rmsnorm: gains;
+  // rope: frequency factors). A backend may repack it (SIMD interleaving, library reorders) or upload it (a
+  // device), reporting the bytes in the handle. Default: the file's view, no copy.
+  virtual WeightHandle prepare(const Weight& w, OpKind use) {
+    (void)use;
+    return std::make_shared<const PreparedWeight>(w);
   }
 
   // ---- ops (shapes are the caller's promise; backends may assert) ----
   // A backend overrides the ops its supports() accepts. The defaults are never reached through KernelSet;
   // called directly for an op the backend does not support, they throw std::logic_error (a caller's bug).
   // out row i = row tokens[i] of `table` (vocab x dim), converted to float.
-  virtual void embed(const Weight& table, std::span<const int32_t> tokens, Mat out);
+  virtual void embed(const PreparedWeight& table, std::span<const int32_t> tokens, Mat out);
   // out = x / sqrt(mean(x^2) + eps) * gain, row by row. out may equal x.
-  virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out);
+  virtual void rmsnorm(Mat x, const PreparedWeight& gain, float eps, Mat out);
   // out (n x w.rows) = x (n x w.cols) · wᵀ.
-  virtual void matmul(const Weight& w, Mat x, Mat out);
+  virtual void matmul(const PreparedWeight& w, Mat x, Mat out);
   // outs[i] = x · weights[i]ᵀ for matmuls of one input (q, k and v; gate and up), in one call so that a
   // backend can prepare x once and spread all their rows over its threads as one job: a k or v matrix
   // alone is too small to keep every core streaming. Every weight here is one this backend supports.
-  virtual void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
+  virtual void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) {
     for (size_t i = 0; i < weights.size(); ++i) matmul(*weights[i], x, outs[i]);
   }
   // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.

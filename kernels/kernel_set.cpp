@@ -119,17 +119,26 @@ std::vector<std::string> KernelSet::descriptions() const {
   return lines;
 }
 
-void KernelSet::matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
-  Backend& first = for_op(OpKind::matmul, weights.front()->type);
+void KernelSet::matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) {
+  Backend& first = for_op(OpKind::matmul, weights.front()->host.type);
   bool one_backend = true;
-  for (const Weight* w : weights) one_backend = one_backend && &for_op(OpKind::matmul, w->type) == &first;
+  for (const PreparedWeight* w : weights)
+    one_backend = one_backend && &for_op(OpKind::matmul, w->host.type) == &first;
   if (one_backend) return first.matmuls(weights, x, outs);
   for (size_t i = 0; i < weights.size(); ++i)
-    for_op(OpKind::matmul, weights[i]->type).matmul(*weights[i], x, outs[i]);
+    for_op(OpKind::matmul, weights[i]->host.type).matmul(*weights[i], x, outs[i]);
 }
 
-size_t KernelSet::prepare(const Weight& w, OpKind op) {
-  return for_op(op, w.type).prepare(w);
+WeightHandle KernelSet::prepare(const Weight& w, OpKind op) {
+  Backend& backend = for_op(op, w.type);
+  std::weak_ptr<const PreparedWeight>& slot = prepared_[{&backend, w.data, static_cast<int>(op)}];
+  if (WeightHandle held = slot.lock()) {
+    const Weight& h = held->host;
+    if (h.type == w.type && h.rows == w.rows && h.cols == w.cols && h.row_bytes == w.row_bytes) return held;
+  }
+  WeightHandle handle = backend.prepare(w, op);
+  slot = handle;
+  return handle;
 }
 
 void KernelSet::synchronize() {

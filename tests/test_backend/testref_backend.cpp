@@ -23,15 +23,17 @@ class TestrefBackend final : public Backend {
   }
   std::string description() const override { return "test build only: the scalar ops behind a wrapper"; }
 
-  Mat alloc(int64_t rows, int64_t cols) override { return inner_->alloc(rows, cols); }
+  Buffer alloc(int64_t rows, int64_t cols) override { return inner_->alloc(rows, cols); }
   void upload(Mat dst, const float* src) override { inner_->upload(dst, src); }
   void download(Mat src, float* dst) override { inner_->download(src, dst); }
 
-  void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) override {
+  void embed(const PreparedWeight& table, std::span<const int32_t> tokens, Mat out) override {
     inner_->embed(table, tokens, out);
   }
-  void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) override { inner_->rmsnorm(x, gain, eps, out); }
-  void matmul(const Weight& w, Mat x, Mat out) override { inner_->matmul(w, x, out); }
+  void rmsnorm(Mat x, const PreparedWeight& gain, float eps, Mat out) override {
+    inner_->rmsnorm(x, gain, eps, out);
+  }
+  void matmul(const PreparedWeight& w, Mat x, Mat out) override { inner_->matmul(w, x, out); }
   void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
                  Mat out) override {
     inner_->attention(q, k_cache, v_cache, pos0, shape, out);

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 
@@ -12,48 +12,67 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
   context_ = context > 0 ? context : c.context_length;
   max_batch_ = std::clamp<int64_t>(max_batch, 1, context_);
   Backend& mem = kernels.memory();
-  x_ = mem.alloc(max_batch_, c.dim);
-  xb_ = mem.alloc(max_batch_, c.dim);
-  q_ = mem.alloc(max_batch_, c.q_dim());
-  att_ = mem.alloc(max_batch_, c.q_dim());
-  proj_ = mem.alloc(max_batch_, c.dim);
-  gate_ = mem.alloc(max_batch_, c.hidden_dim);
-  up_ = mem.alloc(max_batch_, c.hidden_dim);
-  logits_ = mem.alloc(std::min(max_batch_, kLogitsRows), c.vocab_size);
-  for (int l = 0; l < c.n_layers; ++l) {
-    k_cache_.push_back(mem.alloc(context_, c.kv_dim()));
-    v_cache_.push_back(mem.alloc(context_, c.kv_dim()));
-  }
-  rope_ = RopeParams{
-      c.n_heads,        c.n_kv_heads,
-      c.head_dim,       c.rope_dims,
-      c.rope_freq_base, model.rope_freq_factors.empty() ? nullptr : model.rope_freq_factors.data()};
-  attention_shape_ = AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim};
-
-  // A weight its backend copied is not read from the file again by matmuls, so its pages are released as
-  // soon as it is repacked: resident memory stays at one copy of the weights, not two.
-  auto prepare = [&](const Weight& w) {
-    const size_t bytes = kernels.prepare(w, OpKind::matmul);
-    if (bytes > 0) model.release_weight_pages(w);
-    prepared_bytes_ += bytes;
-    return bytes > 0;
+  auto alloc = [&](int64_t rows, int64_t cols) {
+    buffers_.push_back(mem.alloc(rows, cols));
+    return buffers_.back().mat;
   };
-  // The output matrix first: it is the largest, and while a weight is being repacked its file pages and its
-  // copy are both resident, so doing it before anything else is packed keeps that overlap out of the peak.
-  const bool output_prepared = prepare(model.output);
-  // Each step reads one row of the embedding table, but the kernel maps the file around every faulting
-  // address (fault-around, large page-cache folios), so over a generation most of the table became
-  // resident: 37 MiB of a 1.1B Q4_0 model's 650. Dropping the table's pages from the mapping after each
-  // lookup costs one madvise and one minor fault per step (~8 us); the page cache keeps the pages. Tables
-  // under 16 MiB are left mapped: what they can add is bounded by their size, and on a model that small
-  // (stories260K: 41 us per token) those 8 us would be a fifth of each step.
+  x_ = alloc(max_batch_, c.dim);
+  xb_ = alloc(max_batch_, c.dim);
+  q_ = alloc(max_batch_, c.q_dim());
+  att_ = alloc(max_batch_, c.q_dim());
+  proj_ = alloc(max_batch_, c.dim);
+  gate_ = alloc(max_batch_, c.hidden_dim);
+  up_ = alloc(max_batch_, c.hidden_dim);
+  logits_ = alloc(std::min(max_batch_, kLogitsRows), c.vocab_size);
+  for (int l = 0; l < c.n_layers; ++l) {
+    k_cache_.push_back(alloc(context_, c.kv_dim()));
+    v_cache_.push_back(alloc(context_, c.kv_dim()));
+  }
+
+  // Every weight becomes a handle of the backend that runs the op reading it. A matmul weight its backend
+  // copied is not read from the file again, so its pages are released at once: resident memory stays at one
+  // copy of the weights, not two.
+  std::vector<const PreparedWeight*> counted;
+  auto prepare = [&](const Weight& w, OpKind use) {
+    WeightHandle handle = kernels.prepare(w, use);
+    if (handle->bytes > 0 && use == OpKind::matmul) model.release_weight_pages(w);
+    if (std::find(counted.begin(), counted.end(), handle.get()) == counted.end()) {
+      counted.push_back(handle.get());
+      prepared_bytes_ += handle->bytes;
+    }
+    return handle;
+  };
+  // The output matrix first: it is the largest, and a weight's file pages and its copy are both resident
+  // while it is repacked, so that overlap stays out of the peak.
+  output_ = prepare(model.output, OpKind::matmul);
+  token_embd_ = prepare(model.token_embd, OpKind::embed);
+  output_norm_ = prepare(model.output_norm, OpKind::rmsnorm);
+  if (!model.rope_freq_factors.empty()) {
+    const int64_t n = static_cast<int64_t>(model.rope_freq_factors.size());
+    rope_freqs_ = prepare(Weight{"rope_freqs.weight", TensorType::F32, model.rope_freq_factors.data(), 1, n,
+                                 static_cast<size_t>(n) * sizeof(float)},
+                          OpKind::rope);
+  }
+  // The table's pages come back with every lookup (the kernel maps the file around each faulting address), so
+  // a large one is released after each lookup; docs/performance.md has the measurements behind the size.
   constexpr size_t kReleasedEmbeddingMinBytes = size_t{16} << 20;
   release_embedding_pages_ = model.token_embd.bytes() >= kReleasedEmbeddingMinBytes &&
-                             (model.token_embd.data != model.output.data || output_prepared);
-  for (const LayerWeights& L : model.layers)
-    for (const Weight* w :
-         {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-      prepare(*w);
+                             (model.token_embd.data != model.output.data || output_->bytes > 0);
+  for (const LayerWeights& L : model.layers) {
+    LayerHandles h;
+    h.attn_norm = prepare(L.attn_norm, OpKind::rmsnorm);
+    h.attn_q = prepare(L.attn_q, OpKind::matmul);
+    h.attn_k = prepare(L.attn_k, OpKind::matmul);
+    h.attn_v = prepare(L.attn_v, OpKind::matmul);
+    h.attn_output = prepare(L.attn_output, OpKind::matmul);
+    h.ffn_norm = prepare(L.ffn_norm, OpKind::rmsnorm);
+    h.ffn_gate = prepare(L.ffn_gate, OpKind::matmul);
+    h.ffn_up = prepare(L.ffn_up, OpKind::matmul);
+    h.ffn_down = prepare(L.ffn_down, OpKind::matmul);
+    layers_.push_back(std::move(h));
+  }
+  rope_ = RopeParams{c.n_heads, c.n_kv_heads, c.head_dim, c.rope_dims, c.rope_freq_base, rope_freqs_.get()};
+  attention_shape_ = AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim};
 }
 
 uint64_t Forward::kv_cache_bytes() const {
@@ -74,12 +93,10 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
     fn();
     return;
   }
-  kernels_.synchronize();
-  const auto start = std::chrono::steady_clock::now();
+  OpTimer& timer = kernels_.timer();
+  timer.start();
   fn();
-  kernels_.synchronize();
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  const uint64_t ns = timer.stop();
   OpEvent event{name,
                 kind,
                 layer,
@@ -88,7 +105,8 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
                 {},
                 static_cast<int>(weights.size()),
                 n_keys,
-                static_cast<uint64_t>(ns.count())};
+                ns,
+                timer.clock_name()};
   std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
   observer_->on_op(event);
 }
@@ -111,6 +129,8 @@ void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_
     eval_batch(tokens.subspan(done, n), pos0 + static_cast<int64_t>(done), out, all_logits);
     done += n;
   }
+  // Downloading logits waits for the work queued; without them, wait here: eval returns with its work done.
+  if (!logits_out) kernels_.synchronize();
 }
 
 void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits) {
@@ -123,40 +143,43 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
             att = att_.row_range(0, n);
   const Mat proj = proj_.row_range(0, n), gate = gate_.row_range(0, n), up = up_.row_range(0, n);
 
-  op("embed", OpKind::embed, -1, &model_.token_embd, 0, [&] {
-    k.for_op(OpKind::embed, model_.token_embd.type).embed(model_.token_embd, tokens, x);
+  const Weight& table = token_embd_->host;
+  op("embed", OpKind::embed, -1, &table, 0, [&] {
+    k.for_op(OpKind::embed, table.type).embed(*token_embd_, tokens, x);
     if (release_embedding_pages_) model_.release_weight_pages(model_.token_embd);
   });
 
   for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = model_.layers[l];
+    const LayerHandles& L = layers_[l];
     // Keys and values of this batch go straight into the cache rows of their positions.
     const Mat k_new = k_cache_[l].row_range(pos0, n), v_new = v_cache_[l].row_range(pos0, n);
 
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
-    op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm, 0,
-       [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.attn_norm, c.rms_eps, xb); });
+    op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm->host, 0,
+       [&] { k.for_op(OpKind::rmsnorm, L.attn_norm->host.type).rmsnorm(x, *L.attn_norm, c.rms_eps, xb); });
     // q, k and v read the same input: one grouped matmul (one job over all their rows).
-    const Weight* const qkv[] = {&L.attn_q, &L.attn_k, &L.attn_v};
+    const PreparedWeight* const qkv[] = {L.attn_q.get(), L.attn_k.get(), L.attn_v.get()};
+    const Weight* const qkv_views[] = {&L.attn_q->host, &L.attn_k->host, &L.attn_v->host};
     const Mat qkv_out[] = {q, k_new, v_new};
-    op("attn_qkv", OpKind::matmul, l, qkv, 0, [&] { k.matmuls(qkv, xb, qkv_out); });
+    op("attn_qkv", OpKind::matmul, l, qkv_views, 0, [&] { k.matmuls(qkv, xb, qkv_out); });
     op("rope", OpKind::rope, l, nullptr, 0, [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
     op("attn", OpKind::attention, l, nullptr, pos0 + n, [&] {
       k.for_op(OpKind::attention).attention(q, k_cache_[l], v_cache_[l], pos0, attention_shape_, att);
     });
-    op("attn_out", OpKind::matmul, l, &L.attn_output, 0,
-       [&] { k.for_op(OpKind::matmul, L.attn_output.type).matmul(L.attn_output, att, proj); });
+    op("attn_out", OpKind::matmul, l, &L.attn_output->host, 0,
+       [&] { k.for_op(OpKind::matmul, L.attn_output->host.type).matmul(*L.attn_output, att, proj); });
     op("attn_add", OpKind::add, l, nullptr, 0, [&] { k.for_op(OpKind::add).add(x, proj); });
 
     // Feed-forward block: x += ffn_down(silu(ffn_gate(h)) * ffn_up(h)), h = rmsnorm(x).
-    op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm, 0,
-       [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x, L.ffn_norm, c.rms_eps, xb); });
-    const Weight* const gate_up[] = {&L.ffn_gate, &L.ffn_up};
+    op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm->host, 0,
+       [&] { k.for_op(OpKind::rmsnorm, L.ffn_norm->host.type).rmsnorm(x, *L.ffn_norm, c.rms_eps, xb); });
+    const PreparedWeight* const gate_up[] = {L.ffn_gate.get(), L.ffn_up.get()};
+    const Weight* const gate_up_views[] = {&L.ffn_gate->host, &L.ffn_up->host};
     const Mat gate_up_out[] = {gate, up};
-    op("ffn_gate_up", OpKind::matmul, l, gate_up, 0, [&] { k.matmuls(gate_up, xb, gate_up_out); });
+    op("ffn_gate_up", OpKind::matmul, l, gate_up_views, 0, [&] { k.matmuls(gate_up, xb, gate_up_out); });
     op("swiglu", OpKind::swiglu, l, nullptr, 0, [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
-    op("ffn_down", OpKind::matmul, l, &L.ffn_down, 0,
-       [&] { k.for_op(OpKind::matmul, L.ffn_down.type).matmul(L.ffn_down, gate, proj); });
+    op("ffn_down", OpKind::matmul, l, &L.ffn_down->host, 0,
+       [&] { k.for_op(OpKind::matmul, L.ffn_down->host.type).matmul(*L.ffn_down, gate, proj); });
     op("ffn_add", OpKind::add, l, nullptr, 0, [&] { k.for_op(OpKind::add).add(x, proj); });
   }
 
@@ -164,13 +187,14 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
   const int64_t first = all_logits ? 0 : n - 1;
   const Mat x_out = x_.row_range(first, n - first), xb_out = xb_.row_range(first, n - first);
-  op("output_norm", OpKind::rmsnorm, -1, &model_.output_norm, 0,
-     [&] { k.for_op(OpKind::rmsnorm).rmsnorm(x_out, model_.output_norm, c.rms_eps, xb_out); });
+  op("output_norm", OpKind::rmsnorm, -1, &output_norm_->host, 0, [&] {
+    k.for_op(OpKind::rmsnorm, output_norm_->host.type).rmsnorm(x_out, *output_norm_, c.rms_eps, xb_out);
+  });
   for (int64_t row = 0; row < x_out.rows; row += logits_.rows) {
     const int64_t rows = std::min(logits_.rows, x_out.rows - row);
     const Mat logits = logits_.row_range(0, rows);
-    op("output", OpKind::matmul, -1, &model_.output, 0, [&] {
-      k.for_op(OpKind::matmul, model_.output.type).matmul(model_.output, xb_out.row_range(row, rows), logits);
+    op("output", OpKind::matmul, -1, &output_->host, 0, [&] {
+      k.for_op(OpKind::matmul, output_->host.type).matmul(*output_, xb_out.row_range(row, rows), logits);
     });
     kernels_.memory().download(logits, logits_out + row * c.vocab_size);
   }

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -26,8 +26,9 @@ struct OpEvent {
   // The weights the op reads: none, one, or several for a grouped matmul (attn_qkv, ffn_gate_up).
   std::array<const Weight*, kMaxWeights> weight_slots;
   int n_weights;
-  int64_t n_keys;  // attention: cache rows the last query reads; else 0
-  uint64_t ns;     // wall time of the op, backend synchronised before and after
+  int64_t n_keys;     // attention: cache rows the last query reads; else 0
+  uint64_t ns;        // time of the op by the backend's timer
+  const char* clock;  // which clock measured `ns` (OpTimer::clock_name: "host_steady", "cuda_event")
 
   std::span<const Weight* const> weights() const {
     return {weight_slots.data(), static_cast<size_t>(n_weights)};
@@ -81,12 +82,21 @@ class Forward {
   int64_t batch_pos0_ = 0;  // of the batch being run (for events)
   int64_t batch_n_ = 0;
   uint64_t prepared_bytes_ = 0;
-  // Whether the embedding table's file pages are dropped from the mapping after each lookup (see the
-  // constructor): not for tables under 16 MiB, nor where a matmul reads the same pages every step (a tied
-  // output its backend did not repack).
+  // Whether the embedding table's file pages are dropped from the mapping after each lookup: not for small
+  // tables, nor where a matmul reads the same pages every step (a tied output its backend did not repack).
   bool release_embedding_pages_ = false;
 
-  // Run state, allocated once by the buffer-owning backend; rows = tokens of the current batch.
+  // The backends' handles of every weight this forward reads, shared with other forwards of the kernel set
+  // and released with the last of them.
+  struct LayerHandles {
+    WeightHandle attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down;
+  };
+  WeightHandle token_embd_, output_norm_, output_, rope_freqs_;
+  std::vector<LayerHandles> layers_;
+
+  // Run state, allocated once by the buffer-owning backend and freed with this forward (buffers_ owns the
+  // memory every Mat below points into); rows = tokens of the current batch.
+  std::vector<Buffer> buffers_;
   Mat x_;                     // (max_batch, dim) the residual stream
   Mat xb_;                    // (max_batch, dim) normalised input of a block
   Mat q_;                     // (max_batch, q_dim) queries

@@ -14,7 +14,7 @@
 #include <limits>
 #include <unordered_set>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/tensor_type.h"
 #include "engine/mapped_file.h"
-#include "kernels/tensor_type.h"
 
 namespace llamascope {
 

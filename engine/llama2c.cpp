@@ -5,7 +5,7 @@
 #include <cstring>
 #include <optional>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 namespace {

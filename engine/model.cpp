@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 namespace {
@@ -136,9 +136,8 @@ void load_gguf(Model& m) {
       if (!(v > 0)) throw Error(m.path + ": tensor 'rope_freqs.weight' holds a non-positive factor");
   }
 
-  // The one-row weights (norm gains) are read at every step. Read through the mapping, each read maps the
-  // page-cache folio around it (up to 2 MiB of neighbouring tensors, which the backend may have repacked and
-  // released) back into resident memory: 85 MiB over a 1.1B model's 45 norms. A copy costs a few hundred KiB.
+  // Norm gains are copied out of the mapping: reading them through it would map their repacked neighbours
+  // back in (docs/performance.md, "Why the engine releases file pages").
   std::vector<Weight*> small{&m.output_norm};
   for (LayerWeights& L : m.layers) small.insert(small.end(), {&L.attn_norm, &L.ffn_norm});
   for (Weight* w : small) {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 

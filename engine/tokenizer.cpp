@@ -13,7 +13,7 @@
 #include <queue>
 #include <unordered_map>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/gguf.h"
 #include "engine/llama2c.h"
 #include "engine/unicode.h"

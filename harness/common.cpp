@@ -6,7 +6,7 @@
 #include <fstream>
 #include <thread>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/backend.h"
 
 namespace llamascope {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/golden.h"

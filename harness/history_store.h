@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "harness/commands.h"
 #include "kernels/backend.h"
 #include "kernels/op_check.h"

@@ -7,7 +7,7 @@
 #include <iterator>
 #include <numeric>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "harness/common.h"
 
 namespace llamascope {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "harness/commands.h"

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "harness/common.h"
 #include "harness/environment.h"
 #include "harness/machine_roofs_isa.h"

@@ -57,6 +57,7 @@ nlohmann::json layer_record(const std::string& run_id, const OpEvent& e, const L
           {"weight_shape", f.weight.shape},
           {"n_keys", e.n_keys},
           {"ns", e.ns},
+          {"clock", e.clock},
           {"bytes", f.cost.bytes},
           {"flops", f.cost.flops},
           {"start_ns", f.start_ns},

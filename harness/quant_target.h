@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope {
 

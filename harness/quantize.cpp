@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
+#include "base/tensor_type.h"
 #include "engine/gguf.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/quant_target.h"
 #include "kernels/quant.h"
-#include "kernels/tensor_type.h"
 #include "kernels/thread_pool.h"
 
 namespace llamascope {

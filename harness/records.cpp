@@ -12,7 +12,7 @@
 #include <map>
 #include <memory>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/model.h"
 #include "harness/common.h"
 #include "harness/environment.h"

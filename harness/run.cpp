@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "engine/sampler.h"

@@ -12,7 +12,7 @@
 #include "engine/gguf.h"
 #include "harness/quant_target.h"
 #include "harness/synth.h"
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope {
 class ThreadPool;

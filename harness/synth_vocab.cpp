@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
 #include "harness/synth.h"

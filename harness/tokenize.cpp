@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/model.h"
 #include "harness/commands.h"
 

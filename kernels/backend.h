@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope {
 
@@ -19,8 +19,10 @@ namespace llamascope {
 enum class OpKind { embed, rmsnorm, matmul, rope, attention, swiglu, add, count };
 const char* op_kind_name(OpKind op);
 
-// Where a backend's buffers live. Backends compose per op only within one memory space.
+// Where a backend's buffers live. Backends compose per op only within one memory space (KernelSet refuses a
+// set that mixes two: docs/design.md says why).
 enum class MemorySpace { host, cuda };
+const char* memory_space_name(MemorySpace space);
 
 // A row-major matrix of float32 activations in backend-owned memory: `rows` rows of `cols` floats,
 // consecutive rows `stride` floats apart. The forward never dereferences `data` (it may be device memory).
@@ -52,6 +54,32 @@ struct Weight {
   const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
 };
 
+class Backend;
+
+// A weight as one backend holds it, made by Backend::prepare from the file's view: plus whatever the backend
+// made of it (a repacked copy, a device upload), which it frees with the handle. Ops take these handles,
+// never host pointers to look a copy up by. A backend that keeps more derives from it and sets `owner`.
+struct PreparedWeight {
+  explicit PreparedWeight(const Weight& w, const Backend* by = nullptr, size_t extra_bytes = 0)
+      : host(w), owner(by), bytes(extra_bytes) {}
+  virtual ~PreparedWeight() = default;
+
+  Weight host;           // the file's view (host memory; a device backend reads it only while preparing)
+  const Backend* owner;  // the backend whose subclass this is; null for the file's view as it is
+  size_t bytes;          // memory held for it beyond the file (repacked or device copy)
+};
+// Shared by the forwards (and kernel sets) that use a weight; the backend's copy goes with the last of them.
+using WeightHandle = std::shared_ptr<const PreparedWeight>;
+
+// Activation memory a backend allocated: the matrix plus its ownership. Freed when the last copy of the
+// Buffer goes, so memory lives as long as the Forward (or test) that asked for it.
+struct Buffer {
+  Mat mat;
+  std::shared_ptr<void> memory;
+};
+// Zeroed host memory for rows x cols floats, rows packed, 64-byte aligned: every host backend's alloc().
+Buffer host_buffer(int64_t rows, int64_t cols);
+
 // RoPE as LLaMA applies it: pairs of adjacent elements (2i, 2i+1) of each head rotated by
 // position * theta_i, theta_i = base^(-2i/rot_dims) / factors[i] (factors from `rope_freqs`, may be null).
 struct RopeParams {
@@ -60,13 +88,26 @@ struct RopeParams {
   int head_dim = 0;
   int rot_dims = 0;  // leading dims of each head that rotate (= head_dim for LLaMA)
   float freq_base = 10000.0f;
-  const float* freq_factors = nullptr;  // rot_dims / 2 host floats, or null
+  const PreparedWeight* freq_factors = nullptr;  // F32, rot_dims / 2 of them (`rope_freqs`), or null
 };
 
 struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;  // n_heads % n_kv_heads == 0; query head h reads KV head h / (n_heads / n_kv_heads)
   int head_dim = 0;
+};
+
+// Times ops on a backend's own timeline: the host's steady clock for a CPU backend, device events for a
+// device (they time the queued work, not the host enqueueing it). Forward brackets each profiled op with
+// start() and stop().
+class OpTimer {
+ public:
+  virtual ~OpTimer() = default;
+  // Stable name recorded with each time it measured ("host_steady", "cuda_event").
+  virtual const char* clock_name() const = 0;
+  virtual void start() = 0;
+  // The ns since start(); waits for the work queued in between (a profiled op's only synchronisation).
+  virtual uint64_t stop() = 0;
 };
 
 struct BackendOptions {
@@ -80,47 +121,60 @@ class Backend {
   virtual std::string name() const = 0;
   virtual MemorySpace memory_space() const { return MemorySpace::host; }
   // Whether this backend implements `op` for weights of `type` (the type is ignored by ops without weights).
-  virtual bool supports(OpKind op, TensorType type) const = 0;
+  // Nothing is supported unless a backend says so; KernelSet sends the rest to a fallback backend.
+  virtual bool supports(OpKind op, TensorType type) const {
+    (void)op, (void)type;
+    return false;
+  }
   // A line for `llamascope kernels`: ISA chosen, library version, device... Empty when nothing to add.
   virtual std::string description() const { return {}; }
 
-  // Memory. alloc returns zeroed rows x cols floats that stay valid until the backend is destroyed.
-  virtual Mat alloc(int64_t rows, int64_t cols) = 0;
+  // Memory. alloc returns zeroed rows x cols floats, valid while a copy of the Buffer is held.
+  virtual Buffer alloc(int64_t rows, int64_t cols) = 0;
   virtual void upload(Mat dst, const float* src) = 0;  // src: dst.rows x dst.cols host floats, packed
   virtual void download(Mat src, float* dst) = 0;      // dst: src.rows x src.cols host floats, packed
-  virtual void synchronize() {}                        // waits for queued work (device backends)
+  // Ops may return before their work is done (a device backend queues it); synchronize() waits for all of
+  // it, and download() returns finished values. Host backends finish each op before returning.
+  virtual void synchronize() {}
+  // The timer for per-op profiles. Default: the host steady clock, synchronize() before and after each op.
+  virtual std::unique_ptr<OpTimer> make_timer();
 
-  // May repack `w` for faster matmuls (SIMD interleaving, library reorders, device upload); returns the
-  // extra bytes this takes. Called once per weight before the first forward; a no-op by default.
-  virtual size_t prepare(const Weight& w) {
-    (void)w;
-    return 0;
+  // The handle of `w` for the ops that read it as `use` (matmul: weights; embed: the table; rmsnorm: gains;
+  // rope: frequency factors). A backend may repack it (SIMD interleaving, library reorders) or upload it (a
+  // device), reporting the bytes in the handle. Default: the file's view, no copy.
+  virtual WeightHandle prepare(const Weight& w, OpKind use) {
+    (void)use;
+    return std::make_shared<const PreparedWeight>(w);
   }
 
   // ---- ops (shapes are the caller's promise; backends may assert) ----
+  // A backend overrides the ops its supports() accepts. The defaults are never reached through KernelSet;
+  // called directly for an op the backend does not support, they throw std::logic_error (a caller's bug).
   // out row i = row tokens[i] of `table` (vocab x dim), converted to float.
-  virtual void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) = 0;
+  virtual void embed(const PreparedWeight& table, std::span<const int32_t> tokens, Mat out);
   // out = x / sqrt(mean(x^2) + eps) * gain, row by row. out may equal x.
-  virtual void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) = 0;
+  virtual void rmsnorm(Mat x, const PreparedWeight& gain, float eps, Mat out);
   // out (n x w.rows) = x (n x w.cols) · wᵀ.
-  virtual void matmul(const Weight& w, Mat x, Mat out) = 0;
+  virtual void matmul(const PreparedWeight& w, Mat x, Mat out);
   // outs[i] = x · weights[i]ᵀ for matmuls of one input (q, k and v; gate and up), in one call so that a
   // backend can prepare x once and spread all their rows over its threads as one job: a k or v matrix
   // alone is too small to keep every core streaming. Every weight here is one this backend supports.
-  virtual void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
+  virtual void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) {
     for (size_t i = 0; i < weights.size(); ++i) matmul(*weights[i], x, outs[i]);
   }
   // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.
   // One op for both so that sin/cos are computed once per (position, pair).
-  virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params) = 0;
+  virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params);
   // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
   // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
-  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
-                         Mat out) = 0;
+  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out);
   // out = silu(gate) * up, element-wise. out may equal gate.
-  virtual void swiglu(Mat gate, Mat up, Mat out) = 0;
+  virtual void swiglu(Mat gate, Mat up, Mat out);
   // acc += x, element-wise.
-  virtual void add(Mat acc, Mat x) = 0;
+  virtual void add(Mat acc, Mat x);
+
+ private:
+  [[noreturn]] void unsupported(OpKind op) const;
 };
 
 // ---- registry ----
@@ -129,11 +183,15 @@ struct BackendEntry {
   std::string summary;                  // one line for `llamascope kernels`
   std::string (*unavailable_reason)();  // empty string when usable here
   std::unique_ptr<Backend> (*create)(const BackendOptions&);
+  MemorySpace memory = MemorySpace::host;  // what create() returns reports the same
+  // Where KernelSet sends an op the chosen backend lacks: the available backends of the same memory space
+  // with a rank above 0, highest first. 0: never a fallback (library and test backends).
+  int fallback_rank = 0;
 };
 
-// Every backend compiled into this build, in a fixed order (scalar first). Each backend folder defines its
-// `*_backend_entry()` function; kernels/registry.cpp lists them (explicitly, so a static library cannot
-// drop one).
+// Every backend configured into this build, in the order kernels/CMakeLists.txt adds their folders (scalar
+// first). CMake generates the list from each folder's llamascope_add_backend() (kernels/backends.cmake),
+// calling every `*_backend_entry()` explicitly so that a static library cannot drop one.
 const std::vector<BackendEntry>& backend_registry();
 const BackendEntry* find_backend(const std::string& name);
 

@@ -1,9 +1,10 @@
 #include "kernels/kernel_set.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope {
 namespace {
@@ -49,7 +50,13 @@ KernelSet::KernelSet(const std::string& spec, const BackendOptions& options) : o
         ops += std::string(o ? ", " : "") + op_kind_name(static_cast<OpKind>(o));
       throw Error("-k '" + spec + "': unknown op '" + op_name + "' (ops: " + ops + ")");
     }
-    op_backend_[op] = &get_or_create(backend_name);
+    Backend& backend = get_or_create(backend_name);
+    if (backend.memory_space() != fallback_default.memory_space())
+      throw Error("-k '" + spec + "': " + op_name + " on '" + backend.name() + "' (" +
+                  memory_space_name(backend.memory_space()) + " memory) cannot work on the buffers of '" +
+                  fallback_default.name() + "' (" + memory_space_name(fallback_default.memory_space()) +
+                  " memory); a kernel set composes backends of one memory space");
+    op_backend_[op] = &backend;
   }
   spec_ = backends_.front()->name();
   for (int o = 0; o < static_cast<int>(OpKind::count); ++o)
@@ -64,11 +71,7 @@ Backend& KernelSet::get_or_create(const std::string& name) {
   if (!entry) throw Error("-k: unknown backend '" + name + "' (backends: " + backend_list() + ")");
   const std::string why = entry->unavailable_reason();
   if (!why.empty()) throw Error("-k: backend '" + name + "' is unavailable here: " + why);
-  std::unique_ptr<Backend> backend = entry->create(options_);
-  if (!backends_.empty() && backend->memory_space() != backends_.front()->memory_space())
-    throw Error("-k: backend '" + name + "' uses another memory space than '" + backends_.front()->name() +
-                "'; per-op overrides compose backends of one device only");
-  backends_.push_back(std::move(backend));
+  backends_.push_back(entry->create(options_));
   return *backends_.back();
 }
 
@@ -77,12 +80,18 @@ Backend& KernelSet::for_op(OpKind op, TensorType type) {
   if (chosen->supports(op, type)) return *chosen;
   const std::pair<int, int> key{static_cast<int>(op), static_cast<int>(type)};
   if (auto it = fallbacks_.find(key); it != fallbacks_.end()) return *it->second;
-  // Fallback: the fastest host backend that has the op (simd, then the scalar reference, which has all).
+  // Fallback: the registry's backends of this memory space by rank (BackendEntry::fallback_rank).
+  std::vector<const BackendEntry*> candidates;
+  for (const BackendEntry& entry : backend_registry())
+    if (entry.fallback_rank > 0 && entry.memory == chosen->memory_space() && entry.name != chosen->name() &&
+        entry.unavailable_reason().empty())
+      candidates.push_back(&entry);
+  std::stable_sort(candidates.begin(), candidates.end(), [](const BackendEntry* a, const BackendEntry* b) {
+    return a->fallback_rank > b->fallback_rank;
+  });
   Backend* fallback = nullptr;
-  for (const char* name : {"simd", "scalar"}) {
-    const BackendEntry* entry = find_backend(name);
-    if (!entry || !entry->unavailable_reason().empty() || name == chosen->name()) continue;
-    Backend& candidate = get_or_create(name);
+  for (const BackendEntry* entry : candidates) {
+    Backend& candidate = get_or_create(entry->name);
     if (candidate.supports(op, type)) {
       fallback = &candidate;
       break;
@@ -110,21 +119,35 @@ std::vector<std::string> KernelSet::descriptions() const {
   return lines;
 }
 
-void KernelSet::matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) {
-  Backend& first = for_op(OpKind::matmul, weights.front()->type);
+void KernelSet::matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) {
+  Backend& first = for_op(OpKind::matmul, weights.front()->host.type);
   bool one_backend = true;
-  for (const Weight* w : weights) one_backend = one_backend && &for_op(OpKind::matmul, w->type) == &first;
+  for (const PreparedWeight* w : weights)
+    one_backend = one_backend && &for_op(OpKind::matmul, w->host.type) == &first;
   if (one_backend) return first.matmuls(weights, x, outs);
   for (size_t i = 0; i < weights.size(); ++i)
-    for_op(OpKind::matmul, weights[i]->type).matmul(*weights[i], x, outs[i]);
+    for_op(OpKind::matmul, weights[i]->host.type).matmul(*weights[i], x, outs[i]);
 }
 
-size_t KernelSet::prepare(const Weight& w, OpKind op) {
-  return for_op(op, w.type).prepare(w);
+WeightHandle KernelSet::prepare(const Weight& w, OpKind op) {
+  Backend& backend = for_op(op, w.type);
+  std::weak_ptr<const PreparedWeight>& slot = prepared_[{&backend, w.data, static_cast<int>(op)}];
+  if (WeightHandle held = slot.lock()) {
+    const Weight& h = held->host;
+    if (h.type == w.type && h.rows == w.rows && h.cols == w.cols && h.row_bytes == w.row_bytes) return held;
+  }
+  WeightHandle handle = backend.prepare(w, op);
+  slot = handle;
+  return handle;
 }
 
 void KernelSet::synchronize() {
   for (auto& b : backends_) b->synchronize();
+}
+
+OpTimer& KernelSet::timer() {
+  if (!timer_) timer_ = memory().make_timer();
+  return *timer_;
 }
 
 std::vector<std::string> KernelSet::split_list(const std::string& list) {

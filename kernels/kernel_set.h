@@ -1,13 +1,13 @@
 // A kernel set: backends composed per op on one memory space, parsed from a spec such as "simd" or
 // "simd,matmul=scalar". The forward pass calls ops through it; it picks the backend for each op and weight
-// type, falling back to simd or the scalar reference (and saying so once on stderr) where a backend lacks
-// one.
+// type, falling back by the registry's ranks (and saying so once on stderr) where a backend lacks one.
 #pragma once
 
 #include <array>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/backend.h"
@@ -33,11 +33,15 @@ class KernelSet {
 
   // outs[i] = x · weights[i]ᵀ: one backend call when one backend runs matmuls of every weight's type, else
   // one matmul after another on each weight's backend.
-  void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs);
+  void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs);
 
-  // Calls prepare() of the backend that will run matmuls of this weight; returns the extra bytes.
-  size_t prepare(const Weight& w, OpKind op);
+  // The handle of `w` from the backend that runs `op` on its type. A weight still held by a handle from an
+  // earlier call (another Forward of this set) is not prepared again: both share the one copy.
+  WeightHandle prepare(const Weight& w, OpKind op);
   void synchronize();
+  // The default backend's op timer: every backend of a set shares its memory space, so its clock sees their
+  // work.
+  OpTimer& timer();
 
   // Bench's -k takes a list of kernel sets: "scalar,simd,matmul=scalar" = {"scalar", "simd,matmul=scalar"}
   // (an op=backend item belongs to the set before it).
@@ -50,7 +54,11 @@ class KernelSet {
   BackendOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
   std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
-  std::map<std::pair<int, int>, Backend*> fallbacks_;  // (op, type) -> backend, resolved and announced once
+  std::map<std::pair<int, int>, Backend*> fallbacks_;
+  std::unique_ptr<OpTimer> timer_;  // made on first use
+  // Handles given out, by (backend, file data, op): reused while someone holds them, never kept alive here.
+  std::map<std::tuple<const Backend*, const void*, int>, std::weak_ptr<const PreparedWeight>>
+      prepared_;  // (op, type) -> backend, resolved and announced once
 };
 
 }  // namespace llamascope

@@ -22,15 +22,17 @@ const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorTyp
 constexpr int64_t kGuardCols = 8;
 constexpr float kGuardValue = -7.25e30f;
 
-struct Buffer {             // host values plus the backend matrix (with guards) they were uploaded to
+struct Guarded {            // host values plus the backend matrix (with guards) they were uploaded to
+  Buffer memory;            // owns `whole`
   Mat whole;                // (rows + 2) x (cols + kGuardCols)
   Mat view;                 // the rows x cols the op sees, stride cols + kGuardCols
   std::vector<float> host;  // rows x cols, packed
 };
 
-Buffer make_buffer(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& values) {
-  Buffer buf;
-  buf.whole = b.alloc(rows + 2, cols + kGuardCols);
+Guarded make_buffer(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& values) {
+  Guarded buf;
+  buf.memory = b.alloc(rows + 2, cols + kGuardCols);
+  buf.whole = buf.memory.mat;
   buf.view = Mat{buf.whole.data + buf.whole.stride, rows, cols, buf.whole.stride};
   std::vector<float> init(static_cast<size_t>((rows + 2) * (cols + kGuardCols)), kGuardValue);
   for (int64_t r = 0; r < rows; ++r)
@@ -41,7 +43,7 @@ Buffer make_buffer(Backend& b, int64_t rows, int64_t cols, const std::vector<flo
 }
 
 // Downloads the op's output; returns false if any guard value changed.
-bool read_buffer(Backend& b, const Buffer& buf, std::vector<float>& out) {
+bool read_buffer(Backend& b, const Guarded& buf, std::vector<float>& out) {
   const int64_t rows = buf.view.rows, cols = buf.view.cols, stride = cols + kGuardCols;
   std::vector<float> all(static_cast<size_t>((rows + 2) * stride));
   b.synchronize();
@@ -259,7 +261,7 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
   std::mt19937_64 rng(seed * 1000003u + static_cast<uint64_t>(c.op) * 7919u + static_cast<uint64_t>(c.type));
   std::vector<double> expected;
   std::vector<float> got;
-  Buffer out;
+  Guarded out;
   double scale_floor = 0;  // matmul: the sum of squared products, the size rounding errors scale with
 
   switch (c.op) {
@@ -270,20 +272,21 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
         weights.push_back(make_weight(rng, c.type, g == 0 ? c.rows : c.rows / 4 + 1, c.cols,
                                       1.0f / std::sqrt(float(c.cols))));
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
-      Buffer in = make_buffer(b, c.n, c.cols, x);
-      std::vector<Buffer> outs;
-      std::vector<const Weight*> pointers;
+      Guarded in = make_buffer(b, c.n, c.cols, x);
+      std::vector<Guarded> outs;
+      std::vector<WeightHandle> handles;
+      std::vector<const PreparedWeight*> pointers;
       std::vector<Mat> views;
       for (TestWeight& w : weights) {
         outs.push_back(make_buffer(b, c.n, w.weight.rows, {}));
-        b.prepare(w.weight);
-        pointers.push_back(&w.weight);
+        handles.push_back(b.prepare(w.weight, OpKind::matmul));
+        pointers.push_back(handles.back().get());
         views.push_back(outs.back().view);
       }
       if (c.group > 1)
         b.matmuls(pointers, in.view, views);
       else
-        b.matmul(weights[0].weight, in.view, views[0]);
+        b.matmul(*handles[0], in.view, views[0]);
       for (size_t g = 0; g < weights.size(); ++g) {
         const TestWeight& w = weights[g];
         const int64_t rows = w.weight.rows;
@@ -306,7 +309,7 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       std::vector<int32_t> tokens(static_cast<size_t>(c.n));
       for (int64_t i = 0; i < c.n; ++i) tokens[i] = static_cast<int32_t>((i * 13 + 5) % c.rows);
       out = make_buffer(b, c.n, c.cols, {});
-      b.embed(w.weight, tokens, out.view);
+      b.embed(*b.prepare(w.weight, OpKind::embed), tokens, out.view);
       for (int32_t t : tokens)
         expected.insert(expected.end(), w.values.begin() + t * c.cols, w.values.begin() + (t + 1) * c.cols);
       result.guards_intact = read_buffer(b, out, got);
@@ -316,10 +319,10 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols), 3.0f);
       std::vector<float> gain = random_values(rng, static_cast<size_t>(c.cols));
       const Weight g{"gain", TensorType::F32, gain.data(), 1, c.cols, static_cast<size_t>(c.cols) * 4};
-      Buffer in = make_buffer(b, c.n, c.cols, x);
+      Guarded in = make_buffer(b, c.n, c.cols, x);
       out = make_buffer(b, c.n, c.cols, {});
       const float eps = 1e-5f;
-      b.rmsnorm(in.view, g, eps, out.view);
+      b.rmsnorm(in.view, *b.prepare(g, OpKind::rmsnorm), eps, out.view);
       for (int64_t i = 0; i < c.n; ++i) {
         double ss = 0;
         for (int64_t j = 0; j < c.cols; ++j) ss += double(x[i * c.cols + j]) * x[i * c.cols + j];
@@ -333,7 +336,7 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
     case OpKind::add: {
       const std::vector<float> a = random_values(rng, static_cast<size_t>(c.n * c.cols), 2.0f);
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
-      Buffer ba = make_buffer(b, c.n, c.cols, a), bx = make_buffer(b, c.n, c.cols, x);
+      Guarded ba = make_buffer(b, c.n, c.cols, a), bx = make_buffer(b, c.n, c.cols, x);
       for (size_t i = 0; i < a.size(); ++i)
         expected.push_back(c.op == OpKind::add ? double(a[i]) + x[i]
                                                : a[i] / (1.0 + std::exp(-double(a[i]))) * x[i]);
@@ -354,9 +357,14 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       std::vector<float> factors;
       if (c.freq_factors)
         for (int i = 0; i < c.head_dim / 2; ++i) factors.push_back(1.0f + 0.25f * float(i % 5));
-      Buffer bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, c.n, k_cols, k);
-      const RopeParams p{c.n_heads,  c.n_kv_heads, c.head_dim,
-                         c.head_dim, 10000.0f,     factors.empty() ? nullptr : factors.data()};
+      Guarded bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, c.n, k_cols, k);
+      const int64_t pairs = static_cast<int64_t>(factors.size());
+      const WeightHandle factor_handle =
+          factors.empty() ? nullptr
+                          : b.prepare(Weight{"rope_freqs", TensorType::F32, factors.data(), 1, pairs,
+                                             static_cast<size_t>(pairs) * sizeof(float)},
+                                      OpKind::rope);
+      const RopeParams p{c.n_heads, c.n_kv_heads, c.head_dim, c.head_dim, 10000.0f, factor_handle.get()};
       b.rope(bq.view, bk.view, c.pos0, p);
       std::vector<double> eq = widen(q), ek = widen(k);
       ref_rope(eq, c.n, c.n_heads, c.head_dim, c.pos0, 10000.0, factors);
@@ -378,8 +386,8 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       // Rows past pos0 + n - 1 are poison: a kernel that attends beyond its causal window gets NaN.
       for (int64_t r = c.pos0 + c.n; r < cache_rows; ++r)
         for (int64_t j = 0; j < kv_cols; ++j) k[r * kv_cols + j] = v[r * kv_cols + j] = NAN;
-      Buffer bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, cache_rows, kv_cols, k),
-             bv = make_buffer(b, cache_rows, kv_cols, v);
+      Guarded bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, cache_rows, kv_cols, k),
+              bv = make_buffer(b, cache_rows, kv_cols, v);
       out = make_buffer(b, c.n, q_cols, {});
       b.attention(bq.view, bk.view, bv.view, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim},
                   out.view);

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant_blocks.h"
 
 namespace llamascope {

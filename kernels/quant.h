@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope {
 

@@ -21,10 +21,12 @@ struct GoldenParam {
 };
 
 std::vector<GoldenParam> golden_params() {
-  std::vector<std::pair<std::string, int>> sets = {{"scalar", 1}};
-  if (find_backend("simd")) sets.insert(sets.end(), {{"simd", 1}, {"simd", 2}, {"simd,matmul=scalar", 2}});
-  if (find_backend("onednn") && find_backend("onednn")->unavailable_reason().empty())
-    sets.push_back({"onednn", 2});
+  // Every backend the build registered and this machine can run, so a new backend folder is tested here
+  // without an edit; then the SIMD backend on one thread and composed with the scalar matmuls.
+  std::vector<std::pair<std::string, int>> sets;
+  for (const BackendEntry& e : backend_registry())
+    if (e.unavailable_reason().empty()) sets.push_back({e.name, 2});
+  if (find_backend("simd")) sets.insert(sets.end(), {{"simd", 1}, {"simd,matmul=scalar", 2}});
   std::vector<GoldenParam> params;
   for (const GoldenCase& c : load_golden_cases(kGolden))
     for (const auto& [kernels, threads] : sets) params.push_back({c, kernels, threads});

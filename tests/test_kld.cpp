@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "harness/kld.h"
 #include "harness/kld_reference.h"
 

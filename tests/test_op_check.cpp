@@ -57,11 +57,11 @@ class OneBlockOffBackend final : public Backend {
   OneBlockOffBackend() : inner_(find_backend("scalar")->create(BackendOptions{1})) {}
   std::string name() const override { return "broken"; }
   bool supports(OpKind op, TensorType t) const override { return inner_->supports(op, t); }
-  Mat alloc(int64_t r, int64_t c) override { return inner_->alloc(r, c); }
+  Buffer alloc(int64_t r, int64_t c) override { return inner_->alloc(r, c); }
   void upload(Mat d, const float* s) override { inner_->upload(d, s); }
   void download(Mat s, float* d) override { inner_->download(s, d); }
-  void embed(const Weight& t, std::span<const int32_t> k, Mat o) override { inner_->embed(t, k, o); }
-  void rmsnorm(Mat x, const Weight& g, float e, Mat o) override { inner_->rmsnorm(x, g, e, o); }
+  void embed(const PreparedWeight& t, std::span<const int32_t> k, Mat o) override { inner_->embed(t, k, o); }
+  void rmsnorm(Mat x, const PreparedWeight& g, float e, Mat o) override { inner_->rmsnorm(x, g, e, o); }
   void rope(Mat q, Mat k, int64_t p, const RopeParams& r) override { inner_->rope(q, k, p, r); }
   void attention(Mat q, Mat k, Mat v, int64_t p, const AttentionShape& s, Mat o) override {
     inner_->attention(q, k, v, p, s, o);
@@ -69,7 +69,8 @@ class OneBlockOffBackend final : public Backend {
   void swiglu(Mat g, Mat u, Mat o) override { inner_->swiglu(g, u, o); }
   void add(Mat a, Mat x) override { inner_->add(a, x); }
 
-  void matmul(const Weight& w, Mat x, Mat out) override {
+  void matmul(const PreparedWeight& handle, Mat x, Mat out) override {
+    const Weight& w = handle.host;
     std::vector<uint8_t> bytes(static_cast<const uint8_t*>(w.data),
                                static_cast<const uint8_t*>(w.data) + w.bytes());
     const TensorTypeInfo& info = type_info(w.type);
@@ -78,7 +79,7 @@ class OneBlockOffBackend final : public Backend {
       scale_block(w.type, bytes.data() + row * w.row_bytes + block * info.block_bytes);
     Weight broken = w;
     broken.data = bytes.data();
-    inner_->matmul(broken, x, out);
+    inner_->matmul(PreparedWeight(broken), x, out);
   }
 
  private:

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/gguf.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"

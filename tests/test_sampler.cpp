@@ -6,7 +6,7 @@
 #include <map>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/sampler.h"
 
 namespace llamascope {

@@ -9,11 +9,12 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/simd/simd_backend.h"
@@ -211,8 +212,9 @@ TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
             const TestWeight w = random_weight(type, rows, cols, rng);
             const HostMat x = random_mat(n, cols, rng);
             HostMat out(n, rows);
-            if (prepared) backend->prepare(w.weight);
-            backend->matmul(w.weight, x.mat, out.mat);
+            const WeightHandle h = prepared ? backend->prepare(w.weight, OpKind::matmul)
+                                            : std::make_shared<const PreparedWeight>(w.weight);
+            backend->matmul(*h, x.mat, out.mat);
             const std::vector<double> got = values(out), exact = reference_matmul(w, x);
             got_all.insert(got_all.end(), got.begin(), got.end());
             exact_all.insert(exact_all.end(), exact.begin(), exact.end());
@@ -247,12 +249,14 @@ TEST_P(SimdIsaTest, MatmulBitsIndependentOfBatchAndThreads) {
       const int64_t rows = 301, cols = 512, n = 6;  // big enough that the 2-thread backend splits it
       const TestWeight w = random_weight(type, rows, cols, rng);
       const HostMat x = random_mat(n, cols, rng);
-      if (prepared) one_thread->prepare(w.weight), two_threads->prepare(w.weight);
+      const WeightHandle view = std::make_shared<const PreparedWeight>(w.weight);
+      const WeightHandle h1 = prepared ? one_thread->prepare(w.weight, OpKind::matmul) : view;
+      const WeightHandle h2 = prepared ? two_threads->prepare(w.weight, OpKind::matmul) : view;
       HostMat batch1(n, rows), batch2(n, rows), single(n, rows);
-      one_thread->matmul(w.weight, x.mat, batch1.mat);
-      two_threads->matmul(w.weight, x.mat, batch2.mat);
+      one_thread->matmul(*h1, x.mat, batch1.mat);
+      two_threads->matmul(*h2, x.mat, batch2.mat);
       for (int64_t i = 0; i < n; ++i)
-        one_thread->matmul(w.weight, x.mat.row_range(i, 1), single.mat.row_range(i, 1));
+        one_thread->matmul(*h1, x.mat.row_range(i, 1), single.mat.row_range(i, 1));
       for (int64_t i = 0; i < n; ++i)
         for (int64_t r = 0; r < rows; ++r) {
           ASSERT_EQ(std::memcmp(&batch1.at(i, r), &batch2.at(i, r), 4), 0)
@@ -276,10 +280,12 @@ TEST_P(SimdIsaTest, GroupedMatmulEqualsSeparateMatmuls) {
       const TestWeight q = random_weight(TensorType::Q4_0, 300, cols, rng);
       const TestWeight k = random_weight(TensorType::Q6_K, 48, cols, rng);
       const TestWeight v = random_weight(TensorType::F16, 37, cols, rng);
-      if (prepared)
-        for (const TestWeight* w : {&q, &k, &v}) backend->prepare(w->weight);
+      std::vector<WeightHandle> handles;
+      for (const TestWeight* w : {&q, &k, &v})
+        handles.push_back(prepared ? backend->prepare(w->weight, OpKind::matmul)
+                                   : std::make_shared<const PreparedWeight>(w->weight));
       const HostMat x = random_mat(n, cols, rng);
-      const Weight* const weights[] = {&q.weight, &k.weight, &v.weight};
+      const PreparedWeight* const weights[] = {handles[0].get(), handles[1].get(), handles[2].get()};
       HostMat grouped[] = {HostMat(n, 300), HostMat(n, 48), HostMat(n, 37)};
       HostMat single[] = {HostMat(n, 300), HostMat(n, 48), HostMat(n, 37)};
       const Mat outs[] = {grouped[0].mat, grouped[1].mat, grouped[2].mat};
@@ -287,7 +293,7 @@ TEST_P(SimdIsaTest, GroupedMatmulEqualsSeparateMatmuls) {
       for (int w = 0; w < 3; ++w) backend->matmul(*weights[w], x.mat, single[w].mat);
       for (int w = 0; w < 3; ++w)
         for (int64_t i = 0; i < n; ++i)
-          for (int64_t r = 0; r < weights[w]->rows; ++r)
+          for (int64_t r = 0; r < weights[w]->host.rows; ++r)
             ASSERT_EQ(std::memcmp(&grouped[w].at(i, r), &single[w].at(i, r), 4), 0)
                 << "weight " << w << " at " << i << "," << r;
     }
@@ -305,12 +311,13 @@ TEST_P(SimdIsaTest, EmbedRowsOfEveryType) {
     const TestWeight table = random_weight(type, 11, cols, rng);
     const std::vector<int32_t> tokens = {3, 0, 10, 3};
     HostMat out(4, cols);
-    backend->embed(table.weight, tokens, out.mat);
+    const WeightHandle h = backend->prepare(table.weight, OpKind::embed);
+    backend->embed(*h, tokens, out.mat);
     for (size_t i = 0; i < tokens.size(); ++i)
       for (int64_t c = 0; c < cols; ++c)
         ASSERT_EQ(out.at(int64_t(i), c), static_cast<float>(table.dequantized[tokens[i] * cols + c]));
     const std::vector<int32_t> bad = {11};
-    EXPECT_THROW(backend->embed(table.weight, bad, out.mat.row_range(0, 1)), Error);
+    EXPECT_THROW(backend->embed(*h, bad, out.mat.row_range(0, 1)), Error);
   }
 }
 
@@ -323,7 +330,8 @@ TEST_P(SimdIsaTest, RmsnormMatchesReference) {
       const TestWeight gain = random_weight(TensorType::F32, 1, cols, rng);
       HostMat out(n, cols);
       const float eps = 1e-5f;
-      backend->rmsnorm(x.mat, gain.weight, eps, out.mat);
+      const WeightHandle g = backend->prepare(gain.weight, OpKind::rmsnorm);
+      backend->rmsnorm(x.mat, *g, eps, out.mat);
       std::vector<double> want;
       for (int64_t r = 0; r < n; ++r) {
         double ss = 0;
@@ -334,7 +342,7 @@ TEST_P(SimdIsaTest, RmsnormMatchesReference) {
       EXPECT_LT(nmse(values(out), want), 1e-10) << cols << " x " << n;
       HostMat in_place = x;  // out may equal x
       in_place.mat.data = in_place.storage.data();
-      backend->rmsnorm(in_place.mat, gain.weight, eps, in_place.mat);
+      backend->rmsnorm(in_place.mat, *g, eps, in_place.mat);
       EXPECT_EQ(values(in_place), values(out));
     }
 }
@@ -375,12 +383,14 @@ TEST_P(SimdIsaTest, RopeMatchesReference) {
   std::mt19937 rng(8);
   auto backend = make(2);
   std::vector<float> factors = {1.0f, 2.0f, 4.0f, 8.0f, 1.5f, 1.0f, 3.0f, 1.0f};
+  const WeightHandle factor_handle = backend->prepare(
+      Weight{"rope_freqs", TensorType::F32, factors.data(), 1, 8, 8 * sizeof(float)}, OpKind::rope);
   for (bool with_factors : {false, true})
     for (int64_t pos0 : {0, 7, 4000})
       for (int64_t n : {1, 5}) {
         RopeParams p;
         p.n_heads = 4, p.n_kv_heads = 2, p.head_dim = 16, p.rot_dims = 16, p.freq_base = 10000.0f;
-        p.freq_factors = with_factors ? factors.data() : nullptr;
+        p.freq_factors = with_factors ? factor_handle.get() : nullptr;
         HostMat q = random_mat(n, 64, rng), k = random_mat(n, 32, rng);
         std::vector<double> want_q = values(q), want_k = values(k);
         auto rotate = [&](std::vector<double>& v, int64_t cols) {

@@ -81,15 +81,24 @@ const Weight& random_weight(TensorType type, int64_t rows, int64_t cols) {
   return weight;
 }
 
-Mat random_mat(Backend& backend, int64_t rows, int64_t cols, uint32_t seed) {
-  Mat m = backend.alloc(rows, cols);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> host(static_cast<size_t>(rows * cols));
-  for (float& v : host) v = normal(rng);
-  backend.upload(m, host.data());
-  return m;
-}
+// The buffers of one benchmark, freed when it ends (before its backend: declared after it).
+struct Scratch {
+  std::vector<Buffer> buffers;
+
+  Mat alloc(Backend& backend, int64_t rows, int64_t cols) {
+    buffers.push_back(backend.alloc(rows, cols));
+    return buffers.back().mat;
+  }
+  Mat random(Backend& backend, int64_t rows, int64_t cols, uint32_t seed) {
+    const Mat m = alloc(backend, rows, cols);
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> host(static_cast<size_t>(rows * cols));
+    for (float& v : host) v = normal(rng);
+    backend.upload(m, host.data());
+    return m;
+  }
+};
 
 std::unique_ptr<Backend> make_backend(const BackendEntry& entry) {
   return entry.create(BackendOptions{g_threads});
@@ -112,12 +121,13 @@ void register_matmul(const BackendEntry& entry, const Preset& preset, const char
   benchmark::RegisterBenchmark(name.c_str(),
                                [&entry, config, rows, cols, type, n](benchmark::State& state) {
                                  std::unique_ptr<Backend> backend = make_backend(entry);
+                                 Scratch mem;
                                  const Weight& w = random_weight(type, rows, cols);
-                                 backend->prepare(w);
-                                 const Mat x = random_mat(*backend, n, cols, 1),
-                                           out = backend->alloc(n, rows);
+                                 const WeightHandle h = backend->prepare(w, OpKind::matmul);
+                                 const Mat x = mem.random(*backend, n, cols, 1),
+                                           out = mem.alloc(*backend, n, rows);
                                  for (auto _ : state) {
-                                   backend->matmul(w, x, out);
+                                   backend->matmul(*h, x, out);
                                    backend->synchronize();
                                  }
                                  OpCase c;
@@ -136,13 +146,15 @@ void register_embed(const BackendEntry& entry, const Preset& preset, TensorType 
       name.c_str(),
       [&entry, config, type, n](benchmark::State& state) {
         std::unique_ptr<Backend> backend = make_backend(entry);
+        Scratch mem;
         const Weight& table = random_weight(type, config.vocab_size, config.dim);
         std::vector<int32_t> tokens(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i)
           tokens[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919) % config.vocab_size);
-        const Mat out = backend->alloc(n, config.dim);
+        const Mat out = mem.alloc(*backend, n, config.dim);
+        const WeightHandle h = backend->prepare(table, OpKind::embed);
         for (auto _ : state) {
-          backend->embed(table, tokens, out);
+          backend->embed(*h, tokens, out);
           backend->synchronize();
         }
         OpCase c;
@@ -164,6 +176,7 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
       name.c_str(),
       [&entry, config, op, n, pos0](benchmark::State& state) {
         std::unique_ptr<Backend> backend = make_backend(entry);
+        Scratch mem;
         const ModelConfig& c = config;
         OpCase op_case;
         op_case.op = op, op_case.n = n, op_case.pos0 = pos0;
@@ -176,38 +189,39 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
         OpCost cost;
         switch (op) {
           case OpKind::rmsnorm: {
-            const Mat x = random_mat(*backend, n, c.dim, 1), out = backend->alloc(n, c.dim);
-            for (auto _ : state) backend->rmsnorm(x, gain_weight, c.rms_eps, out), backend->synchronize();
+            const Mat x = mem.random(*backend, n, c.dim, 1), out = mem.alloc(*backend, n, c.dim);
+            const WeightHandle gain_handle = backend->prepare(gain_weight, OpKind::rmsnorm);
+            for (auto _ : state) backend->rmsnorm(x, *gain_handle, c.rms_eps, out), backend->synchronize();
             op_case.cols = c.dim;
             cost = op_cost(op, &gain_weight, n, 0, 0, c);
             break;
           }
           case OpKind::rope: {
-            const Mat q = random_mat(*backend, n, c.q_dim(), 1), k = random_mat(*backend, n, c.kv_dim(), 2);
+            const Mat q = mem.random(*backend, n, c.q_dim(), 1), k = mem.random(*backend, n, c.kv_dim(), 2);
             for (auto _ : state) backend->rope(q, k, pos0, rope), backend->synchronize();
             cost = op_cost(op, nullptr, n, pos0, 0, c);
             break;
           }
           case OpKind::attention: {
-            const Mat q = random_mat(*backend, n, c.q_dim(), 1), out = backend->alloc(n, c.q_dim());
-            const Mat k_cache = random_mat(*backend, pos0 + n, c.kv_dim(), 2);
-            const Mat v_cache = random_mat(*backend, pos0 + n, c.kv_dim(), 3);
+            const Mat q = mem.random(*backend, n, c.q_dim(), 1), out = mem.alloc(*backend, n, c.q_dim());
+            const Mat k_cache = mem.random(*backend, pos0 + n, c.kv_dim(), 2);
+            const Mat v_cache = mem.random(*backend, pos0 + n, c.kv_dim(), 3);
             for (auto _ : state)
               backend->attention(q, k_cache, v_cache, pos0, shape, out), backend->synchronize();
             cost = op_cost(op, nullptr, n, pos0, pos0 + n, c);
             break;
           }
           case OpKind::swiglu: {
-            const Mat gate = random_mat(*backend, n, c.hidden_dim, 1),
-                      up = random_mat(*backend, n, c.hidden_dim, 2);
-            const Mat out = backend->alloc(n, c.hidden_dim);
+            const Mat gate = mem.random(*backend, n, c.hidden_dim, 1),
+                      up = mem.random(*backend, n, c.hidden_dim, 2);
+            const Mat out = mem.alloc(*backend, n, c.hidden_dim);
             for (auto _ : state) backend->swiglu(gate, up, out), backend->synchronize();
             op_case.cols = c.hidden_dim;
             cost = op_cost(op, nullptr, n, 0, 0, c);
             break;
           }
           case OpKind::add: {
-            const Mat acc = random_mat(*backend, n, c.dim, 1), x = random_mat(*backend, n, c.dim, 2);
+            const Mat acc = mem.random(*backend, n, c.dim, 1), x = mem.random(*backend, n, c.dim, 2);
             for (auto _ : state) backend->add(acc, x), backend->synchronize();
             op_case.cols = c.dim;
             cost = op_cost(op, nullptr, n, 0, 0, c);

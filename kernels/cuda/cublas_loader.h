@@ -7,7 +7,7 @@
 #include <string>
 #include <type_traits>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope::cuda {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/quant.h"
 

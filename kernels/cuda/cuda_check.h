@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope::cuda {
 

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "kernels/quant_blocks.h"
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope::cuda {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <type_traits>
 
-#include "engine/error.h"
-#include "kernels/tensor_type.h"
+#include "base/error.h"
+#include "base/tensor_type.h"
 
 namespace llamascope::cuda {
 

@@ -2,19 +2,29 @@
 
 #include <omp.h>
 
-#include <deque>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 #include <vector>
 
-#include "engine/error.h"
 #include "kernels/quant.h"
 
 namespace llamascope {
 namespace {
 
 using dnnl::memory;
+
+// An F16 or BF16 weight widened to F32 (oneDNN's f32 matmul reads it); F32 weights are used in place.
+struct WidenedWeight final : PreparedWeight {
+  using PreparedWeight::PreparedWeight;
+  std::vector<float> widened;
+};
+
+std::vector<float> widen(const Weight& w) {
+  std::vector<float> f(static_cast<size_t>(w.rows * w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) dequantize_row(w.type, w.row(r), f.data() + r * w.cols, w.cols);
+  return f;
+}
 
 class OnednnBackend final : public Backend {
  public:
@@ -32,10 +42,7 @@ class OnednnBackend final : public Backend {
            std::to_string(v->patch) + " matmul (f32), OpenMP threads " + std::to_string(threads_);
   }
 
-  Mat alloc(int64_t rows, int64_t cols) override {
-    buffers_.emplace_back(static_cast<size_t>(rows * cols), 0.0f);
-    return Mat{buffers_.back().data(), rows, cols, cols};
-  }
+  Buffer alloc(int64_t rows, int64_t cols) override { return host_buffer(rows, cols); }
   void upload(Mat dst, const float* src) override {
     for (int64_t r = 0; r < dst.rows; ++r)
       std::copy(src + r * dst.cols, src + (r + 1) * dst.cols, dst.data + r * dst.stride);
@@ -45,24 +52,26 @@ class OnednnBackend final : public Backend {
       std::copy(src.data + r * src.stride, src.data + r * src.stride + src.cols, dst + r * src.cols);
   }
 
-  // Always (re)converts: a caller may prepare a new weight at the address of a freed one.
-  size_t prepare(const Weight& w) override {
-    if (w.type == TensorType::F32) return 0;
-    std::vector<float>& f = widened_[w.data];
-    f.resize(static_cast<size_t>(w.rows * w.cols));
-    for (int64_t r = 0; r < w.rows; ++r) dequantize_row(w.type, w.row(r), f.data() + r * w.cols, w.cols);
-    return f.size() * sizeof(float);
+  WeightHandle prepare(const Weight& w, OpKind use) override {
+    auto handle = std::make_shared<WidenedWeight>(w, this);
+    if (use == OpKind::matmul && w.type != TensorType::F32) {
+      handle->widened = widen(w);
+      handle->bytes = handle->widened.size() * sizeof(float);
+    }
+    return handle;
   }
 
-  void matmul(const Weight& w, Mat x, Mat out) override {
+  void matmul(const PreparedWeight& handle, Mat x, Mat out) override {
+    const Weight& w = handle.host;
     const float* weights = static_cast<const float*>(w.data);
+    std::vector<float> temporary;  // a handle another backend made: widened for this call only
     if (w.type != TensorType::F32) {
-      auto it = widened_.find(w.data);
-      if (it == widened_.end() || it->second.size() != static_cast<size_t>(w.rows * w.cols)) {
-        prepare(w);
-        it = widened_.find(w.data);
+      if (handle.owner == this && !static_cast<const WidenedWeight&>(handle).widened.empty()) {
+        weights = static_cast<const WidenedWeight&>(handle).widened.data();
+      } else {
+        temporary = widen(w);
+        weights = temporary.data();
       }
-      weights = it->second.data();
     }
     omp_set_num_threads(threads_);
     const memory::dim n = x.rows, k = w.cols, m = w.rows;
@@ -83,24 +92,10 @@ class OnednnBackend final : public Backend {
     stream_.wait();
   }
 
-  // Ops oneDNN is not used for here; KernelSet never routes them to this backend (supports() says no).
-  void embed(const Weight&, std::span<const int32_t>, Mat) override { unsupported("embed"); }
-  void rmsnorm(Mat, const Weight&, float, Mat) override { unsupported("rmsnorm"); }
-  void rope(Mat, Mat, int64_t, const RopeParams&) override { unsupported("rope"); }
-  void attention(Mat, Mat, Mat, int64_t, const AttentionShape&, Mat) override { unsupported("attention"); }
-  void swiglu(Mat, Mat, Mat) override { unsupported("swiglu"); }
-  void add(Mat, Mat) override { unsupported("add"); }
-
  private:
-  [[noreturn]] static void unsupported(const char* op) {
-    throw Error(std::string("onednn backend has no ") + op);
-  }
-
   int threads_;
   dnnl::engine engine_;
   dnnl::stream stream_;
-  std::deque<std::vector<float>> buffers_;
-  std::map<const void*, std::vector<float>> widened_;  // F16/BF16 weights as F32, keyed by their file data
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>, dnnl::matmul> primitives_;
 };
 

@@ -1,7 +1,6 @@
 #include "kernels/scalar/scalar_backend.h"
 
 #include <cmath>
-#include <deque>
 #include <vector>
 
 #include "kernels/quant.h"
@@ -17,10 +16,7 @@ class ScalarBackend final : public Backend {
   }
   std::string description() const override { return "reference: plain loops, double accumulation, 1 thread"; }
 
-  Mat alloc(int64_t rows, int64_t cols) override {
-    buffers_.emplace_back(static_cast<size_t>(rows * cols), 0.0f);
-    return Mat{buffers_.back().data(), rows, cols, cols};
-  }
+  Buffer alloc(int64_t rows, int64_t cols) override { return host_buffer(rows, cols); }
   void upload(Mat dst, const float* src) override {
     for (int64_t r = 0; r < dst.rows; ++r)
       for (int64_t c = 0; c < dst.cols; ++c) dst.data[r * dst.stride + c] = src[r * dst.cols + c];
@@ -30,12 +26,14 @@ class ScalarBackend final : public Backend {
       for (int64_t c = 0; c < src.cols; ++c) dst[r * src.cols + c] = src.data[r * src.stride + c];
   }
 
-  void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) override {
+  void embed(const PreparedWeight& handle, std::span<const int32_t> tokens, Mat out) override {
+    const Weight& table = handle.host;
     for (size_t i = 0; i < tokens.size(); ++i)
       dequantize_row(table.type, table.row(tokens[i]), out.data + i * out.stride, table.cols);
   }
 
-  void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) override {
+  void rmsnorm(Mat x, const PreparedWeight& handle, float eps, Mat out) override {
+    const Weight& gain = handle.host;
     std::vector<float> g(static_cast<size_t>(gain.cols));
     dequantize_row(gain.type, gain.data, g.data(), gain.cols);
     for (int64_t r = 0; r < x.rows; ++r) {
@@ -48,7 +46,8 @@ class ScalarBackend final : public Backend {
     }
   }
 
-  void matmul(const Weight& w, Mat x, Mat out) override {
+  void matmul(const PreparedWeight& handle, Mat x, Mat out) override {
+    const Weight& w = handle.host;
     std::vector<float> row(static_cast<size_t>(w.cols));
     for (int64_t r = 0; r < w.rows; ++r) {
       dequantize_row(w.type, w.row(r), row.data(), w.cols);
@@ -73,7 +72,7 @@ class ScalarBackend final : public Backend {
         float* head = x.data + i * x.stride + int64_t(h) * p.head_dim;
         for (int d = 0; d < p.rot_dims; d += 2) {
           double theta = pos * std::pow(double(p.freq_base), -double(d) / p.rot_dims);
-          if (p.freq_factors) theta /= p.freq_factors[d / 2];
+          if (p.freq_factors) theta /= static_cast<const float*>(p.freq_factors->host.data)[d / 2];
           const double c = std::cos(theta), s = std::sin(theta);
           const double a = head[d], b = head[d + 1];
           head[d] = static_cast<float>(a * c - b * s);
@@ -128,9 +127,6 @@ class ScalarBackend final : public Backend {
     for (int64_t r = 0; r < acc.rows; ++r)
       for (int64_t c = 0; c < acc.cols; ++c) acc.data[r * acc.stride + c] += x.data[r * x.stride + c];
   }
-
- private:
-  std::deque<std::vector<float>> buffers_;  // deque: growing it never moves earlier buffers
 };
 
 }  // namespace
@@ -141,6 +137,8 @@ BackendEntry scalar_backend_entry() {
       "reference kernels: plain loops, double accumulation, every op and type, 1 thread",
       [] { return std::string(); },
       [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<ScalarBackend>(); },
+      MemorySpace::host,
+      /*fallback_rank=*/10,  // has every op and type: the host fallback of last resort
   };
 }
 

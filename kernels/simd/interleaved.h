@@ -33,7 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 namespace llamascope::simd {
 

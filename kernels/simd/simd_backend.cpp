@@ -11,12 +11,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "kernels/quant.h"
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"
@@ -53,6 +51,20 @@ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
+struct AlignedDelete {
+  void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+// A weight interleaved 16 rows at a time for the group kernels (interleaved.h).
+struct Packed {
+  size_t group_bytes = 0;
+  std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
+};
+// What prepare() returns: the file's view, and the interleaved copy where the ISA has a kernel for the type.
+struct SimdWeight final : PreparedWeight {
+  using PreparedWeight::PreparedWeight;
+  Packed packed;
+};
+
 class SimdBackend final : public Backend {
  public:
   SimdBackend(const BackendOptions& options, SimdIsa isa)
@@ -71,10 +83,7 @@ class SimdBackend final : public Backend {
            (pool_.threads() == 1 ? "" : "s");
   }
 
-  Mat alloc(int64_t rows, int64_t cols) override {
-    buffers_.emplace_back(static_cast<size_t>(rows * cols), 0.0f);
-    return Mat{buffers_.back().data(), rows, cols, cols};
-  }
+  Buffer alloc(int64_t rows, int64_t cols) override { return host_buffer(rows, cols); }
   void upload(Mat dst, const float* src) override {
     for (int64_t r = 0; r < dst.rows; ++r)
       std::memcpy(dst.data + r * dst.stride, src + r * dst.cols, sizeof(float) * dst.cols);
@@ -84,7 +93,8 @@ class SimdBackend final : public Backend {
       std::memcpy(dst + r * src.cols, src.data + r * src.stride, sizeof(float) * src.cols);
   }
 
-  void embed(const Weight& table, std::span<const int32_t> tokens, Mat out) override {
+  void embed(const PreparedWeight& handle, std::span<const int32_t> tokens, Mat out) override {
+    const Weight& table = handle.host;
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (tokens[i] < 0 || tokens[i] >= table.rows)
         throw Error(table.name + ": token " + std::to_string(tokens[i]) + " outside the vocabulary");
@@ -96,8 +106,8 @@ class SimdBackend final : public Backend {
     }
   }
 
-  void rmsnorm(Mat x, const Weight& gain, float eps, Mat out) override {
-    const float* g = float_weight(gain, gain_buffer_);
+  void rmsnorm(Mat x, const PreparedWeight& gain, float eps, Mat out) override {
+    const float* g = float_weight(gain.host, gain_buffer_);
     for_rows(x.rows, x.cols, [&](int64_t r) {
       const float* in = x.data + r * x.stride;
       const float mean_square = kernels_.sum_squares(in, x.cols) / static_cast<float>(x.cols);
@@ -106,16 +116,17 @@ class SimdBackend final : public Backend {
     });
   }
 
-  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K weights are repacked 16 rows at a time (interleaved.h); on
-  // AVX2, Q4_0. Always repacks: a caller may prepare a new weight at the address of a freed one.
-  size_t prepare(const Weight& w) override {
+  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K matmul weights are repacked 16 rows at a time
+  // (interleaved.h); on AVX2, Q4_0. The copy belongs to the handle.
+  WeightHandle prepare(const Weight& w, OpKind use) override {
+    auto handle = std::make_shared<SimdWeight>(w, this);
     const bool has_kernel =
         isa_ == SimdIsa::avx512 || (isa_ == SimdIsa::avx2 && simd::interleaved_avx2_has(w.type));
-    if (!has_kernel) return 0;
+    if (use != OpKind::matmul || !has_kernel) return handle;
     const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
-    if (group_bytes == 0 || w.rows <= 0) return 0;
-    Packed& packed = packed_[w.data];
-    packed.type = w.type, packed.rows = w.rows, packed.cols = w.cols, packed.group_bytes = group_bytes;
+    if (group_bytes == 0 || w.rows <= 0) return handle;
+    Packed& packed = handle->packed;
+    packed.group_bytes = group_bytes;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
     pool_.run(groups, [&](int64_t g) {
@@ -124,25 +135,26 @@ class SimdBackend final : public Backend {
       simd::pack_interleaved_group(w.type, w.row(first), w.row_bytes, rows, w.cols,
                                    packed.bytes.get() + g * group_bytes);
     });
-    return group_bytes * static_cast<size_t>(groups);
+    handle->bytes = group_bytes * static_cast<size_t>(groups);
+    return handle;
   }
 
-  void matmul(const Weight& w, Mat x, Mat out) override {
-    const Weight* const weights[] = {&w};
+  void matmul(const PreparedWeight& w, Mat x, Mat out) override {
+    const PreparedWeight* const weights[] = {&w};
     matmuls(weights, x, {&out, 1});
   }
 
   // One job over the rows of every weight: x is quantized once per activation format the weights need,
   // and the tasks (whole row tiles) of all weights are spread over the pool together.
-  void matmuls(std::span<const Weight* const> weights, Mat x, std::span<const Mat> outs) override {
+  void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) override {
     const int64_t n = x.rows;
     std::array<bool, 2> quantized{};  // x already quantized into quantized_[format] by this call
     std::vector<MatmulPart>& parts = parts_;
     parts.clear();
     int64_t total_rows = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
-      const Weight& w = *weights[i];
-      MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), find_packed(w), nullptr, 0};
+      const Weight& w = weights[i]->host;
+      MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), packed_of(*weights[i]), nullptr, 0};
       std::tie(part.act, part.act_stride) = activations_for(part.kernel, x, quantized);
       parts.push_back(part);
       total_rows += w.rows;
@@ -259,17 +271,22 @@ class SimdBackend final : public Backend {
   }
 
   // theta_j = pos * base^(-2j/rot_dims) / factor_j: the per-pair factor is recomputed only when the
-  // parameters change (once per model in practice).
+  // parameters change (once per model in practice); compared by value, never by address.
   void update_inverse_frequencies(const RopeParams& p) {
-    if (p.rot_dims == cached_rot_dims_ && p.freq_base == cached_base_ && p.freq_factors == cached_factors_)
-      return;
-    inverse_frequencies_.resize(static_cast<size_t>(p.rot_dims / 2));
+    const float* factors = p.freq_factors ? static_cast<const float*>(p.freq_factors->host.data) : nullptr;
+    const size_t pairs = static_cast<size_t>(p.rot_dims / 2);
+    const bool same_factors = factors ? cached_factors_.size() == pairs &&
+                                            std::equal(factors, factors + pairs, cached_factors_.begin())
+                                      : cached_factors_.empty();
+    if (p.rot_dims == cached_rot_dims_ && p.freq_base == cached_base_ && same_factors) return;
+    inverse_frequencies_.resize(pairs);
     for (int j = 0; j < p.rot_dims / 2; ++j) {
       double f = std::pow(double(p.freq_base), -double(2 * j) / p.rot_dims);
-      if (p.freq_factors) f /= p.freq_factors[j];
+      if (factors) f /= factors[j];
       inverse_frequencies_[j] = f;
     }
-    cached_rot_dims_ = p.rot_dims, cached_base_ = p.freq_base, cached_factors_ = p.freq_factors;
+    cached_rot_dims_ = p.rot_dims, cached_base_ = p.freq_base;
+    cached_factors_.assign(factors, factors ? factors + pairs : factors);
   }
 
   static void rotate_row(float* row, int n_heads, const RopeParams& p, const float* cos_sin) {
@@ -284,22 +301,11 @@ class SimdBackend final : public Backend {
     }
   }
 
-  struct AlignedDelete {
-    void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
-  struct Packed {
-    TensorType type = TensorType::F32;
-    int64_t rows = 0, cols = 0;
-    size_t group_bytes = 0;
-    std::unique_ptr<uint8_t[], AlignedDelete> bytes;
-  };
-
-  const Packed* find_packed(const Weight& w) const {
-    if (packed_.empty()) return nullptr;
-    const auto it = packed_.find(w.data);
-    if (it == packed_.end()) return nullptr;
-    const Packed& p = it->second;
-    return p.type == w.type && p.rows == w.rows && p.cols == w.cols ? &p : nullptr;
+  // The interleaved copy of a weight this backend prepared; null for any other handle (the row kernels).
+  const Packed* packed_of(const PreparedWeight& w) const {
+    if (w.owner != this) return nullptr;
+    const Packed& p = static_cast<const SimdWeight&>(w).packed;
+    return p.bytes ? &p : nullptr;
   }
 
   // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format, unless
@@ -379,9 +385,7 @@ class SimdBackend final : public Backend {
   // The kernel over one interleaved group; called only for weights prepare() packed, so only on AVX-512 or
   // (for the types interleaved_avx2_has) AVX2.
   decltype(&simd::interleaved_matmul_group_avx512) group_kernel_;
-  std::unordered_map<const void*, Packed> packed_;
   ThreadPool pool_;
-  std::deque<std::vector<float>> buffers_;         // deque: growing it never moves earlier buffers
   std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
   // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
   struct MatmulPart {
@@ -402,7 +406,7 @@ class SimdBackend final : public Backend {
   std::vector<double> inverse_frequencies_;
   int cached_rot_dims_ = -1;
   float cached_base_ = 0;
-  const float* cached_factors_ = nullptr;
+  std::vector<float> cached_factors_;
 };
 
 }  // namespace
@@ -471,6 +475,8 @@ BackendEntry simd_backend_entry() {
       "threaded",
       [] { return std::string(); },
       [](const BackendOptions& options) { return create_simd_backend(options, simd_isa_selected()); },
+      MemorySpace::host,
+      /*fallback_rank=*/20,  // the fastest host backend with every op: tried before the scalar reference
   };
 }
 

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
+#include "base/tensor_type.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/tensor_type.h"
 
 namespace llamascope::simd {
 

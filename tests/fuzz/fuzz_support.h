@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope::fuzz {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace llamascope::formats_test {
 

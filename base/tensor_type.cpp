@@ -1,4 +1,4 @@
-#include "kernels/tensor_type.h"
+#include "base/tensor_type.h"
 
 #include <array>
 #include <cctype>

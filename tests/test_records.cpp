@@ -129,6 +129,12 @@ class RecordsCli : public ::testing::Test {
     s << in.rdbuf();
     return s.str();
   }
+  static std::vector<std::string> lines_of(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
   static std::vector<json> parse_jsonl(const std::string& text) {
     std::vector<json> records;
     std::istringstream in(text);
@@ -201,9 +207,7 @@ TEST_F(RecordsCli, BenchReproLineReproducesItsRow) {
 TEST_F(RecordsCli, BenchCsvHasOneRowPerTestAndTheSameColumnsInEveryRow) {
   const CliResult r = run("bench -m '" + model() + "'" + kBenchArgs + " -o csv");
   ASSERT_EQ(r.status, 0) << stderr_text();
-  std::istringstream in(r.out);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 4u) << r.out;
   EXPECT_NE(lines[0].find("tokens_per_second.median"), std::string::npos);
   EXPECT_NE(lines[0].find("model.sha256"), std::string::npos);
@@ -223,9 +227,7 @@ TEST_F(RecordsCli, BenchCsvHasOneRowPerTestAndTheSameColumnsInEveryRow) {
 TEST_F(RecordsCli, BenchMarkdownTablePrintsARowPerTest) {
   const CliResult r = run("bench -m '" + model() + "'" + kBenchArgs + " -o md");
   ASSERT_EQ(r.status, 0) << stderr_text();
-  std::istringstream in(r.out);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 5u) << r.out;
   EXPECT_NE(lines[0].find("| t/s |"), std::string::npos) << lines[0];
   for (const std::string& line : lines) EXPECT_EQ(line.front(), '|') << line;

@@ -10,7 +10,9 @@ seconds=${1:-30}
 shift || true
 
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+cxx=$(command -v clang++ || command -v clang++-14 || true)
+[ -n "$cxx" ] || { echo "fuzz: needs clang++ (bash ci/install-deps.sh)"; exit 2; }
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
   -DLLAMASCOPE_FUZZ=ON -DLLAMASCOPE_TESTS=OFF -DLLAMASCOPE_BENCHMARKS=OFF -DLLAMASCOPE_ONEDNN=OFF > /dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

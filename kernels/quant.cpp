@@ -7,7 +7,9 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "base/error.h"
 #include "kernels/quant_blocks.h"
@@ -304,6 +306,18 @@ void min_max(const float* x, int n, float* min, float* max) {
   }
 }
 
+// Q4_1/Q5_1: x ~ m + d * q with q in [0, levels]; stores d and m in the block and returns m and 1 / d
+// (0 for a flat block).
+template <class Block>
+std::pair<float, float> set_affine_scale(const float* x, int levels, Block& block) {
+  float min, max;
+  min_max(x, kBlock32, &min, &max);
+  const float d = (max - min) / levels;
+  block.d = to_half(d);
+  block.m = to_half(min);
+  return {min, d != 0 ? 1.0f / d : 0.0f};
+}
+
 // Truncating conversion clamped to [0, hi], total for NaN (unlike a bare cast).
 int clamp_truncate(float v, int hi) {
   if (!(v >= 0)) return 0;
@@ -326,12 +340,7 @@ void quantize_q4_0(const float* x, BlockQ4_0* blocks, int64_t nb) {
 
 void quantize_q4_1(const float* x, BlockQ4_1* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
-    float min, max;
-    min_max(x, kBlock32, &min, &max);
-    const float d = (max - min) / 15;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    blocks[i].d = to_half(d);
-    blocks[i].m = to_half(min);
+    const auto [min, id] = set_affine_scale(x, 15, blocks[i]);
     for (int j = 0; j < 16; ++j) {
       const int q0 = clamp_truncate((x[j] - min) * id + 0.5f, 15);
       const int q1 = clamp_truncate((x[j + 16] - min) * id + 0.5f, 15);
@@ -363,12 +372,7 @@ void quantize_q5_0(const float* x, BlockQ5_0* blocks, int64_t nb) {
 
 void quantize_q5_1(const float* x, BlockQ5_1* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
-    float min, max;
-    min_max(x, kBlock32, &min, &max);
-    const float d = (max - min) / 31;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    blocks[i].d = to_half(d);
-    blocks[i].m = to_half(min);
+    const auto [min, id] = set_affine_scale(x, 31, blocks[i]);
     int q[kBlock32];
     for (int j = 0; j < kBlock32; ++j) q[j] = clamp_truncate((x[j] - min) * id + 0.5f, 31);
     store_q5(q, blocks[i].qs, blocks[i].qh);
@@ -502,15 +506,22 @@ float symmetric_weight(const float* x, const float* importance, int i) {
   return importance ? importance[i] * x[i] * x[i] : x[i] * x[i];
 }
 
-// The grid both symmetric fits start from: levels l in [-nmax, nmax - 1] with the extreme value `max`
-// at -nmax, into `levels`, and their weighted sums of l * x and l^2.
-struct GridSums {
-  float sum_lx = 0, sum_l2 = 0;
+// Where both symmetric fits start: the grid mapping the extreme value `max` to -nmax, its levels
+// l in [-nmax, nmax - 1] (into `levels`) and their weighted sums of l * x and l^2.
+struct StartGrid {
+  float max = 0, sum_lx = 0, sum_l2 = 0;
 };
-GridSums extreme_value_grid(int n, int nmax, const float* x, float max, const float* importance,
-                            int* levels) {
-  const float iscale = -nmax / max;
-  GridSums g;
+// nullopt (and L all zero) for a group too close to zero to fit.
+std::optional<StartGrid> extreme_value_grid(int n, int nmax, const float* x, const float* importance,
+                                            int* levels, uint8_t* L) {
+  float amax;
+  StartGrid g;
+  g.max = signed_abs_max(x, n, &amax);
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, 0);
+    return std::nullopt;
+  }
+  const float iscale = -nmax / g.max;
   for (int i = 0; i < n; ++i) {
     levels[i] = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
     const float w = symmetric_weight(x, importance, i);
@@ -524,16 +535,12 @@ GridSums extreme_value_grid(int n, int nmax, const float* x, float max, const fl
 // 19 grid densities around the one mapping the extreme value to -nmax and keeps the levels with the
 // best least-squares score. L receives l + nmax. Returns the scale (may be negative).
 float fit_symmetric(int n, int nmax, const float* x, uint8_t* L, const float* importance) {
-  float amax;
-  const float max = signed_abs_max(x, n, &amax);
-  if (amax < kGroupMaxEps) {
-    std::fill(L, L + n, 0);
-    return 0;
-  }
+  int levels[kBlockK];
+  const std::optional<StartGrid> start = extreme_value_grid(n, nmax, x, importance, levels, L);
+  if (!start) return 0;
+  const auto [max, sum_lx, sum_l2] = *start;
   auto weight = [&](int i) { return symmetric_weight(x, importance, i); };
   auto level = [&](float iscale, int i) { return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1); };
-  int levels[kBlockK];
-  const auto [sum_lx, sum_l2] = extreme_value_grid(n, nmax, x, max, importance, levels);
   for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(levels[i] + nmax);
   float scale = sum_l2 != 0 ? sum_lx / sum_l2 : 0;
   float best = scale * sum_lx;
@@ -573,15 +580,11 @@ float fit_symmetric(int n, int nmax, const float* x, uint8_t* L, const float* im
 // repeatedly moves single elements to the level that is optimal given the others' least-squares fit
 // (coordinate descent on the x^2-weighted error) while that improves it. L receives l + nmax.
 float fit_symmetric_iterative(int n, int nmax, const float* x, uint8_t* L, const float* importance) {
-  float amax;
-  const float max = signed_abs_max(x, n, &amax);
-  if (amax < kGroupMaxEps) {
-    std::fill(L, L + n, 0);
-    return 0;
-  }
-  auto weight = [&](int i) { return symmetric_weight(x, importance, i); };
   int levels[kBlockK];
-  auto [sum_lx, sum_l2] = extreme_value_grid(n, nmax, x, max, importance, levels);
+  const std::optional<StartGrid> start = extreme_value_grid(n, nmax, x, importance, levels, L);
+  if (!start) return 0;
+  float sum_lx = start->sum_lx, sum_l2 = start->sum_l2;
+  auto weight = [&](int i) { return symmetric_weight(x, importance, i); };
   for (int round = 0; round < 5; ++round) {
     int changed = 0;
     for (int i = 0; i < n; ++i) {
@@ -680,14 +683,9 @@ void quantize_q3_k(const float* x, BlockQ3_K* blocks, int64_t nb, const float* i
     BlockQ3_K& y = blocks[i];
     uint8_t L[kBlockK];
     float scales[16];
-    float max_scale = 0, amax = 0;
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < 16; ++j)
       scales[j] = fit_symmetric_iterative(16, 4, x + 16 * j, L + 16 * j, imp ? imp + 16 * j : nullptr);
-      if (std::fabs(scales[j]) > amax) {
-        amax = std::fabs(scales[j]);
-        max_scale = scales[j];
-      }
-    }
+    const float max_scale = signed_abs_max(scales, 16);
     std::memset(y.scales, 0, sizeof y.scales);
     y.d = 0;
     if (max_scale != 0) {
@@ -812,14 +810,10 @@ void quantize_q6_k(const float* x, BlockQ6_K* blocks, int64_t nb, const float* i
     BlockQ6_K& y = blocks[i];
     uint8_t L[kBlockK];
     float scales[16];
-    float max_scale = 0, max_abs_scale = 0;
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < 16; ++j)
       scales[j] = fit_symmetric(16, 32, x + 16 * j, L + 16 * j, imp ? imp + 16 * j : nullptr);
-      if (std::fabs(scales[j]) > max_abs_scale) {
-        max_abs_scale = std::fabs(scales[j]);
-        max_scale = scales[j];
-      }
-    }
+    float max_abs_scale;
+    const float max_scale = signed_abs_max(scales, 16, &max_abs_scale);
     if (max_abs_scale < kGroupMaxEps) {
       std::memset(&y, 0, sizeof y);
       continue;

@@ -90,9 +90,21 @@ void expect_valid(const json& record) {
 
 // ---- running the CLI ----
 struct CliResult {
-  int status = -1;
+  int status = -1;  // -1: the shell could not be started or the command did not exit normally
   std::string out;
 };
+
+// Runs `cmd` through the shell; its stdout and exit status.
+CliResult shell(const std::string& cmd) {
+  CliResult r;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) r.out.append(buf, n);
+  const int raw = pclose(pipe.release());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
 
 class RecordsCli : public ::testing::Test {
  protected:
@@ -108,14 +120,7 @@ class RecordsCli : public ::testing::Test {
   CliResult run(const std::string& args) {
     const std::string cmd = "XDG_CACHE_HOME='" + dir_.string() + "/cache' '" + LLAMASCOPE_BINARY + "' " +
                             args + " 2>'" + (dir_ / "stderr.txt").string() + "'";
-    CliResult r;
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    if (!pipe) return r;
-    char buf[4096];
-    while (size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) r.out.append(buf, n);
-    const int raw = pclose(pipe.release());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return r;
+    return shell(cmd);
   }
   std::string stderr_text() const { return read(dir_ / "stderr.txt"); }
   static std::string read(const std::filesystem::path& p) {
@@ -123,6 +128,12 @@ class RecordsCli : public ::testing::Test {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+  }
+  static std::vector<std::string> lines_of(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
   }
   static std::vector<json> parse_jsonl(const std::string& text) {
     std::vector<json> records;
@@ -182,12 +193,9 @@ TEST_F(RecordsCli, BenchReproLineReproducesItsRow) {
   // The repro names the binary as this process's cwd sees it; run it through the shell as printed.
   const std::string cmd =
       "XDG_CACHE_HOME='" + dir_.string() + "/cache' " + repro + " --bandwidth 20 --no-progress";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  ASSERT_TRUE(pipe);
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
-  const std::vector<json> again = parse_jsonl(out);
+  const CliResult rerun = shell(cmd);
+  ASSERT_EQ(rerun.status, 0);
+  const std::vector<json> again = parse_jsonl(rerun.out);
   ASSERT_EQ(again.size(), 1u);
   expect_valid(again[0]);
   EXPECT_EQ(again[0]["test"], records[0]["test"]);
@@ -199,9 +207,7 @@ TEST_F(RecordsCli, BenchReproLineReproducesItsRow) {
 TEST_F(RecordsCli, BenchCsvHasOneRowPerTestAndTheSameColumnsInEveryRow) {
   const CliResult r = run("bench -m '" + model() + "'" + kBenchArgs + " -o csv");
   ASSERT_EQ(r.status, 0) << stderr_text();
-  std::istringstream in(r.out);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 4u) << r.out;
   EXPECT_NE(lines[0].find("tokens_per_second.median"), std::string::npos);
   EXPECT_NE(lines[0].find("model.sha256"), std::string::npos);
@@ -221,9 +227,7 @@ TEST_F(RecordsCli, BenchCsvHasOneRowPerTestAndTheSameColumnsInEveryRow) {
 TEST_F(RecordsCli, BenchMarkdownTablePrintsARowPerTest) {
   const CliResult r = run("bench -m '" + model() + "'" + kBenchArgs + " -o md");
   ASSERT_EQ(r.status, 0) << stderr_text();
-  std::istringstream in(r.out);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 5u) << r.out;
   EXPECT_NE(lines[0].find("| t/s |"), std::string::npos) << lines[0];
   for (const std::string& line : lines) EXPECT_EQ(line.front(), '|') << line;
@@ -382,14 +386,9 @@ TEST(Records, Sha256MatchesTheFipsExamples) {
 // The file digest against coreutils' sha256sum, computed once and then answered from the cache.
 TEST(Records, FileSha256MatchesSha256sumAndIsCached) {
   const std::string model = std::string(LLAMASCOPE_GOLDEN_DIR) + "/models/stories260K.bin";
-  std::string expected;
-  {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("sha256sum '" + model + "'").c_str(), "r"), pclose);
-    ASSERT_TRUE(pipe);
-    char buf[256];
-    while (size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) expected.append(buf, n);
-  }
-  expected = expected.substr(0, expected.find(' '));
+  const CliResult sha256sum = shell("sha256sum '" + model + "'");
+  ASSERT_EQ(sha256sum.status, 0);
+  const std::string expected = sha256sum.out.substr(0, sha256sum.out.find(' '));
   ASSERT_EQ(expected.size(), 64u) << "sha256sum unavailable?";
 
   const std::filesystem::path cache =

@@ -46,16 +46,20 @@ class MemoryFile {
   std::string path_;
 };
 
-// A folder of this process's own, made once and removed at exit (readers that take a directory).
+// A folder of this process's own, made once and removed at exit (readers that take a directory). The path
+// is never destroyed: the exit handler runs after static destructors would have freed it.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    const std::filesystem::path d =
-        std::filesystem::temp_directory_path() / ("llamascope-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    std::atexit([] { std::filesystem::remove_all(scratch_dir()); });
+  static const std::filesystem::path* const dir = [] {
+    const auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                              ("llamascope-fuzz-" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(scratch_dir(), ec);
+    });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 inline void write_file(const std::filesystem::path& path, const uint8_t* data, size_t size) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/op_hooks.h"
 
 namespace llamascope {
 
@@ -70,13 +71,18 @@ uint64_t Forward::activation_bytes() const {
 template <class Fn>
 void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights,
                  int64_t n_keys, Fn&& fn) {
-  if (!observer_) {
+  auto run = [&] {  // with fault injection or per-op Callgrind counts when one is on (engine/op_hooks.h)
+    if (op_hooks_active()) [[unlikely]]
+      return run_op_hooked({name, kind, layer, batch_pos0_, batch_n_, weights, n_keys, &model_.config}, fn);
     fn();
+  };
+  if (!observer_) {
+    run();
     return;
   }
   kernels_.synchronize();
   const auto start = std::chrono::steady_clock::now();
-  fn();
+  run();
   kernels_.synchronize();
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);

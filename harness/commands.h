@@ -16,6 +16,7 @@ void register_bench_command(CLI::App& app);
 void register_profile_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
 void register_synth_command(CLI::App& app);
+void register_gate_command(CLI::App& app);
 
 // Exit status a command asks main() to return (0 unless a command sets it, e.g. a failed check).
 int& command_exit_status();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   llamascope::register_profile_command(app);
   llamascope::register_quantize_command(app);
   llamascope::register_synth_command(app);
+  llamascope::register_gate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -27,9 +27,9 @@ bool under_valgrind() {
 #endif
 }
 
-// Per-op Callgrind dumps: the counters are zeroed before each op and dumped after it, the dump named
-// "op=NAME kind=KIND layer=L batch=B" so `llamascope gate --counter instructions` attributes every cost to
-// the op that incurred it (docs/gate.md).
+// Per-op Callgrind dumps: the counters are dumped (and so reset) before each op and after it, the second
+// dump named "op=NAME kind=KIND layer=L batch=B pos0=P" so `llamascope gate --counter instructions`
+// attributes every cost to the op that incurred it (docs/gate.md).
 bool callgrind_markers_on() {
   const char* flag = std::getenv("LLAMASCOPE_CALLGRIND_OPS");
   return flag && std::strcmp(flag, "1") == 0 && under_valgrind();
@@ -56,7 +56,7 @@ const bool g_op_hooks_active = [] {
 void run_op_hooked_erased(const OpSite& site, void (*call)(void*), void* fn) {
   const double fraction = slowdown_for(site);
 #if LLAMASCOPE_HAVE_VALGRIND
-  if (g_markers) CALLGRIND_ZERO_STATS;
+  if (g_markers) CALLGRIND_DUMP_STATS_AT("between ops");  // what ran since the last op is not this op's
 #endif
   run_with_slowdown(site, fraction, call, fn, g_valgrind);
 #if LLAMASCOPE_HAVE_VALGRIND

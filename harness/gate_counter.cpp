@@ -44,7 +44,21 @@ struct SideResult {
   std::map<std::string, Counts> by_op;  // "phase|op" -> summed counts
 };
 
-// Sums the per-op parts of a combined Callgrind output.
+void add_counts(Counts& c, const std::vector<std::string>& events, const std::string& values_text) {
+  std::istringstream values(values_text);
+  for (const std::string& e : events) {
+    double v = 0;
+    values >> v;  // trailing zero counts are left out of the line
+    if (e == "Ir") c.ir += v;
+    if (e == "I1mr" || e == "D1mr" || e == "D1mw") c.l1_misses += v;
+    if (e == "ILmr" || e == "DLmr" || e == "DLmw") c.ll_misses += v;
+  }
+  c.calls += 1;
+}
+
+// Sums the parts of a combined Callgrind output: each op's part (named by its marker) to the op and its
+// kind, the parts between ops (and the whole run of a build without markers) to "(outside ops)", and
+// everything to "(whole program)", the one series two builds always share.
 std::map<std::string, Counts> parse_callgrind(const std::string& path, bool by_layer) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": Callgrind wrote no output");
@@ -52,40 +66,35 @@ std::map<std::string, Counts> parse_callgrind(const std::string& path, bool by_l
   std::vector<std::string> events;
   std::string line, label;
   while (std::getline(in, line)) {
-    if (line.rfind("desc: Trigger: Client Request: ", 0) == 0) {
-      label = line.substr(31);
+    if (line.rfind("desc: Trigger: ", 0) == 0) {
+      label = line.substr(15);
     } else if (line.rfind("events: ", 0) == 0) {
       std::istringstream names(line.substr(8));
       events.clear();
       for (std::string e; names >> e;) events.push_back(e);
-    } else if (line.rfind("summary: ", 0) == 0 && label.rfind("op=", 0) == 0) {
+    } else if (line.rfind("summary: ", 0) == 0) {
+      const std::string values = line.substr(9);
+      add_counts(out["run|(whole program)"], events, values);
+      const std::string marker = "Client Request: op=";
+      if (label.rfind(marker, 0) != 0) {
+        add_counts(out["run|(outside ops)"], events, values);
+        continue;
+      }
       char name[64] = {}, kind[32] = {};
       int layer = 0;
       long long batch = 0;
-      if (std::sscanf(label.c_str(), "op=%63s kind=%31s layer=%d batch=%lld", name, kind, &layer, &batch) !=
-          4)
+      if (std::sscanf(label.c_str() + marker.size() - 3, "op=%63s kind=%31s layer=%d batch=%lld", name, kind,
+                      &layer, &batch) != 4)
         throw Error(path + ": unreadable op marker '" + label + "'");
       std::string op = name;
       if (by_layer && layer >= 0) op += fmt::format(" L{}", layer);
       const std::string phase = batch > 1 ? "prefill" : "decode";
-      Counts& kind_total = out[phase + "|all " + kind + " ops"];
-      Counts& c = out[phase + "|" + op];
-      c.calls += 1, kind_total.calls += 1;
-      std::istringstream values(line.substr(9));
-      for (const std::string& e : events) {
-        double v = 0;
-        values >> v;
-        for (Counts* t : {&c, &kind_total}) {
-          if (e == "Ir") t->ir += v;
-          if (e == "I1mr" || e == "D1mr" || e == "D1mw") t->l1_misses += v;
-          if (e == "ILmr" || e == "DLmr" || e == "DLmw") t->ll_misses += v;
-        }
-      }
-      label.clear();
+      add_counts(out[phase + "|" + op], events, values);
+      add_counts(out[phase + "|all " + kind + " ops"], events, values);
     }
   }
-  if (out.empty())
-    throw Error(path + ": no per-op counts (was the binary built without <valgrind/callgrind.h>?)");
+  if (out.empty()) throw Error(path + ": no counts in Callgrind's output");
+  if (out.size() == 2) out.erase("run|(outside ops)");  // a build without op markers: all of it is outside
   return out;
 }
 
@@ -124,7 +133,8 @@ void add_series(SeriesMap& into, const SideResult& side, const std::string& kern
                 const std::string& tests) {
   std::map<std::string, Counts> totals;
   for (const auto& [phase_op, c] : side.by_op) {
-    if (phase_op.find("|all ") != std::string::npos) continue;  // kind totals: counted in their ops
+    // Kind totals and the run-wide series are already sums.
+    if (phase_op.find("|all ") != std::string::npos || phase_op.rfind("run|", 0) == 0) continue;
     Counts& t = totals[phase_op.substr(0, phase_op.find('|')) + "|(all ops)"];
     t.ir += c.ir, t.l1_misses += c.l1_misses, t.ll_misses += c.ll_misses, t.calls += c.calls;
   }
@@ -147,8 +157,9 @@ void add_series(SeriesMap& into, const SideResult& side, const std::string& kern
 // injected loop's own code, or the first op running colder) moves a small op's misses with not one
 // instruction more. A change whose instructions moved by less than a quarter of the threshold counts only
 // when its cycles moved by at least kCacheOnlyFloor per call (about one LL miss) and kCacheOnlyTotal in all.
+// The other way round, instructions up by more than the threshold are a regression on their own.
 constexpr double kCacheOnlyFloor = 100, kCacheOnlyTotal = 2000;
-void judge_cache_only(Comparison& c, const SeriesMap& base, const SeriesMap& cand, double threshold) {
+void judge_counts(Comparison& c, const SeriesMap& base, const SeriesMap& cand, double threshold) {
   const auto bi = base.find(c.key + "|ir"), ci = cand.find(c.key + "|ir"),
              calls = base.find(c.key + "|calls");
   if (bi == base.end() || ci == cand.end() || calls == base.end()) return;
@@ -156,6 +167,11 @@ void judge_cache_only(Comparison& c, const SeriesMap& base, const SeriesMap& can
   c.note = fmt::format("instructions {:+.2f}%", (ir_ratio - 1) * 100);
   const double per_call =
       (c.candidate.samples[0] - c.baseline.samples[0]) / std::max(1.0, calls->second.samples[0]);
+  if (c.verdict == "unchanged" && ir_ratio > 1 + threshold) {
+    // More instructions beyond the threshold is a regression even where misses dominate the cycles.
+    c.verdict = "regression";
+    return;
+  }
   const double total = c.candidate.samples[0] - c.baseline.samples[0];
   if (c.verdict != "unchanged" && std::fabs(ir_ratio - 1) < threshold / 4 &&
       (std::fabs(per_call) < kCacheOnlyFloor || std::fabs(total) < kCacheOnlyTotal)) {
@@ -213,7 +229,7 @@ std::vector<Comparison> run_counted(const GateArgs& args, const GateOptions& opt
   for (const auto& [key, s] : cand)
     if (key.find("|ir") == std::string::npos && key.find("|calls") == std::string::npos) cand_cycles[key] = s;
   std::vector<Comparison> out = compare(base_cycles, cand_cycles, options);
-  for (Comparison& c : out) judge_cache_only(c, base, cand, options.threshold);
+  for (Comparison& c : out) judge_counts(c, base, cand, options.threshold);
   mode_line = fmt::format(
       "deterministic: Callgrind counts, 1 thread, est. cycles = Ir + {:.0f} x L1 misses + {:.0f} x LL misses "
       "(simulated 32 KiB L1s, 8 MiB LL). Valgrind has no AVX-512: the SIMD backend ran its AVX2 path "

@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   python3-matplotlib python3-numpy
+  valgrind
 )
 
 missing=()

@@ -24,19 +24,23 @@ echo "perf-gate: head $(git log -1 --format='%h %s' "$head_rev" | cut -c1-80)"
 
 tmp=$(mktemp -d)
 cleanup() {
-  git worktree remove --force "$tmp/base-src" > /dev/null 2>&1 || true
-  git worktree remove --force "$tmp/head-src" > /dev/null 2>&1 || true
+  git worktree remove --force "$tmp/base/src" > /dev/null 2>&1 || true
+  git worktree remove --force "$tmp/head/src" > /dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 launcher=()
-command -v ccache > /dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=$tmp  # both trees hash alike (../src/...), so unchanged files hit the cache
+fi
 build() {  # REV NAME
-  git worktree add --detach --quiet "$tmp/$2-src" "$1"
-  cmake -S "$tmp/$2-src" -B "$tmp/$2-build" -DCMAKE_BUILD_TYPE=Release -DLLAMASCOPE_TESTS=OFF \
-    -DLLAMASCOPE_BENCHMARKS=OFF "${launcher[@]}" > "$tmp/$2-cmake.log" 2>&1 &&
-    cmake --build "$tmp/$2-build" -j "$(nproc)" --target llamascope > "$tmp/$2-build.log" 2>&1 || {
-    tail -20 "$tmp/$2-cmake.log" "$tmp/$2-build.log" 2>/dev/null
+  mkdir -p "$tmp/$2"
+  git worktree add --detach --quiet "$tmp/$2/src" "$1"
+  cmake -S "$tmp/$2/src" -B "$tmp/$2/build" -DCMAKE_BUILD_TYPE=Release -DLLAMASCOPE_TESTS=OFF \
+    -DLLAMASCOPE_BENCHMARKS=OFF "${launcher[@]}" > "$tmp/$2/cmake.log" 2>&1 &&
+    cmake --build "$tmp/$2/build" -j "$(nproc)" --target llamascope > "$tmp/$2/build.log" 2>&1 || {
+    tail -20 "$tmp/$2/cmake.log" "$tmp/$2/build.log" 2>/dev/null
     echo "perf-gate: error: the $2 revision $1 does not build"
     exit 2
   }
@@ -46,7 +50,7 @@ build "$head_rev" head
 
 models=golden/models/stories260K-f32.gguf,golden/models/synth-mini-Q4_0.gguf
 set +e
-"$tmp/head-build/llamascope" gate --run "$tmp/base-build/llamascope" --candidate "$tmp/head-build/llamascope" \
+"$tmp/head/build/llamascope" gate --run "$tmp/base/build/llamascope" --candidate "$tmp/head/build/llamascope" \
   --counter instructions -m "$models" --md "$tmp/summary.md" > /dev/null
 status=$?
 set -e

@@ -15,3 +15,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMASCOPE_SANITIZE
 cmake --build build-asan -j "$jobs" --target llamascope llamascope_tests
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs" -R 'Corrupt|Gguf|Alignments|Llama2c|EditedStories|SharedAndSeparate|Tokenizer|Utf8|Unicode|Quant|OpCheck|cli\.')
+
+# Performance gate: HEAD against its base, deterministic counts under Callgrind (docs/gate.md). Skip with
+# LLAMASCOPE_SKIP_PERF_GATE=1.
+if [ "${LLAMASCOPE_SKIP_PERF_GATE:-0}" != 1 ]; then
+  bash ci/perf-gate.sh
+fi

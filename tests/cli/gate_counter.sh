@@ -24,7 +24,11 @@ grep -q 'Valgrind has no AVX-512: the SIMD backend ran its AVX2 path' aa.md || f
 import json
 j = json.load(open('aa.json'))
 assert j['mode'] == 'instructions'
-assert all(c['verdict'] == 'unchanged' and c['ratio'] == 1 for c in j['comparisons']), 'A/A counts differ'
+assert all(c['verdict'] == 'unchanged' for c in j['comparisons'])
+# Every op's counts are identical; the whole run differs by a few hundred cycles (random run id, time).
+ops = [c for c in j['comparisons'] if not c['op'].startswith('(')]
+assert ops and all(c['ratio'] == 1 for c in ops), 'A/A op counts differ'
+assert all(abs(c['ratio'] - 1) < 1e-4 for c in j['comparisons'])
 assert any(c['op'] == 'attn_qkv' for c in j['comparisons'])
 " || fail "A/A counts are not identical"
 

@@ -8,15 +8,17 @@
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 head_rev=$(git rev-parse HEAD)
+fail() { echo "perf-gate: error: $*" >&2; exit 2; }
 if [ $# -ge 1 ]; then
-  base_rev=$(git rev-parse --verify "$1^{commit}")
+  base_rev=$(git rev-parse --verify --quiet "$1^{commit}") || fail "no commit '$1'"
 else
   base_rev=""
   for main in main origin/main; do
     base_rev=$(git merge-base HEAD "$main" 2>/dev/null) && break || base_rev=""
   done
   if [ -z "$base_rev" ] || [ "$base_rev" = "$head_rev" ]; then
-    base_rev=$(git rev-parse --verify HEAD~1^{commit})
+    base_rev=$(git rev-parse --verify --quiet "HEAD~1^{commit}") ||
+      fail "HEAD has no parent here (a shallow clone? fetch more history) and no merge-base with main"
   fi
 fi
 echo "perf-gate: base $(git log -1 --format='%h %s' "$base_rev" | cut -c1-80)"
@@ -41,8 +43,7 @@ build() {  # REV NAME
     -DLLAMASCOPE_BENCHMARKS=OFF "${launcher[@]}" > "$tmp/$2/cmake.log" 2>&1 &&
     cmake --build "$tmp/$2/build" -j "$(nproc)" --target llamascope > "$tmp/$2/build.log" 2>&1 || {
     tail -20 "$tmp/$2/cmake.log" "$tmp/$2/build.log" 2>/dev/null
-    echo "perf-gate: error: the $2 revision $1 does not build"
-    exit 2
+    fail "the $2 revision $1 does not build"
   }
 }
 build "$base_rev" base

@@ -10,6 +10,7 @@ packages=(
   libssl-dev clang-14 libclang-rt-14-dev
   chromium python3-pil
   libsqlite3-dev libpq-dev postgresql
+  valgrind
 )
 
 missing=()

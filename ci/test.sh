@@ -21,3 +21,9 @@ cmake --build build-asan -j "$jobs" --target llamascope llamascope_tests
 if [ "${LLAMASCOPE_SKIP_FUZZ:-0}" != 1 ]; then
   bash ci/fuzz.sh 30
 fi
+
+# Performance gate: HEAD against its base, deterministic counts under Callgrind (docs/gate.md). Skip with
+# LLAMASCOPE_SKIP_PERF_GATE=1.
+if [ "${LLAMASCOPE_SKIP_PERF_GATE:-0}" != 1 ]; then
+  bash ci/perf-gate.sh
+fi

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "engine/op_hooks.h"
 
 namespace llamascope {
 
@@ -89,13 +90,18 @@ uint64_t Forward::activation_bytes() const {
 template <class Fn>
 void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights,
                  int64_t n_keys, Fn&& fn) {
-  if (!observer_) {
+  auto run = [&] {  // with fault injection or per-op Callgrind counts when one is on (engine/op_hooks.h)
+    if (op_hooks_active()) [[unlikely]]
+      return run_op_hooked({name, kind, layer, batch_pos0_, batch_n_, weights, n_keys, &model_.config}, fn);
     fn();
+  };
+  if (!observer_) {
+    run();
     return;
   }
   OpTimer& timer = kernels_.timer();
   timer.start();
-  fn();
+  run();
   const uint64_t ns = timer.stop();
   OpEvent event{name,
                 kind,

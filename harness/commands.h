@@ -21,6 +21,7 @@ void register_synth_command(CLI::App& app);
 void register_machine_command(CLI::App& app);
 void register_report_command(CLI::App& app);
 void register_history_command(CLI::App& app);
+void register_gate_command(CLI::App& app);
 
 // Exit status a command asks main() to return (0 unless a command sets it, e.g. a failed check).
 int& command_exit_status();

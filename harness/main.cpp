@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   llamascope::register_machine_command(app);
   llamascope::register_report_command(app);
   llamascope::register_history_command(app);
+  llamascope::register_gate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,182 @@
+#include "harness/gate_compare.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "base/error.h"
+
+namespace llamascope::gate {
+
+std::vector<nlohmann::json> load_records(const std::string& source) {
+  // The one entry point for every input: a stored history revision ("history:REV") plugs in here.
+  std::ifstream in(source);
+  if (!in) throw Error(fmt::format("{}: cannot open: {}", source, std::strerror(errno)));
+  std::vector<nlohmann::json> records;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_discarded() || !record.is_object())
+      throw Error(fmt::format("{}:{}: not a JSON object (corrupt or truncated line)", source, number));
+    if (!record.contains("schema") || !record["schema"].is_string())
+      throw Error(fmt::format("{}:{}: record without a \"schema\" string", source, number));
+    records.push_back(std::move(record));
+  }
+  if (in.bad()) throw Error(fmt::format("{}: read error", source));
+  if (records.empty()) throw Error(fmt::format("{}: no records", source));
+  return records;
+}
+
+namespace {
+
+// A field the gate needs; a record without it is unusable input, named by its schema.
+const nlohmann::json& field(const nlohmann::json& record, const char* pointer) {
+  const nlohmann::json::json_pointer p(pointer);
+  if (!record.contains(p) || record.at(p).is_null())
+    throw Error(fmt::format("a {} record lacks {}", record.value("schema", "?"), pointer));
+  return record.at(p);
+}
+
+std::string text(const nlohmann::json& record, const char* pointer) {
+  const nlohmann::json& v = field(record, pointer);
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void add_bench(SeriesMap& out, const nlohmann::json& r, const std::string& kernels_override) {
+  const std::string kernels = kernels_override.empty() ? text(r, "/kernels") : kernels_override;
+  const std::string key =
+      fmt::format("{}|{}|{}|{}", text(r, "/model/sha256"), kernels, text(r, "/threads"), text(r, "/test"));
+  Series& s = out[key];
+  s.benchmark = fmt::format("{} {} t={} {}", text(r, "/model/name"), text(r, "/kernels"), text(r, "/threads"),
+                            text(r, "/test"));
+  s.unit = "ns/token";
+  const nlohmann::json& samples = field(r, "/tokens_per_second/samples");
+  if (!samples.is_array())
+    throw Error("a llamascope.bench/1 record's tokens_per_second.samples is not an array");
+  for (const nlohmann::json& tps : samples) {
+    if (!tps.is_number() || tps.get<double>() <= 0)
+      throw Error("a llamascope.bench/1 record has a sample that is not a positive number");
+    s.samples.push_back(1e9 / tps.get<double>());
+  }
+}
+
+// The context a profile run's layer records share (its first line).
+struct ProfileRun {
+  std::string sha, name, kernels, threads;
+  int n_prompt = 0, n_gen = 0;
+};
+
+}  // namespace
+
+SeriesMap series_from_records(const std::vector<nlohmann::json>& records, bool by_layer,
+                              const std::string& kernels_override) {
+  SeriesMap out;
+  std::map<std::string, ProfileRun> runs;  // by run_id
+  // (series key, phase, step) -> the step's time in that op; a step's sum is one sample.
+  std::map<std::pair<std::string, std::string>, double> step_ns;
+  std::map<std::string, Series> op_series;
+  for (const nlohmann::json& r : records) {
+    const std::string schema = r["schema"].get<std::string>();
+    if (schema == "llamascope.bench/1") {
+      add_bench(out, r, kernels_override);
+    } else if (schema == "llamascope.profile/1") {
+      runs[text(r, "/run_id")] = {text(r, "/model/sha256"),
+                                  text(r, "/model/name"),
+                                  kernels_override.empty() ? text(r, "/kernels") : kernels_override,
+                                  text(r, "/threads"),
+                                  field(r, "/n_prompt").get<int>(),
+                                  field(r, "/n_gen").get<int>()};
+    } else if (schema == "llamascope.layer/2") {
+      const auto run = runs.find(text(r, "/run_id"));
+      if (run == runs.end())
+        throw Error("a llamascope.layer/2 record precedes its llamascope.profile/1 line");
+      const ProfileRun& p = run->second;
+      const std::string phase = text(r, "/phase");
+      const std::string test =
+          phase == "prefill" ? fmt::format("pp{}", p.n_prompt) : fmt::format("tg{}", p.n_gen);
+      std::string op = text(r, "/op");
+      if (by_layer && field(r, "/layer").get<int>() >= 0)
+        op += fmt::format(" L{}", field(r, "/layer").get<int>());
+      const std::string key = fmt::format("{}|{}|{}|{}|{}", p.sha, p.kernels, p.threads, test, op);
+      Series& s = op_series[key];
+      s.benchmark = fmt::format("{} {} t={} {}", p.name, p.kernels, p.threads, test);
+      s.op = op;
+      s.unit = "ns";
+      step_ns[{key, text(r, "/run_id") + "/" + text(r, "/step")}] += field(r, "/ns").get<double>();
+    }
+  }
+  for (const auto& [where, ns] : step_ns) op_series[where.first].samples.push_back(ns);
+  for (auto& [key, s] : op_series) out[key] = std::move(s);
+  return out;
+}
+
+Comparison compare_one(const std::string& key, const Series& baseline, const Series& candidate,
+                       const GateOptions& o) {
+  Comparison c;
+  c.key = key, c.baseline = baseline, c.candidate = candidate;
+  c.ratio = median_ratio(baseline.samples, candidate.samples);
+  const double up = 1 + o.threshold, down = 1 / (1 + o.threshold);
+  if (baseline.deterministic && candidate.deterministic) {  // counts are exact: the ratio decides
+    c.interval = {c.ratio, c.ratio};
+    c.test.p = c.ratio == 1 ? 1 : 0;
+    c.verdict = c.ratio > up ? "regression" : c.ratio < down ? "improvement" : "unchanged";
+    return c;
+  }
+  const auto cal = o.calibration.find(key);
+  const int min_samples =
+      std::max(o.min_samples, cal == o.calibration.end() ? 0 : cal->second.required_samples);
+  const int n = static_cast<int>(std::min(baseline.samples.size(), candidate.samples.size()));
+  c.interval = bootstrap_ratio_interval(baseline.samples, candidate.samples);
+  c.test = mann_whitney(candidate.samples, baseline.samples);
+  if (cal != o.calibration.end() && cal->second.too_noisy) {
+    c.verdict = "inconclusive";
+    c.note = "too noisy to gate in wall-clock mode (calibration)";
+    return c;
+  }
+  if (n < min_samples) {
+    c.verdict = "inconclusive";
+    c.more_samples = min_samples - n;
+    c.note = fmt::format("needs at least {} samples per side", min_samples);
+    return c;
+  }
+  const bool significant = c.test.p < o.alpha;
+  if (c.ratio > up && c.interval.low > 1 && significant) {
+    c.verdict = "regression";
+  } else if (c.ratio < down && c.interval.high < 1 && significant) {
+    c.verdict = "improvement";
+  } else if (c.interval.low >= down && c.interval.high <= up) {
+    c.verdict = "unchanged";
+  } else {
+    // Open: the interval must shrink until it clears 1 (a change beyond the threshold) or fits inside
+    // the threshold band (no change that matters); the spread of the samples says how many that takes.
+    const double target = c.ratio > up     ? c.ratio - 1
+                          : c.ratio < down ? 1 - c.ratio
+                                           : std::min(up - c.ratio, c.ratio - down);
+    c.verdict = "inconclusive";
+    c.more_samples = std::max(1, samples_needed(baseline.samples, candidate.samples, 0.9 * target) - n);
+    c.note = fmt::format("about {} more samples per side would decide it", c.more_samples);
+  }
+  return c;
+}
+
+std::vector<Comparison> compare(const SeriesMap& baseline, const SeriesMap& candidate, const GateOptions& o) {
+  std::vector<Comparison> out;
+  for (const auto& [key, base] : baseline) {
+    const auto it = candidate.find(key);
+    if (it == candidate.end() || base.samples.empty() || it->second.samples.empty()) continue;
+    out.push_back(compare_one(key, base, it->second, o));
+  }
+  if (out.empty())
+    throw Error(
+        fmt::format("no benchmark in common: the baseline has {} and the candidate {} series, none with "
+                    "the same model sha256, kernel set, threads, test (and op)",
+                    baseline.size(), candidate.size()));
+  return out;
+}
+
+}  // namespace llamascope::gate

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `llamascope gate --run`: two builds (here the same one, the candidate with a 60 % matmul slowdown
+# injected through --candidate-env) in alternating bench processes; the slowdown is caught (exit 1) and
+# named; `--calibrate` writes a calibration file that a later gate reads.
+# Usage: gate_run.sh LLAMASCOPE GOLDEN_DIR
+set -euo pipefail
+bin=$(realpath "$1")
+golden=$(realpath "$2")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+model=$golden/models/stories260K-f32.gguf
+bench=(-m "$model" -t 1 -p 16 -n 0 -r 3 --warmup 1)
+
+set +e
+"$bin" gate --run "$bin" --candidate "$bin" "${bench[@]}" --budget 60s \
+  --candidate-env LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.6 --json run.json > run.md 2> err.txt
+rc=$?
+set -e
+cat run.md
+[ $rc -eq 1 ] || { cat err.txt; fail "60 % matmul slowdown: exit $rc, expected 1"; }
+grep -q 'interleaved process pairs (A B A B ...)' run.md || fail "mode line missing"
+grep -q '^| regression | (whole model) | stories260K-f32.gguf simd t=1 pp16 |' run.md || fail "pp16 not flagged"
+/usr/bin/python3 -c "
+import json
+c = json.load(open('run.json'))['comparisons'][0]
+assert len(c['baseline_samples']) >= 5 and len(c['baseline_samples']) == len(c['candidate_samples'])
+assert c['ratio'] > 1.1, c['ratio']
+" || fail "run JSON"
+
+"$bin" gate --calibrate --run "$bin" "${bench[@]}" --runs 4 --calibration cal.json > cal.md 2> err.txt \
+  || { cat err.txt; fail "calibrate"; }
+cat cal.md
+/usr/bin/python3 -c "
+import json
+j = json.load(open('cal.json'))
+assert j['schema'] == 'llamascope.gate-calibration/1' and j['processes'] == 4
+(b,) = j['benchmarks'].values()
+assert len(b['samples']) == 4 and b['cv'] >= 0 and 0 <= b['false_alarm_rate'] <= 1 and b['required_samples'] >= 5
+" || fail "calibration file"
+# A later gate reads it (and says so).
+set +e
+"$bin" gate --run "$bin" --candidate "$bin" "${bench[@]}" --budget 5s --calibration cal.json > later.md 2> err.txt
+rc=$?
+set -e
+[ $rc -le 1 ] || { cat err.txt; fail "gate with calibration: exit $rc"; }
+grep -q 'calibration cal.json' later.md || fail "the calibration is not used"
+# A binary that does not run is unusable input.
+set +e
+"$bin" gate --run /nonexistent/llamascope --candidate "$bin" "${bench[@]}" > /dev/null 2> err.txt
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q '^llamascope: error: cannot run /nonexistent/llamascope' err.txt || { cat err.txt; fail "missing binary: exit $rc"; }
+echo "ok"

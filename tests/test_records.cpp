@@ -99,6 +99,7 @@ const std::map<std::string, Schema>& schemas() {
                           "activation_bytes", "context"})
       bench.push_back({std::string("/memory/") + k, T::integer});
     bench.push_back({"/memory/peak_rss_scope", T::string});
+    bench.push_back({"/memory/kv_type", T::string});
     bench.push_back({"/bandwidth", T::object});
     for (const char* k : {"bytes_per_token", "achieved_gbps", "machine_gbps", "fraction"})
       bench.push_back({std::string("/bandwidth/") + k, T::number});

@@ -7,8 +7,11 @@
 
 namespace llamascope {
 
-Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_t max_batch)
-    : model_(model), kernels_(kernels) {
+Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_t max_batch,
+                 TensorType kv_type)
+    : model_(model), kernels_(kernels), kv_type_(kv_type) {
+  if (kv_type != TensorType::F32 && kv_type != TensorType::F16)
+    throw Error(std::string("KV cache type ") + type_name(kv_type) + " is not supported (f32 or f16)");
   const ModelConfig& c = model.config;
   context_ = context > 0 ? context : c.context_length;
   max_batch_ = std::clamp<int64_t>(max_batch, 1, context_);
@@ -25,10 +28,10 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
   gate_ = alloc(max_batch_, c.hidden_dim);
   up_ = alloc(max_batch_, c.hidden_dim);
   logits_ = alloc(std::min(max_batch_, kLogitsRows), c.vocab_size);
-  for (int l = 0; l < c.n_layers; ++l) {
-    k_cache_.push_back(alloc(context_, c.kv_dim()));
-    v_cache_.push_back(alloc(context_, c.kv_dim()));
-  }
+  k_ = alloc(max_batch_, c.kv_dim());
+  v_ = alloc(max_batch_, c.kv_dim());
+  Backend& attention = kernels.for_op(OpKind::attention, kv_type);
+  for (int l = 0; l < c.n_layers; ++l) kv_.push_back(attention.alloc_kv(context_, c.kv_dim(), kv_type));
 
   // Every weight becomes a handle of the backend that runs the op reading it. A matmul weight its backend
   // copied is not read from the file again, so its pages are released at once: resident memory stays at one
@@ -77,12 +80,14 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
 }
 
 uint64_t Forward::kv_cache_bytes() const {
-  return 2ull * model_.config.n_layers * context_ * model_.config.kv_dim() * sizeof(float);
+  uint64_t bytes = 0;
+  for (const KvCache& cache : kv_) bytes += cache.bytes();
+  return bytes;
 }
 
 uint64_t Forward::activation_bytes() const {
   const ModelConfig& c = model_.config;
-  return (uint64_t(max_batch_) * (3ull * c.dim + 2ull * c.q_dim() + 2ull * c.hidden_dim) +
+  return (uint64_t(max_batch_) * (3ull * c.dim + 2ull * c.q_dim() + 2ull * c.hidden_dim + 2ull * c.kv_dim()) +
           uint64_t(logits_.rows) * c.vocab_size) *
          sizeof(float);
 }
@@ -157,8 +162,7 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerHandles& L = layers_[l];
-    // Keys and values of this batch go straight into the cache rows of their positions.
-    const Mat k_new = k_cache_[l].row_range(pos0, n), v_new = v_cache_[l].row_range(pos0, n);
+    const Mat k_new = k_.row_range(0, n), v_new = v_.row_range(0, n);
 
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
     op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm->host, 0,
@@ -169,8 +173,11 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     const Mat qkv_out[] = {q, k_new, v_new};
     op("attn_qkv", OpKind::matmul, l, qkv_views, 0, [&] { k.matmuls(qkv, xb, qkv_out); });
     op("rope", OpKind::rope, l, nullptr, 0, [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
+    // The batch's keys and values go into the cache rows of their positions, then the queries attend.
     op("attn", OpKind::attention, l, nullptr, pos0 + n, [&] {
-      k.for_op(OpKind::attention).attention(q, k_cache_[l], v_cache_[l], pos0, attention_shape_, att);
+      Backend& attention = k.for_op(OpKind::attention, kv_type_);
+      attention.kv_write(kv_[l], k_new, v_new, pos0);
+      attention.attention(q, kv_[l], pos0, attention_shape_, att);
     });
     op("attn_out", OpKind::matmul, l, &L.attn_output->host, 0,
        [&] { k.for_op(OpKind::matmul, L.attn_output->host.type).matmul(*L.attn_output, att, proj); });

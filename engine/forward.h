@@ -46,9 +46,13 @@ class Forward {
   // Rows of logits computed per output matmul; bounds that buffer (vocab 128k x 32 rows = 16 MiB).
   static constexpr int64_t kLogitsRows = 32;
 
+  static constexpr int64_t kDefaultMaxBatch = 512;
+
   // context: KV-cache capacity in positions (<= 0: the model's context length); max_batch: most tokens in
-  // one pass (a longer prompt is split into passes of this size).
-  Forward(const Model& model, KernelSet& kernels, int64_t context = 0, int64_t max_batch = 512);
+  // one pass (a longer prompt is split into passes of this size); kv_type: the cache's element type (F32 or
+  // F16; another is an Error).
+  Forward(const Model& model, KernelSet& kernels, int64_t context = 0, int64_t max_batch = kDefaultMaxBatch,
+          TensorType kv_type = TensorType::F32);
 
   // Runs tokens at positions pos0, pos0+1, ... (pos0 must equal the cache's current length; positions past
   // it are discarded first, so a caller can rewind). logits_out receives, if not null, n_vocab floats per
@@ -97,16 +101,18 @@ class Forward {
   // Run state, allocated once by the buffer-owning backend and freed with this forward (buffers_ owns the
   // memory every Mat below points into); rows = tokens of the current batch.
   std::vector<Buffer> buffers_;
-  Mat x_;                     // (max_batch, dim) the residual stream
-  Mat xb_;                    // (max_batch, dim) normalised input of a block
-  Mat q_;                     // (max_batch, q_dim) queries
-  Mat att_;                   // (max_batch, q_dim) attention output, before attn_output
-  Mat proj_;                  // (max_batch, dim) output of attn_output / ffn_down, added to x_
-  Mat gate_;                  // (max_batch, hidden) ffn_gate output, then silu(gate) * up
-  Mat up_;                    // (max_batch, hidden) ffn_up output
-  Mat logits_;                // (kLogitsRows, vocab): the output matmul runs in chunks of this many rows
-  std::vector<Mat> k_cache_;  // per layer (context, kv_dim); row p = key of position p
-  std::vector<Mat> v_cache_;  // per layer (context, kv_dim)
+  Mat x_;                    // (max_batch, dim) the residual stream
+  Mat xb_;                   // (max_batch, dim) normalised input of a block
+  Mat q_;                    // (max_batch, q_dim) queries
+  Mat att_;                  // (max_batch, q_dim) attention output, before attn_output
+  Mat proj_;                 // (max_batch, dim) output of attn_output / ffn_down, added to x_
+  Mat gate_;                 // (max_batch, hidden) ffn_gate output, then silu(gate) * up
+  Mat up_;                   // (max_batch, hidden) ffn_up output
+  Mat logits_;               // (kLogitsRows, vocab): the output matmul runs in chunks of this many rows
+  Mat k_;                    // (max_batch, kv_dim) keys of the batch, rotated, then written to the cache
+  Mat v_;                    // (max_batch, kv_dim) values of the batch
+  std::vector<KvCache> kv_;  // per layer, from the attention backend; row p = key / value of position p
+  TensorType kv_type_ = TensorType::F32;
   RopeParams rope_;
   AttentionShape attention_shape_;
 };

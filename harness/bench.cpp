@@ -50,6 +50,7 @@ struct BenchArgs {
   bool progress = true;
   std::string shard;  // I/N (bench_shard.h)
   bool list = false;  // print this shard's rows of the matrix and run nothing
+  std::string kv_type = "f32";
 };
 
 // One test of the matrix: n_prompt tokens in one batch, then n_gen generated one at a time.
@@ -88,7 +89,8 @@ const Column kBenchColumns[] = {
     {"bandwidth.machine_gbps", "/bandwidth/machine_gbps", ""},
     {"memory.peak_rss_bytes", "/memory/peak_rss_bytes", "peak RSS", MdStyle::bytes},
     {"memory.weight_bytes", "/memory/weight_bytes", ""},
-    {"memory.kv_cache_bytes", "/memory/kv_cache_bytes", ""},
+    {"memory.kv_cache_bytes", "/memory/kv_cache_bytes", "KV", MdStyle::bytes},
+    {"memory.kv_type", "/memory/kv_type", ""},
     {"n_prompt", "/n_prompt", ""},
     {"n_gen", "/n_gen", ""},
     {"repetitions", "/repetitions", ""},
@@ -211,14 +213,15 @@ bool run_test_once(Forward& forward, const BenchTest& test, const std::vector<in
 
 // Bytes a test reads from memory: every weight a pass streams (the token table only for its rows, except
 // when it doubles as the output matrix), plus the KV-cache rows attention reads, pass by pass.
-double bytes_read(const Model& model, const BenchTest& test) {
+double bytes_read(const Model& model, const BenchTest& test, TensorType kv_type) {
   const ModelConfig& c = model.config;
   double weights = static_cast<double>(model.output_norm.bytes() + model.output.bytes());
   for (const LayerWeights& L : model.layers)
     for (const Weight* w : {&L.attn_norm, &L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_norm,
                             &L.ffn_gate, &L.ffn_up, &L.ffn_down})
       weights += static_cast<double>(w->bytes());
-  const double kv_row = 2.0 * c.n_layers * c.kv_dim() * sizeof(float);  // K and V of one position, all layers
+  // K and V of one position, all layers.
+  const double kv_row = 2.0 * c.n_layers * c.kv_dim() * (kv_type == TensorType::F16 ? 2 : 4);
   double total = 0;
   int64_t pos = 0;
   if (test.n_prompt > 0) {
@@ -239,6 +242,7 @@ std::string repro_line(const std::string& model_path, const std::string& kernels
     line += fmt::format(" -p 0 -n 0 --pg {},{}", test.n_prompt, test.n_gen);
   else
     line += fmt::format(" -p {} -n {}", test.n_prompt, test.n_gen);
+  if (args.kv_type != "f32") line += " --kv-type " + args.kv_type;
   return line + fmt::format(" -r {} --warmup {} -o jsonl", args.repetitions, args.warmup);
 }
 
@@ -350,7 +354,7 @@ void bench(const BenchArgs& args) {
           continue;
         }
         KernelSet kernels(kernel_spec, BackendOptions{n_threads});
-        Forward forward(*model, kernels, max_context, max_prompt);
+        Forward forward(*model, kernels, max_context, max_prompt, kv_type_from_flag(args.kv_type));
         for (const BenchTest& test : tests) {
           if (interrupted()) break;
           const size_t row_position = position++;
@@ -379,7 +383,8 @@ void bench(const BenchArgs& args) {
           if (interrupted()) break;  // a row with missing repetitions is not kept
 
           const SampleStats tps_stats = summarize(tps);
-          const double bytes_per_token = bytes_read(*model, test) / (test.n_prompt + test.n_gen);
+          const double bytes_per_token =
+              bytes_read(*model, test, kv_type_from_flag(args.kv_type)) / (test.n_prompt + test.n_gen);
           const double achieved_gbps = tps_stats.median * bytes_per_token / 1e9;
           nlohmann::json record = {
               {"schema", "llamascope.bench/1"},
@@ -409,6 +414,7 @@ void bench(const BenchArgs& args) {
                 {"weight_bytes", model->weight_bytes()},
                 {"prepared_bytes", forward.prepared_bytes()},
                 {"kv_cache_bytes", forward.kv_cache_bytes()},
+                {"kv_type", args.kv_type},
                 {"activation_bytes", forward.activation_bytes()},
                 {"context", forward.context()}}},
               {"bandwidth",
@@ -501,6 +507,7 @@ void register_bench_command(CLI::App& app) {
                   "run the I-th of N disjoint parts of the matrix (default: JOB_COMPLETION_INDEX/"
                   "JOB_COMPLETIONS or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");
   cmd->add_flag("--list", args->list, "print the matrix rows (this shard's) without running them");
+  add_kv_type_flag(*cmd, args->kv_type);
   cmd->callback([args] { bench(*args); });
 }
 

@@ -21,6 +21,17 @@ void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& defa
                  "kernel set: BACKEND[,OP=BACKEND...], e.g. simd,matmul=scalar")
       ->capture_default_str();
   cmd.add_option("-t,--threads", flags.threads, "threads")->check(CLI::Range(1, 1024))->capture_default_str();
+  add_kv_type_flag(cmd, flags.kv_type);
+}
+
+void add_kv_type_flag(CLI::App& cmd, std::string& kv_type) {
+  cmd.add_option("--kv-type", kv_type, "KV cache element type: f32 or f16")
+      ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+}
+
+TensorType kv_type_from_flag(const std::string& kv_type) {
+  return kv_type == "f16" ? TensorType::F16 : TensorType::F32;
 }
 
 int& command_exit_status() {

@@ -7,16 +7,24 @@
 #include <memory>
 #include <string>
 
+#include "base/tensor_type.h"
+
 namespace llamascope {
 
 struct KernelFlags {
   std::string kernels = "scalar";
   int threads = 1;
+  std::string kv_type = "f32";  // --kv-type: the KV cache's element type
 };
 // The fastest host kernel set compiled in ("simd", else "scalar").
 std::string default_kernel_set();
 // Adds -k/--kernels (default_kernels "" = default_kernel_set()) and -t/--threads to a command.
+// Adds --kv-type too.
 void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& default_kernels);
+// Adds --kv-type f32|f16 (the KV cache's element type) to a command.
+void add_kv_type_flag(CLI::App& cmd, std::string& kv_type);
+// The tensor type of a --kv-type value ("f32" or "f16", already checked by the flag).
+TensorType kv_type_from_flag(const std::string& kv_type);
 
 // Writes `content` to `path` through PATH.tmp + rename, so a reader never sees a half-written file.
 void write_file_atomically(const std::string& path, const std::string& content);

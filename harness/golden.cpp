@@ -135,7 +135,7 @@ GreedyCheck check_greedy(Forward& forward, std::vector<float> logits, const std:
 }  // namespace
 
 GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
-                             const std::string& kernel_spec, int threads) {
+                             const std::string& kernel_spec, int threads, TensorType kv_type) {
   const std::unique_ptr<Model> model = load_model(c.model_path);
   if (model->config.vocab_size != c.n_vocab)
     throw Error(c.model_path + ": vocabulary " + std::to_string(model->config.vocab_size) +
@@ -146,13 +146,14 @@ GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
   KernelSet kernels(kernel_spec, BackendOptions{threads});
   std::vector<float> prefill(n * vocab), decode(n * vocab);
   {
-    Forward forward(*model, kernels, static_cast<int64_t>(n));
+    Forward forward(*model, kernels, static_cast<int64_t>(n), Forward::kDefaultMaxBatch, kv_type);
     forward.eval(c.tokens, 0, prefill.data(), /*all_logits=*/true);
   }
   GoldenResult r;
   r.tolerance = golden_tolerance(golden_dir, model->weight_type_summary());
   {
-    Forward forward(*model, kernels, static_cast<int64_t>(n + c.greedy_next.size()));
+    Forward forward(*model, kernels, static_cast<int64_t>(n + c.greedy_next.size()), Forward::kDefaultMaxBatch,
+                    kv_type);
     for (size_t i = 0; i < n; ++i)
       forward.eval({&c.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
     r.decode = compare_logits(reference, decode, vocab, r.tolerance.tie_margin);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/tensor_type.h"
+
 namespace llamascope {
 
 struct LogitsComparison {
@@ -69,7 +71,7 @@ struct GoldenResult {
   bool passed() const;
 };
 GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c, const std::string& kernels,
-                             int threads);
+                             int threads, TensorType kv_type = TensorType::F32);
 
 // The reference logits of a case (n_positions x n_vocab floats); Error if the file size does not match.
 std::vector<float> read_reference_logits(const GoldenCase& c);

@@ -65,7 +65,8 @@ void golden(const GoldenArgs& args) {
              "verdict");
   for (const GoldenCase& c : load_golden_cases(dir)) {
     if (!args.filter.empty() && c.model_path.find(args.filter) == std::string::npos) continue;
-    const GoldenResult r = run_golden_case(dir, c, args.kernels.kernels, args.kernels.threads);
+    const GoldenResult r = run_golden_case(dir, c, args.kernels.kernels, args.kernels.threads,
+                                           kv_type_from_flag(args.kernels.kv_type));
     r.passed() ? ++passed : ++failed;
     const std::string name = std::filesystem::path(c.model_path).filename().string();
     fmt::print("{:<28} {:<16} {:>10.3e} {:>10.3e} {:>7.4f} {:>7.4f} {:>7.2f} {:>10.2e} {:>8.0e} {:>9}  {}\n",
@@ -90,8 +91,8 @@ void golden(const GoldenArgs& args) {
                                    {"passed", r.passed()}};
     records += record.dump() + "\n";
   }
-  fmt::print("golden [{} -t {}]: {} passed, {} failed\n", args.kernels.kernels, args.kernels.threads, passed,
-             failed);
+  fmt::print("golden [{} -t {}{}]: {} passed, {} failed\n", args.kernels.kernels, args.kernels.threads,
+             args.kernels.kv_type == "f32" ? "" : " --kv-type " + args.kernels.kv_type, passed, failed);
   if (!args.jsonl.empty()) write_file_atomically(args.jsonl, records);
   if (failed) command_exit_status() = 1;
 }

@@ -149,8 +149,9 @@ void golden_kld(const KldArgs& args) {
   }
 
   std::unique_ptr<Forward> base_forward;
-  if (base) base_forward = std::make_unique<Forward>(*base, kernels, ref.ctx, ref.ctx);
-  Forward model_forward(*model, kernels, ref.ctx, ref.ctx);
+  const TensorType kv_type = kv_type_from_flag(args.kernels.kv_type);
+  if (base) base_forward = std::make_unique<Forward>(*base, kernels, ref.ctx, ref.ctx, kv_type);
+  Forward model_forward(*model, kernels, ref.ctx, ref.ctx, kv_type);
   DivergenceStats stats;
   size_t position = 0;
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -181,6 +182,7 @@ void golden_kld(const KldArgs& args) {
                            {"time", utc_now_iso8601()},
                            {"model", file_identity(args.model)},
                            {"kernels", kernels.spec()},
+                           {"kv_type", args.kernels.kv_type},
                            {"threads", args.kernels.threads},
                            {"ctx", ref.ctx},
                            {"chunks", ref.n_chunks},
@@ -223,6 +225,7 @@ void register_golden_kld_command(CLI::App& golden) {
       ->capture_default_str();
   cmd->add_option("--jsonl", args->jsonl, "write the statistics as one llamascope.kld/1 record");
   add_kernel_flags(*cmd, args->kernels, "");
+  add_kv_type_flag(*cmd, args->kernels.kv_type);
   cmd->callback([args] { golden_kld(*args); });
 }
 

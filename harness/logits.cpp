@@ -51,7 +51,8 @@ void logits(const LogitsArgs& args) {
     throw Error("--tokens: " + std::to_string(tokens.size()) + " tokens exceed the context of " +
                 std::to_string(model->config.context_length));
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
-  Forward forward(*model, kernels, static_cast<int64_t>(tokens.size()));
+  Forward forward(*model, kernels, static_cast<int64_t>(tokens.size()), Forward::kDefaultMaxBatch,
+                  kv_type_from_flag(args.kernels.kv_type));
   std::vector<float> out(tokens.size() * static_cast<size_t>(vocab));
   if (args.decode) {
     for (size_t i = 0; i < tokens.size(); ++i)

@@ -191,7 +191,8 @@ void profile(const ProfileArgs& args) {
   const std::string run_id = new_run_id();
 
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
-  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt);
+  Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt,
+                  kv_type_from_flag(args.kernels.kv_type));
   const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 

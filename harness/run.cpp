@@ -62,7 +62,8 @@ void run(const RunArgs& args) {
                  static_cast<long long>(context), c.context_length);
 
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
-  Forward forward(*model, kernels, context);
+  Forward forward(*model, kernels, context, Forward::kDefaultMaxBatch,
+                  kv_type_from_flag(args.kernels.kv_type));
   Sampler sampler(args.sampler);
   Utf8Stream out;
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));

@@ -4,6 +4,10 @@
 #include <chrono>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "kernels/quant.h"
 
 namespace llamascope {
 namespace {
@@ -86,8 +90,32 @@ void Backend::matmul(const PreparedWeight&, Mat, Mat) {
 void Backend::rope(Mat, Mat, int64_t, const RopeParams&) {
   unsupported(OpKind::rope);
 }
-void Backend::attention(Mat, Mat, Mat, int64_t, const AttentionShape&, Mat) {
+void Backend::kv_write(KvCache&, Mat, Mat, int64_t) {
   unsupported(OpKind::attention);
+}
+void Backend::attention(Mat, const KvCache&, int64_t, const AttentionShape&, Mat) {
+  unsupported(OpKind::attention);
+}
+
+KvCache Backend::alloc_kv(int64_t capacity, int64_t kv_dim, TensorType type) {
+  if (type != TensorType::F32 && !(type == TensorType::F16 && kv_dim % 2 == 0))
+    throw std::logic_error(std::string("KV cache of ") + type_name(type) + " is not a type caches hold");
+  const int64_t cols = type == TensorType::F16 ? kv_dim / 2 : kv_dim;
+  auto buffers = std::make_shared<std::pair<Buffer, Buffer>>(alloc(capacity, cols), alloc(capacity, cols));
+  return KvCache{type, capacity, kv_dim, buffers->first.mat, buffers->second.mat, buffers};
+}
+
+void host_kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0) {
+  for (int64_t i = 0; i < k.rows; ++i)
+    for (auto [src, dst] : {std::pair{k, cache.k}, std::pair{v, cache.v}}) {
+      const float* from = src.data + i * src.stride;
+      if (cache.type == TensorType::F32) {
+        std::copy(from, from + cache.kv_dim, dst.data + (pos0 + i) * dst.stride);
+      } else {
+        uint16_t* to = reinterpret_cast<uint16_t*>(dst.data) + (pos0 + i) * 2 * dst.stride;
+        for (int64_t j = 0; j < cache.kv_dim; ++j) to[j] = fp32_to_fp16(from[j]);
+      }
+    }
 }
 void Backend::swiglu(Mat, Mat, Mat) {
   unsupported(OpKind::swiglu);

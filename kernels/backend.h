@@ -80,6 +80,26 @@ struct Buffer {
 // Zeroed host memory for rows x cols floats, rows packed, 64-byte aligned: every host backend's alloc().
 Buffer host_buffer(int64_t rows, int64_t cols);
 
+// One layer's attention cache: `capacity` rows of keys and of values, kv_dim elements each, in backend
+// memory, stored as `type` (F32, or F16 for half the memory). An F32 row r starts at k.data + r * k.stride;
+// an F16 cache keeps its rows of halves in Mats of kv_dim / 2 floats' room (row r of halves at
+// (uint16_t*)k.data + r * 2 * k.stride). Made by Backend::alloc_kv, written by kv_write, read by attention.
+struct KvCache {
+  TensorType type = TensorType::F32;
+  int64_t capacity = 0;
+  int64_t kv_dim = 0;
+  Mat k, v;
+  std::shared_ptr<void> memory;  // owns k and v; null for a view
+
+  size_t bytes() const {
+    return 2 * static_cast<size_t>(capacity * kv_dim) * (type == TensorType::F16 ? 2 : 4);
+  }
+  // An F32 cache over matrices someone else owns (tests, benchmarks).
+  static KvCache f32_view(Mat k, Mat v) { return KvCache{TensorType::F32, k.rows, k.cols, k, v, nullptr}; }
+};
+// kv_write for a cache in host memory (every host backend's).
+void host_kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0);
+
 // RoPE as LLaMA applies it: pairs of adjacent elements (2i, 2i+1) of each head rotated by
 // position * theta_i, theta_i = base^(-2i/rot_dims) / factors[i] (factors from `rope_freqs`, may be null).
 struct RopeParams {
@@ -139,6 +159,10 @@ class Backend {
   // The timer for per-op profiles. Default: the host steady clock, synchronize() before and after each op.
   virtual std::unique_ptr<OpTimer> make_timer();
 
+  // A KV cache of `type` (F32 or F16; supports(OpKind::attention, type) says which this backend reads).
+  // Default: two alloc() buffers sized for the type.
+  virtual KvCache alloc_kv(int64_t capacity, int64_t kv_dim, TensorType type);
+
   // The handle of `w` for the ops that read it as `use` (matmul: weights; embed: the table; rmsnorm: gains;
   // rope: frequency factors). A backend may repack it (SIMD interleaving, library reorders) or upload it (a
   // device), reporting the bytes in the handle. Default: the file's view, no copy.
@@ -165,9 +189,13 @@ class Backend {
   // In place on q (n x n_heads*head_dim) and k (n x n_kv_heads*head_dim); row i is at position pos0 + i.
   // One op for both so that sin/cos are computed once per (position, pair).
   virtual void rope(Mat q, Mat k, int64_t pos0, const RopeParams& params);
+  // Cache rows [pos0, pos0 + k.rows) := k and v (n x kv_dim floats), converted to the cache's type. Run by
+  // the backend that runs attention on a cache of that type.
+  virtual void kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0);
   // Causal attention for n query rows at positions pos0..pos0+n-1 over cache rows [0, pos0+n):
-  // q: n x n_heads*head_dim, k_cache/v_cache: capacity x n_kv_heads*head_dim, out: like q.
-  virtual void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape, Mat out);
+  // q: n x n_heads*head_dim, cache: n_kv_heads*head_dim wide, out: like q. supports(attention, T) is about
+  // caches of type T.
+  virtual void attention(Mat q, const KvCache& cache, int64_t pos0, const AttentionShape& shape, Mat out);
   // out = silu(gate) * up, element-wise. out may equal gate.
   virtual void swiglu(Mat gate, Mat up, Mat out);
   // acc += x, element-wise.

@@ -190,8 +190,8 @@ std::string OpCase::str() const {
       return fmt::format("rope heads={} kv_heads={} head_dim={} n={} pos0={} factors={}", n_heads, n_kv_heads,
                          head_dim, n, pos0, freq_factors ? 1 : 0);
     case OpKind::attention:
-      return fmt::format("attention heads={} kv_heads={} head_dim={} n={} pos0={}", n_heads, n_kv_heads,
-                         head_dim, n, pos0);
+      return fmt::format("attention kv={} heads={} kv_heads={} head_dim={} n={} pos0={}", type_name(type),
+                         n_heads, n_kv_heads, head_dim, n, pos0);
     case OpKind::count:
       break;
   }
@@ -249,6 +249,9 @@ std::vector<OpCase> default_op_cases() {
         r.freq_factors = true;
         if (pos0 == 17) cases.push_back(r);
         cases.push_back(OpCase{OpKind::attention, TensorType::F32, 0, 0, n, h.heads, h.kv, h.hd, pos0});
+        // An F16 cache (--kv-type f16) at a position inside the cache.
+        if (pos0 == 17)
+          cases.push_back(OpCase{OpKind::attention, TensorType::F16, 0, 0, n, h.heads, h.kv, h.hd, pos0});
       }
   return cases;
 }
@@ -389,8 +392,13 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       Guarded bq = make_buffer(b, c.n, q_cols, q), bk = make_buffer(b, cache_rows, kv_cols, k),
               bv = make_buffer(b, cache_rows, kv_cols, v);
       out = make_buffer(b, c.n, q_cols, {});
-      b.attention(bq.view, bk.view, bv.view, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim},
-                  out.view);
+      // The cache is written from the guarded buffers (kv_write) and then attended over.
+      KvCache cache = b.alloc_kv(cache_rows, kv_cols, c.type);
+      b.kv_write(cache, bk.view, bv.view, 0);
+      b.attention(bq.view, cache, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, out.view);
+      if (c.type == TensorType::F16)  // the reference attends over the values the cache holds
+        for (std::vector<float>* values : {&k, &v})
+          for (float& x : *values) x = fp16_to_fp32(fp32_to_fp16(x));
       expected = ref_attention(q, k, v, c.n, c.pos0, c.n_heads, c.n_kv_heads, c.head_dim);
       result.guards_intact = read_buffer(b, out, got);
       break;

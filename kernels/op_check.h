@@ -15,11 +15,11 @@ namespace llamascope {
 // One test case: an op, the weight type it reads (matmul, embed), and its shapes and parameters.
 struct OpCase {
   OpKind op = OpKind::matmul;
-  TensorType type = TensorType::F32;
-  int64_t rows = 0;  // matmul: output width (weight rows); embed: vocabulary rows
-  int64_t cols = 0;  // matmul/embed: input width; rmsnorm/swiglu/add: row width
-  int64_t n = 1;     // activation rows (tokens in the batch)
-  int n_heads = 0;   // rope/attention
+  TensorType type = TensorType::F32;  // matmul, embed: the weight's type; attention: the KV cache's
+  int64_t rows = 0;                   // matmul: output width (weight rows); embed: vocabulary rows
+  int64_t cols = 0;                   // matmul/embed: input width; rmsnorm/swiglu/add: row width
+  int64_t n = 1;                      // activation rows (tokens in the batch)
+  int n_heads = 0;                    // rope/attention
   int n_kv_heads = 0;
   int head_dim = 0;
   int64_t pos0 = 0;           // rope/attention: position of the first row

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "kernels/kernel_set.h"
@@ -92,6 +93,27 @@ TEST(Interface, ForwardsOfOneKernelSetShareWeightHandles) {
     b.eval(tokens, 0, lb.data());
     EXPECT_EQ(la, lb);
   }
+}
+
+TEST(Interface, KvCacheTypeIsAChoice) {
+  const std::unique_ptr<Model> model =
+      load_model(std::string(LLAMASCOPE_GOLDEN_DIR) + "/models/synth-mini-Q4_0.gguf");
+  KernelSet kernels(find_backend("simd") ? "simd" : "scalar", BackendOptions{1});
+  Forward f32(*model, kernels, 16, 4, TensorType::F32);
+  Forward f16(*model, kernels, 16, 4, TensorType::F16);
+  EXPECT_EQ(f16.kv_cache_bytes() * 2, f32.kv_cache_bytes());
+  EXPECT_THROW(Forward(*model, kernels, 16, 4, TensorType::Q8_0), Error);
+  const size_t vocab = static_cast<size_t>(model->config.vocab_size);
+  std::vector<float> a(vocab * 6), b(vocab * 6);
+  const int32_t tokens[] = {1, 20, 300, 41, 5, 77};
+  f32.eval(tokens, 0, a.data(), /*all_logits=*/true);
+  f16.eval(tokens, 0, b.data(), /*all_logits=*/true);
+  // Keys and values rounded to 11-bit mantissas move the logits a little: within the golden limit of a Q4_0
+  // model against llama.cpp (golden/tolerances.json), never by a broken cache's O(1).
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff += (a[i] - b[i]) * (a[i] - b[i]), norm += a[i] * a[i];
+  EXPECT_GT(diff, 0);
+  EXPECT_LT(diff / norm, 1e-3);
 }
 
 }  // namespace

@@ -63,8 +63,9 @@ class OneBlockOffBackend final : public Backend {
   void embed(const PreparedWeight& t, std::span<const int32_t> k, Mat o) override { inner_->embed(t, k, o); }
   void rmsnorm(Mat x, const PreparedWeight& g, float e, Mat o) override { inner_->rmsnorm(x, g, e, o); }
   void rope(Mat q, Mat k, int64_t p, const RopeParams& r) override { inner_->rope(q, k, p, r); }
-  void attention(Mat q, Mat k, Mat v, int64_t p, const AttentionShape& s, Mat o) override {
-    inner_->attention(q, k, v, p, s, o);
+  void kv_write(KvCache& c, Mat k, Mat v, int64_t p) override { inner_->kv_write(c, k, v, p); }
+  void attention(Mat q, const KvCache& c, int64_t p, const AttentionShape& s, Mat o) override {
+    inner_->attention(q, c, p, s, o);
   }
   void swiglu(Mat g, Mat u, Mat o) override { inner_->swiglu(g, u, o); }
   void add(Mat a, Mat x) override { inner_->add(a, x); }

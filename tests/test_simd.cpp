@@ -457,13 +457,13 @@ TEST_P(SimdIsaTest, AttentionMatchesReferenceAndPrefillEqualsDecode) {
     const HostMat q = random_mat(c.n, int64_t(c.n_heads) * c.head_dim, rng, 2.0f);
     const HostMat kc = random_mat(capacity, kv_cols, rng, 2.0f), vc = random_mat(capacity, kv_cols, rng);
     HostMat out(c.n, q.mat.cols);
-    backend->attention(q.mat, kc.mat, vc.mat, c.pos0, shape, out.mat);
+    const KvCache cache = KvCache::f32_view(kc.mat, vc.mat);
+    backend->attention(q.mat, cache, c.pos0, shape, out.mat);
     EXPECT_LT(nmse(values(out), reference_attention(q, kc, vc, c.pos0, shape)), 1e-10);
     // Row by row, as decode would run it: the same bits.
     HostMat decode(c.n, q.mat.cols);
     for (int64_t i = 0; i < c.n; ++i)
-      backend->attention(q.mat.row_range(i, 1), kc.mat, vc.mat, c.pos0 + i, shape,
-                         decode.mat.row_range(i, 1));
+      backend->attention(q.mat.row_range(i, 1), cache, c.pos0 + i, shape, decode.mat.row_range(i, 1));
     EXPECT_EQ(values(decode), values(out));
   }
 }

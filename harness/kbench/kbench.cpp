@@ -207,7 +207,8 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
             const Mat k_cache = mem.random(*backend, pos0 + n, c.kv_dim(), 2);
             const Mat v_cache = mem.random(*backend, pos0 + n, c.kv_dim(), 3);
             for (auto _ : state)
-              backend->attention(q, k_cache, v_cache, pos0, shape, out), backend->synchronize();
+              backend->attention(q, KvCache::f32_view(k_cache, v_cache), pos0, shape, out),
+                  backend->synchronize();
             cost = op_cost(op, nullptr, n, pos0, pos0 + n, c);
             break;
           }

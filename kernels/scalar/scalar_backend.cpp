@@ -82,10 +82,17 @@ class ScalarBackend final : public Backend {
     }
   }
 
-  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
-                 Mat out) override {
+  void kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0) override { host_kv_write(cache, k, v, pos0); }
+
+  void attention(Mat q, const KvCache& cache, int64_t pos0, const AttentionShape& shape, Mat out) override {
     const int group = shape.n_heads / shape.n_kv_heads;
     const double scale = 1.0 / std::sqrt(double(shape.head_dim));
+    const bool half = cache.type == TensorType::F16;
+    // Element j of cache row t, as stored (F32, or F16 widened exactly).
+    auto element = [&](const Mat& m, int64_t t, int64_t j) -> double {
+      if (!half) return m.data[t * m.stride + j];
+      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(m.data)[t * 2 * m.stride + j]);
+    };
     std::vector<double> scores;
     for (int64_t i = 0; i < q.rows; ++i) {
       const int64_t n_keys = pos0 + i + 1;  // causal: this query sees cache rows [0, pos0 + i]
@@ -95,9 +102,8 @@ class ScalarBackend final : public Backend {
         const int64_t kv_offset = int64_t(h / group) * shape.head_dim;
         double max_score = -INFINITY;
         for (int64_t t = 0; t < n_keys; ++t) {
-          const float* kt = k_cache.data + t * k_cache.stride + kv_offset;
           double dot = 0;
-          for (int d = 0; d < shape.head_dim; ++d) dot += double(qh[d]) * kt[d];
+          for (int d = 0; d < shape.head_dim; ++d) dot += double(qh[d]) * element(cache.k, t, kv_offset + d);
           scores[t] = dot * scale;
           max_score = std::max(max_score, scores[t]);
         }
@@ -106,8 +112,7 @@ class ScalarBackend final : public Backend {
         float* oh = out.data + i * out.stride + int64_t(h) * shape.head_dim;
         for (int d = 0; d < shape.head_dim; ++d) {
           double acc = 0;
-          for (int64_t t = 0; t < n_keys; ++t)
-            acc += scores[t] * v_cache.data[t * v_cache.stride + kv_offset + d];
+          for (int64_t t = 0; t < n_keys; ++t) acc += scores[t] * element(cache.v, t, kv_offset + d);
           oh[d] = static_cast<float>(acc / total);
         }
       }

@@ -203,8 +203,10 @@ class SimdBackend final : public Backend {
     });
   }
 
-  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
-                 Mat out) override {
+  void kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0) override { host_kv_write(cache, k, v, pos0); }
+
+  void attention(Mat q, const KvCache& cache, int64_t pos0, const AttentionShape& shape, Mat out) override {
+    const bool half = cache.type == TensorType::F16;
     const int group = shape.n_heads / shape.n_kv_heads;
     const int head_dim = shape.head_dim;
     const float scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
@@ -219,17 +221,38 @@ class SimdBackend final : public Backend {
       thread_local std::vector<float> scores;
       scores.resize(static_cast<size_t>(n_keys));
       float* oh = out.data + i * out.stride + int64_t(h) * head_dim;
+      // The head's keys and values as F32 rows: the cache itself, or an F16 cache's rows widened here.
+      Mat k_cache = cache.k, v_cache = cache.v;
+      int64_t kv_offset_in = kv_offset;
+      thread_local std::vector<float> widened;
+      if (half) {
+        widened.resize(2 * static_cast<size_t>(n_keys * head_dim));
+        for (int64_t key = 0; key < n_keys; ++key) {
+          const auto* kr =
+              reinterpret_cast<const uint16_t*>(cache.k.data) + key * 2 * cache.k.stride + kv_offset;
+          const auto* vr =
+              reinterpret_cast<const uint16_t*>(cache.v.data) + key * 2 * cache.v.stride + kv_offset;
+          for (int d = 0; d < head_dim; ++d) {
+            widened[key * head_dim + d] = fp16_to_fp32(kr[d]);
+            widened[(n_keys + key) * head_dim + d] = fp16_to_fp32(vr[d]);
+          }
+        }
+        k_cache = Mat{widened.data(), n_keys, head_dim, head_dim};
+        v_cache = Mat{widened.data() + n_keys * head_dim, n_keys, head_dim, head_dim};
+        kv_offset_in = 0;
+      }
       if (kernels_.attend_head) {
-        kernels_.attend_head(qh, k_cache.data + kv_offset, k_cache.stride, v_cache.data + kv_offset,
+        kernels_.attend_head(qh, k_cache.data + kv_offset_in, k_cache.stride, v_cache.data + kv_offset_in,
                              v_cache.stride, n_keys, head_dim, scale, scores.data(), oh);
         return;
       }
       for (int64_t key = 0; key < n_keys; ++key)
-        scores[key] = kernels_.dot_f32(qh, k_cache.data + key * k_cache.stride + kv_offset, head_dim) * scale;
+        scores[key] =
+            kernels_.dot_f32(qh, k_cache.data + key * k_cache.stride + kv_offset_in, head_dim) * scale;
       const float total = kernels_.exp_shifted(scores.data(), kernels_.max(scores.data(), n_keys), n_keys);
       std::fill(oh, oh + head_dim, 0.0f);
       for (int64_t key = 0; key < n_keys; ++key)
-        kernels_.axpy(scores[key], v_cache.data + key * v_cache.stride + kv_offset, oh, head_dim);
+        kernels_.axpy(scores[key], v_cache.data + key * v_cache.stride + kv_offset_in, oh, head_dim);
       kernels_.scale(1.0f / total, oh, head_dim);
     };
     if (work < kParallelWork) {

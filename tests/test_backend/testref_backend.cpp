@@ -34,9 +34,9 @@ class TestrefBackend final : public Backend {
     inner_->rmsnorm(x, gain, eps, out);
   }
   void matmul(const PreparedWeight& w, Mat x, Mat out) override { inner_->matmul(w, x, out); }
-  void attention(Mat q, Mat k_cache, Mat v_cache, int64_t pos0, const AttentionShape& shape,
-                 Mat out) override {
-    inner_->attention(q, k_cache, v_cache, pos0, shape, out);
+  void kv_write(KvCache& cache, Mat k, Mat v, int64_t pos0) override { inner_->kv_write(cache, k, v, pos0); }
+  void attention(Mat q, const KvCache& cache, int64_t pos0, const AttentionShape& shape, Mat out) override {
+    inner_->attention(q, cache, pos0, shape, out);
   }
   void swiglu(Mat gate, Mat up, Mat out) override { inner_->swiglu(gate, up, out); }
   void add(Mat acc, Mat x) override { inner_->add(acc, x); }

@@ -161,11 +161,15 @@ nlohmann::json git_json() {
   g["revision"] = rev.empty() ? nlohmann::json(nullptr) : nlohmann::json(rev);
   g["revision_source"] = "source tree at run time";
 #endif
+#ifdef LLAMASCOPE_GIT_DIRTY  // the tree the binary was built from, not the tree as it is now
+  g["dirty"] = LLAMASCOPE_GIT_DIRTY != 0;
+#else
   const std::string status =
       command_output("git -C '" LLAMASCOPE_SOURCE_DIR "' status --porcelain --untracked-files=no");
   const std::string inside =
       command_output("git -C '" LLAMASCOPE_SOURCE_DIR "' rev-parse --is-inside-work-tree");
   g["dirty"] = inside == "true" ? nlohmann::json(!status.empty()) : nlohmann::json(nullptr);
+#endif
   return g;
 }
 

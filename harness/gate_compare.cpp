@@ -9,11 +9,22 @@
 #include <set>
 
 #include "base/error.h"
+#include "harness/history.h"
+#include "harness/history_store.h"
 
 namespace llamascope::gate {
 
 std::vector<nlohmann::json> load_records(const std::string& source) {
-  // The one entry point for every input: a stored history revision ("history:REV") plugs in here.
+  // The one entry point for every input: a JSONL file, or "history:REV" (the results history's records at
+  // commit REV, from $LLAMASCOPE_HISTORY or the default store; "history:REV@DB_URL" names another store).
+  if (source.rfind("history:", 0) == 0) {
+    const std::string spec = source.substr(8);
+    const size_t at = spec.find('@');
+    const std::string rev = spec.substr(0, at);
+    if (rev.empty()) throw Error(source + ": give a revision, as in history:HEAD~1");
+    return history_baseline_records(at == std::string::npos ? default_history_url() : spec.substr(at + 1),
+                                    rev);
+  }
   std::ifstream in(source);
   if (!in) throw Error(fmt::format("{}: cannot open: {}", source, std::strerror(errno)));
   std::vector<nlohmann::json> records;

@@ -177,16 +177,11 @@ void golden_kld(const KldArgs& args) {
   const nlohmann::json summary = stats.summary();
   print_summary(summary);
 
-  nlohmann::json record = {{"schema", "llamascope.kld/1"},
-                           {"run_id", new_run_id()},
-                           {"time", utc_now_iso8601()},
-                           {"model", file_identity(args.model)},
-                           {"kernels", kernels.spec()},
-                           {"kv_type", args.kernels.kv_type},
-                           {"threads", args.kernels.threads},
-                           {"ctx", ref.ctx},
-                           {"chunks", ref.n_chunks},
-                           {"environment", environment_json()}};
+  nlohmann::json record = {{"schema", "llamascope.kld/1"},    {"run_id", new_run_id()},
+                           {"time", utc_now_iso8601()},       {"model", file_identity(args.model)},
+                           {"kernels", kernels.spec()},       {"kv_type", args.kernels.kv_type},
+                           {"threads", args.kernels.threads}, {"ctx", ref.ctx},
+                           {"chunks", ref.n_chunks},          {"environment", environment_json()}};
   if (base) {
     record["base"] = {{"path", args.base}, {"sha256", ref.base_sha256}};
     record["text"] = file_identity(args.text);
@@ -225,7 +220,6 @@ void register_golden_kld_command(CLI::App& golden) {
       ->capture_default_str();
   cmd->add_option("--jsonl", args->jsonl, "write the statistics as one llamascope.kld/1 record");
   add_kernel_flags(*cmd, args->kernels, "");
-  add_kv_type_flag(*cmd, args->kernels.kv_type);
   cmd->callback([args] { golden_kld(*args); });
 }
 

@@ -96,4 +96,15 @@ gate --baseline base.jsonl --candidate other.jsonl
 check_error 'no benchmark in common'
 gate --baseline base.jsonl --candidate base.jsonl --threshold 2x
 check_error "--threshold '2x'"
+
+# A baseline from the results history: history:REV reads the records stored for that commit.
+rev=$("$py" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["environment"]["build"]["git"]["revision"] or "")' base.jsonl)
+if [ -n "$rev" ]; then
+  "$bin" history add base.jsonl --db "$tmp/h.sqlite" > /dev/null
+  gate --baseline "history:$rev@$tmp/h.sqlite" --candidate base.jsonl
+  [ $rc -eq 0 ] || { cat out.md err.txt; fail "history:REV baseline: exit $rc"; }
+  grep -q '| +0.00% |' out.md || { cat out.md; fail "history:REV baseline: not compared"; }
+  gate --baseline "history:0000000@$tmp/h.sqlite" --candidate base.jsonl
+  [ $rc -eq 2 ] && [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "history: unknown revision: exit $rc"; }
+fi
 echo "ok"

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <random>
 #include <string_view>
 
 #include "base/error.h"
@@ -175,6 +178,65 @@ void run_with_slowdown(const OpSite& site, double fraction, void (*call)(void*),
   call(fn);
   const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
   g_sink = spin(static_cast<uint64_t>(fraction * ns * spin_iterations_per_ns()), g_sink);
+}
+
+std::vector<OutputFault> parse_output_faults(const std::string& spec, const char* variable) {
+  std::vector<OutputFault> faults;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    const size_t end = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, end - start);
+    const auto bad = [&] {
+      return Error(
+          std::string(variable) + ": '" + item +
+          "' is not OP:LAYER[:SIZE] with an op name, a layer >= -1 and 0 < SIZE <= 100 (e.g. ffn_down:7)");
+    };
+    const size_t colon = item.find(':');
+    if (colon == 0 || colon == std::string::npos) throw bad();
+    OutputFault f;
+    f.op = item.substr(0, colon);
+    char* tail = nullptr;
+    const long layer = std::strtol(item.c_str() + colon + 1, &tail, 10);
+    if (tail == item.c_str() + colon + 1 || layer < -1 || layer > 1000000) throw bad();
+    f.layer = static_cast<int>(layer);
+    if (*tail == ':') {
+      const char* size_text = tail + 1;
+      f.size = std::strtod(size_text, &tail);
+      if (tail == size_text || !(f.size > 0 && f.size <= 100)) throw bad();
+    }
+    if (*tail != '\0') throw bad();
+    faults.push_back(f);
+    start = end + 1;
+  }
+  return faults;
+}
+
+const std::vector<OutputFault>& output_faults() {
+  static const std::vector<OutputFault> faults = [] {
+    const char* spec = std::getenv("LLAMASCOPE_INJECT_FAULT");
+    if (!spec || !*spec) return std::vector<OutputFault>();
+    std::vector<OutputFault> parsed = parse_output_faults(spec, "LLAMASCOPE_INJECT_FAULT");
+    std::fprintf(stderr, "llamascope: fault injection on: LLAMASCOPE_INJECT_FAULT=%s\n", spec);
+    return parsed;
+  }();
+  return faults;
+}
+
+bool perturb_output(const char* name, int layer, std::span<float> values) {
+  bool perturbed = false;
+  for (const OutputFault& f : output_faults()) {
+    if (f.layer != layer || f.op != name || values.empty()) continue;
+    double sum_sq = 0;
+    for (float v : values) sum_sq += double(v) * v;
+    const double rms = std::sqrt(sum_sq / static_cast<double>(values.size()));
+    // The same noise on every run and backend: seeded by the fault, not by time.
+    std::mt19937 rng(
+        static_cast<uint32_t>(std::hash<std::string>{}(f.op) * 31 + static_cast<size_t>(layer + 1)));
+    std::normal_distribution<double> noise(0.0, f.size * (rms > 0 ? rms : 1.0));
+    for (float& v : values) v = static_cast<float>(v + noise(rng));
+    perturbed = true;
+  }
+  return perturbed;
 }
 
 }  // namespace llamascope

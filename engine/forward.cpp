@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "engine/fault_injection.h"
 #include "engine/op_hooks.h"
 
 namespace llamascope {
@@ -10,6 +11,7 @@ namespace llamascope {
 Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_t max_batch,
                  TensorType kv_type)
     : model_(model), kernels_(kernels), kv_type_(kv_type) {
+  set_fault_injection(true);
   if (kv_type != TensorType::F32 && kv_type != TensorType::F16)
     throw Error(std::string("KV cache type ") + type_name(kv_type) + " is not supported (f32 or f16)");
   const ModelConfig& c = model.config;
@@ -94,7 +96,7 @@ uint64_t Forward::activation_bytes() const {
 
 template <class Fn>
 void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights,
-                 int64_t n_keys, Fn&& fn) {
+                 int64_t n_keys, std::initializer_list<Mat> outputs, Fn&& fn) {
   auto run = [&] {  // with fault injection or per-op Callgrind counts when one is on (engine/op_hooks.h)
     if (op_hooks_active()) [[unlikely]]
       return run_op_hooked({name, kind, layer, batch_pos0_, batch_n_, weights, n_keys, &model_.config}, fn);
@@ -102,24 +104,46 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
   };
   if (!observer_) {
     run();
-    return;
+  } else {
+    OpTimer& timer = kernels_.timer();
+    timer.start();
+    run();
+    const uint64_t ns = timer.stop();
+    OpEvent event{name,
+                  kind,
+                  layer,
+                  batch_pos0_,
+                  batch_n_,
+                  {},
+                  static_cast<int>(weights.size()),
+                  n_keys,
+                  ns,
+                  timer.clock_name()};
+    std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
+    observer_->on_op(event);
   }
-  OpTimer& timer = kernels_.timer();
-  timer.start();
-  run();
-  const uint64_t ns = timer.stop();
-  OpEvent event{name,
-                kind,
-                layer,
-                batch_pos0_,
-                batch_n_,
-                {},
-                static_cast<int>(weights.size()),
-                n_keys,
-                ns,
-                timer.clock_name()};
-  std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
-  observer_->on_op(event);
+  if (tap_ || faults_on_) [[unlikely]]
+    inspect_outputs(name, layer, outputs);  // after the timing: copies are not the op's time
+}
+
+void Forward::set_fault_injection(bool on) {
+  faults_on_ = on && !output_faults().empty();
+}
+
+void Forward::inspect_outputs(const char* name, int layer, std::initializer_list<Mat> outputs) {
+  Backend& memory = kernels_.memory();
+  memory.synchronize();
+  std::vector<float> values;
+  int64_t rows = 0;
+  for (const Mat& m : outputs) {
+    const size_t at = values.size();
+    values.resize(at + static_cast<size_t>(m.rows * m.cols));
+    memory.download(m, values.data() + at);
+    if (faults_on_ && perturb_output(name, layer, std::span<float>(values).subspan(at)))
+      memory.upload(m, values.data() + at);
+    rows = m.rows;
+  }
+  if (tap_) tap_->on_output(name, layer, rows, values);
 }
 
 void Forward::eval(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits) {
@@ -155,7 +179,7 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   const Mat proj = proj_.row_range(0, n), gate = gate_.row_range(0, n), up = up_.row_range(0, n);
 
   const Weight& table = token_embd_->host;
-  op("embed", OpKind::embed, -1, &table, 0, [&] {
+  op("embed", OpKind::embed, -1, &table, 0, {x}, [&] {
     k.for_op(OpKind::embed, table.type).embed(*token_embd_, tokens, x);
     if (release_embedding_pages_) model_.release_weight_pages(model_.token_embd);
   });
@@ -165,48 +189,51 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     const Mat k_new = k_.row_range(0, n), v_new = v_.row_range(0, n);
 
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
-    op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm->host, 0,
+    op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm->host, 0, {xb},
        [&] { k.for_op(OpKind::rmsnorm, L.attn_norm->host.type).rmsnorm(x, *L.attn_norm, c.rms_eps, xb); });
     // q, k and v read the same input: one grouped matmul (one job over all their rows).
     const PreparedWeight* const qkv[] = {L.attn_q.get(), L.attn_k.get(), L.attn_v.get()};
     const Weight* const qkv_views[] = {&L.attn_q->host, &L.attn_k->host, &L.attn_v->host};
     const Mat qkv_out[] = {q, k_new, v_new};
-    op("attn_qkv", OpKind::matmul, l, qkv_views, 0, [&] { k.matmuls(qkv, xb, qkv_out); });
-    op("rope", OpKind::rope, l, nullptr, 0, [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
+    op("attn_qkv", OpKind::matmul, l, qkv_views, 0, {q, k_new, v_new}, [&] { k.matmuls(qkv, xb, qkv_out); });
+    op("rope", OpKind::rope, l, nullptr, 0, {q, k_new},
+       [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
     // The batch's keys and values go into the cache rows of their positions, then the queries attend.
-    op("attn", OpKind::attention, l, nullptr, pos0 + n, [&] {
+    op("attn", OpKind::attention, l, nullptr, pos0 + n, {att}, [&] {
       Backend& attention = k.for_op(OpKind::attention, kv_type_);
       attention.kv_write(kv_[l], k_new, v_new, pos0);
       attention.attention(q, kv_[l], pos0, attention_shape_, att);
     });
-    op("attn_out", OpKind::matmul, l, &L.attn_output->host, 0,
+    op("attn_out", OpKind::matmul, l, &L.attn_output->host, 0, {proj},
        [&] { k.for_op(OpKind::matmul, L.attn_output->host.type).matmul(*L.attn_output, att, proj); });
-    op("attn_add", OpKind::add, l, nullptr, 0, [&] { k.for_op(OpKind::add).add(x, proj); });
+    op("attn_add", OpKind::add, l, nullptr, 0, {x}, [&] { k.for_op(OpKind::add).add(x, proj); });
 
     // Feed-forward block: x += ffn_down(silu(ffn_gate(h)) * ffn_up(h)), h = rmsnorm(x).
-    op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm->host, 0,
+    op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm->host, 0, {xb},
        [&] { k.for_op(OpKind::rmsnorm, L.ffn_norm->host.type).rmsnorm(x, *L.ffn_norm, c.rms_eps, xb); });
     const PreparedWeight* const gate_up[] = {L.ffn_gate.get(), L.ffn_up.get()};
     const Weight* const gate_up_views[] = {&L.ffn_gate->host, &L.ffn_up->host};
     const Mat gate_up_out[] = {gate, up};
-    op("ffn_gate_up", OpKind::matmul, l, gate_up_views, 0, [&] { k.matmuls(gate_up, xb, gate_up_out); });
-    op("swiglu", OpKind::swiglu, l, nullptr, 0, [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
-    op("ffn_down", OpKind::matmul, l, &L.ffn_down->host, 0,
+    op("ffn_gate_up", OpKind::matmul, l, gate_up_views, 0, {gate, up},
+       [&] { k.matmuls(gate_up, xb, gate_up_out); });
+    op("swiglu", OpKind::swiglu, l, nullptr, 0, {gate},
+       [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
+    op("ffn_down", OpKind::matmul, l, &L.ffn_down->host, 0, {proj},
        [&] { k.for_op(OpKind::matmul, L.ffn_down->host.type).matmul(*L.ffn_down, gate, proj); });
-    op("ffn_add", OpKind::add, l, nullptr, 0, [&] { k.for_op(OpKind::add).add(x, proj); });
+    op("ffn_add", OpKind::add, l, nullptr, 0, {x}, [&] { k.for_op(OpKind::add).add(x, proj); });
   }
 
   if (!logits_out) return;
   // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
   const int64_t first = all_logits ? 0 : n - 1;
   const Mat x_out = x_.row_range(first, n - first), xb_out = xb_.row_range(first, n - first);
-  op("output_norm", OpKind::rmsnorm, -1, &output_norm_->host, 0, [&] {
+  op("output_norm", OpKind::rmsnorm, -1, &output_norm_->host, 0, {xb_out}, [&] {
     k.for_op(OpKind::rmsnorm, output_norm_->host.type).rmsnorm(x_out, *output_norm_, c.rms_eps, xb_out);
   });
   for (int64_t row = 0; row < x_out.rows; row += logits_.rows) {
     const int64_t rows = std::min(logits_.rows, x_out.rows - row);
     const Mat logits = logits_.row_range(0, rows);
-    op("output", OpKind::matmul, -1, &output_->host, 0, [&] {
+    op("output", OpKind::matmul, -1, &output_->host, 0, {logits}, [&] {
       k.for_op(OpKind::matmul, output_->host.type).matmul(*output_, xb_out.row_range(row, rows), logits);
     });
     kernels_.memory().download(logits, logits_out + row * c.vocab_size);

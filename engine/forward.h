@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -41,6 +42,14 @@ class OpObserver {
   virtual void on_op(const OpEvent& event) = 0;
 };
 
+// Receives what each op wrote, in forward order, copied to the host (for per-op numerics checks such as
+// `golden layers`). values: the op's outputs one after another, row-major, each `rows` rows long.
+class OutputTap {
+ public:
+  virtual ~OutputTap() = default;
+  virtual void on_output(const char* op, int layer, int64_t rows, std::span<const float> values) = 0;
+};
+
 class Forward {
  public:
   // Rows of logits computed per output matmul; bounds that buffer (vocab 128k x 32 rows = 16 MiB).
@@ -62,6 +71,9 @@ class Forward {
   int64_t context() const { return context_; }
   int64_t max_batch() const { return max_batch_; }
   void set_observer(OpObserver* observer) { observer_ = observer; }
+  void set_output_tap(OutputTap* tap) { tap_ = tap; }
+  // Whether LLAMASCOPE_INJECT_FAULT applies to this forward (on by default; a reference run turns it off).
+  void set_fault_injection(bool on);
   uint64_t kv_cache_bytes() const;
   uint64_t activation_bytes() const;
   uint64_t prepared_bytes() const { return prepared_bytes_; }
@@ -69,18 +81,23 @@ class Forward {
  private:
   void eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits);
 
-  // Runs one op, timing it only when an observer is attached (one branch otherwise).
+  // Runs one op, timing it only when an observer is attached, and handing its outputs to the tap and the
+  // output faults only when one is on (one branch each otherwise).
   template <class Fn>
   void op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights, int64_t n_keys,
-          Fn&& fn);
+          std::initializer_list<Mat> outputs, Fn&& fn);
   template <class Fn>
-  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys, Fn&& fn) {
-    op(name, kind, layer, std::span<const Weight* const>(&weight, weight ? 1 : 0), n_keys, fn);
+  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys,
+          std::initializer_list<Mat> outputs, Fn&& fn) {
+    op(name, kind, layer, std::span<const Weight* const>(&weight, weight ? 1 : 0), n_keys, outputs, fn);
   }
+  void inspect_outputs(const char* name, int layer, std::initializer_list<Mat> outputs);
 
   const Model& model_;
   KernelSet& kernels_;
   OpObserver* observer_ = nullptr;
+  OutputTap* tap_ = nullptr;
+  bool faults_on_ = false;  // LLAMASCOPE_INJECT_FAULT has rules and this forward takes them
   int64_t context_ = 0;
   int64_t max_batch_ = 0;
   int64_t batch_pos0_ = 0;  // of the batch being run (for events)

@@ -1,9 +1,11 @@
 #include "harness/common.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "base/error.h"
@@ -62,6 +64,26 @@ void write_file_atomically(const std::string& path, const std::string& content) 
 
 unsigned hardware_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::vector<int32_t> parse_token_list(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::string item;
+  std::istringstream stream(text);
+  while (stream >> item) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v < 0 || v > INT32_MAX)
+      throw Error("--tokens: '" + item + "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) throw Error("--tokens: no token ids given");
+  return ids;
 }
 
 }  // namespace llamascope

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/tensor_type.h"
 
@@ -28,6 +29,9 @@ TensorType kv_type_from_flag(const std::string& kv_type);
 
 // Writes `content` to `path` through PATH.tmp + rename, so a reader never sees a half-written file.
 void write_file_atomically(const std::string& path, const std::string& content);
+
+// Token ids from "1 403 407" (--tokens); Error for anything that is not a non-negative int32, or none.
+std::vector<int32_t> parse_token_list(const std::string& text);
 
 // std::thread::hardware_concurrency(), at least 1.
 unsigned hardware_threads();

@@ -1,6 +1,7 @@
 #include "harness/golden.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -152,8 +153,8 @@ GoldenResult run_golden_case(const std::string& golden_dir, const GoldenCase& c,
   GoldenResult r;
   r.tolerance = golden_tolerance(golden_dir, model->weight_type_summary());
   {
-    Forward forward(*model, kernels, static_cast<int64_t>(n + c.greedy_next.size()), Forward::kDefaultMaxBatch,
-                    kv_type);
+    Forward forward(*model, kernels, static_cast<int64_t>(n + c.greedy_next.size()),
+                    Forward::kDefaultMaxBatch, kv_type);
     for (size_t i = 0; i < n; ++i)
       forward.eval({&c.tokens[i], 1}, static_cast<int64_t>(i), decode.data() + i * vocab);
     r.decode = compare_logits(reference, decode, vocab, r.tolerance.tie_margin);
@@ -182,6 +183,12 @@ std::vector<float> read_reference_logits(const GoldenCase& c) {
   in.seekg(0);
   in.read(reinterpret_cast<char*>(logits.data()), bytes);
   return logits;
+}
+
+std::string default_golden_dir() {
+  for (const std::string& candidate : {std::string("golden"), std::string(LLAMASCOPE_SOURCE_DIR) + "/golden"})
+    if (std::filesystem::exists(candidate + "/llamacpp/manifest.json")) return candidate;
+  throw Error("golden data not found (looked in ./golden and " LLAMASCOPE_SOURCE_DIR "/golden); give --dir");
 }
 
 }  // namespace llamascope

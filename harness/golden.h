@@ -39,6 +39,9 @@ struct GoldenCase {
   std::vector<int32_t> greedy_next;  // llama.cpp's greedy continuation (may be empty)
 };
 
+// The golden data folder: ./golden, else the source tree's; Error when neither has the manifest.
+std::string default_golden_dir();
+
 // Reads DIR/llamacpp/manifest.json; paths in it are relative to DIR. Throws Error on a malformed manifest.
 std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir);
 // Limits for a model whose matmul weights are of `type_summary` (Model::weight_type_summary()).

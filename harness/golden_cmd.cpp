@@ -22,12 +22,6 @@ struct GoldenArgs {
   KernelFlags kernels;
 };
 
-std::string default_golden_dir() {
-  for (const std::string& candidate : {std::string("golden"), std::string(LLAMASCOPE_SOURCE_DIR) + "/golden"})
-    if (std::filesystem::exists(candidate + "/llamacpp/manifest.json")) return candidate;
-  throw Error("golden data not found (looked in ./golden and " LLAMASCOPE_SOURCE_DIR "/golden); give --dir");
-}
-
 nlohmann::json comparison_json(const LogitsComparison& c) {
   return {{"nmse", c.nmse},
           {"top1", c.top1},
@@ -108,6 +102,7 @@ void register_golden_command(CLI::App& app) {
   cmd->add_option("--jsonl", args->jsonl, "also write one llamascope.golden/1 record per case");
   add_kernel_flags(*cmd, args->kernels, "");
   register_golden_kld_command(*cmd);
+  register_golden_layers_command(*cmd);
   cmd->callback([args, cmd] {
     if (cmd->get_subcommands().empty()) golden(*args);  // `golden kld` etc. run their own callbacks
   });

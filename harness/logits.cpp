@@ -23,26 +23,6 @@ struct LogitsArgs {
   KernelFlags kernels;
 };
 
-std::vector<int32_t> parse_token_list(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::string item;
-  std::istringstream stream(text);
-  while (stream >> item) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || v < 0 || v > INT32_MAX)
-      throw Error("--tokens: '" + item + "' is not a token id");
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  if (ids.empty()) throw Error("--tokens: no token ids given");
-  return ids;
-}
-
 void logits(const LogitsArgs& args) {
   const std::vector<int32_t> tokens = parse_token_list(args.tokens);
   std::unique_ptr<Model> model = load_model(args.model, args.tokenizer);

@@ -1,0 +1,112 @@
+#include "harness/layer_check.h"
+
+#include <cmath>
+#include <fstream>
+#include <span>
+
+#include "base/error.h"
+#include "engine/forward.h"
+#include "engine/model.h"
+#include "kernels/kernel_set.h"
+
+namespace llamascope {
+namespace {
+
+struct Captured {
+  std::string op;
+  int layer = 0;
+  std::vector<float> values;
+};
+
+// Keeps every op's output, or only the residual stream's states between layers.
+class Recorder final : public OutputTap {
+ public:
+  explicit Recorder(bool every_op) : every_op_(every_op) {}
+  void on_output(const char* op, int layer, int64_t /*rows*/, std::span<const float> values) override {
+    const std::string name = op;
+    if (!every_op_ && name != "embed" && name != "ffn_add" && name != "output") return;
+    outputs.push_back({name, layer, std::vector<float>(values.begin(), values.end())});
+  }
+  std::vector<Captured> outputs;
+
+ private:
+  bool every_op_;
+};
+
+std::vector<Captured> capture(const Model& model, const std::vector<int32_t>& tokens,
+                              const std::string& kernels, int threads, TensorType kv_type, bool every_op,
+                              bool faults) {
+  KernelSet set(kernels, BackendOptions{threads});
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  Forward forward(model, set, n, n, kv_type);
+  forward.set_fault_injection(faults);
+  Recorder recorder(every_op);
+  forward.set_output_tap(&recorder);
+  std::vector<float> logits(static_cast<size_t>(n * model.config.vocab_size));
+  forward.eval(tokens, 0, logits.data(), /*all_logits=*/true);
+  return std::move(recorder.outputs);
+}
+
+}  // namespace
+
+double layer_tolerance(const std::string& golden_dir, const std::string& weight_types) {
+  const std::string path = golden_dir + "/tolerances.json";
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open");
+  try {
+    const nlohmann::json t = nlohmann::json::parse(in).at("layers").at("types");
+    const bool mix = weight_types.find(',') != std::string::npos;
+    const std::string key = t.contains(weight_types)     ? weight_types
+                            : mix && t.contains("mixed") ? "mixed"
+                                                         : "default_quantized";
+    return t.at(key).get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+std::vector<LayerComparison> check_layers(const Model& model, const std::vector<int32_t>& tokens,
+                                          const LayerCheckOptions& options, double tolerance) {
+  if (tokens.empty()) throw Error("golden layers: no tokens to run");
+  const std::vector<Captured> ref =
+      capture(model, tokens, "scalar", options.threads, options.kv_type, options.every_op, false);
+  const std::vector<Captured> test =
+      capture(model, tokens, options.kernels, options.threads, options.kv_type, options.every_op, true);
+  if (ref.size() != test.size()) throw Error("golden layers: the two runs reported different ops");
+  std::vector<LayerComparison> out;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (ref[i].op != test[i].op || ref[i].layer != test[i].layer ||
+        ref[i].values.size() != test[i].values.size())
+      throw Error("golden layers: the two runs' ops differ at " + ref[i].op);
+    LayerComparison c{ref[i].layer, ref[i].op, static_cast<int64_t>(ref[i].values.size())};
+    double diff_sq = 0, ref_sq = 0;
+    for (size_t j = 0; j < ref[i].values.size(); ++j) {
+      const double d = double(test[i].values[j]) - ref[i].values[j];
+      diff_sq += d * d;
+      ref_sq += double(ref[i].values[j]) * ref[i].values[j];
+      c.max_abs_diff = std::max(c.max_abs_diff, std::abs(d));
+    }
+    c.nmse = ref_sq > 0 ? diff_sq / ref_sq : diff_sq;
+    if (!std::isfinite(c.nmse)) c.nmse = INFINITY;
+    c.tolerance = tolerance;
+    out.push_back(c);
+  }
+  return out;
+}
+
+nlohmann::json layer_check_record(const LayerComparison& c, const std::string& run_id,
+                                  const std::string& kernels) {
+  return {{"schema", "llamascope.layercheck/1"},
+          {"run_id", run_id},
+          {"kernels", kernels},
+          {"reference", "scalar"},
+          {"layer", c.layer},
+          {"op", c.op},
+          {"values", c.values},
+          {"nmse", std::isfinite(c.nmse) ? nlohmann::json(c.nmse) : nlohmann::json(nullptr)},
+          {"max_abs_diff", c.max_abs_diff},
+          {"tolerance", c.tolerance},
+          {"pass", c.pass()}};
+}
+
+}  // namespace llamascope

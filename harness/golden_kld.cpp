@@ -225,7 +225,6 @@ void register_golden_kld_command(CLI::App& golden) {
       ->capture_default_str();
   cmd->add_option("--jsonl", args->jsonl, "write the statistics as one llamascope.kld/1 record");
   add_kernel_flags(*cmd, args->kernels, "");
-  add_kv_type_flag(*cmd, args->kernels.kv_type);
   cmd->callback([args] { golden_kld(*args); });
 }
 

@@ -86,19 +86,21 @@ step "kernels --check -k cuda" 90 "$bin" kernels --check -k cuda
 # behind), one model at a time so that a missing one costs only its own case.
 golden_cuda() {
   local rc=0 ref name
+  # "$@": extra golden flags (--kv-type f16 for the half cache).
   for ref in "$golden"/llamacpp/*.logits.f32; do
     name=$(basename "$ref" .logits.f32)
     if [ ! -e "$golden/models/$name.gguf" ]; then
       echo "golden: $name.gguf did not travel: not checked"
       continue
     fi
-    "$bin" golden -k cuda --dir "$golden" --filter "/$name.gguf" || rc=1
+    "$bin" golden -k cuda "$@" --dir "$golden" --filter "/$name.gguf" || rc=1
   done
   return $rc
 }
 export bin golden
 export -f golden_cuda
 step "golden -k cuda" 120 bash -c golden_cuda
+step "golden -k cuda --kv-type f16" 120 bash -c 'golden_cuda --kv-type f16'
 # llama2.c greedy texts byte for byte; the script adds -k cuda when cuda is available.
 step "llama2.c texts" 90 bash tests/cli/golden_text.sh "$bin" "$golden"
 

@@ -3,6 +3,9 @@
 // all of them), and one span of keys, keeping an online softmax (running max, running sum, rescaled
 // accumulators) over tiles of the span; a second kernel merges the spans' partial softmaxes. The number of
 // spans is chosen so that one decode token fills the GPU; a prefill batch has enough blocks with one span.
+// The cache holds float32 or half elements (one kernel per type; halves are widened exactly on load).
+#include <cuda_fp16.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -69,9 +72,17 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // Grid: x = (row, KV head, subgroup), y = split. splits == 1 writes normalized outputs directly; else the
 // unnormalized accumulators with their max and sum go to `partial` for the merge.
+__device__ __forceinline__ float load_kv(const float* p) {
+  return *p;
+}
+__device__ __forceinline__ float load_kv(const __half* p) {
+  return __half2float(*p);
+}
+
+template <typename KV>
 __global__ void __launch_bounds__(kThreads)
-    attention_span_kernel(const float* __restrict__ q, int64_t q_stride, const float* __restrict__ k,
-                          int64_t k_stride, const float* __restrict__ v, int64_t v_stride, int64_t pos0,
+    attention_span_kernel(const float* __restrict__ q, int64_t q_stride, const KV* __restrict__ k,
+                          int64_t k_stride, const KV* __restrict__ v, int64_t v_stride, int64_t pos0,
                           int n_heads, int n_kv_heads, int head_dim, int group, int per_block, int subgroups,
                           int64_t span, int splits, float* out, int64_t out_stride,
                           float* __restrict__ partial) {
@@ -111,12 +122,12 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t t0 = begin; t0 < end; t0 += kTile) {
     const int tn = static_cast<int>(min(static_cast<int64_t>(kTile), end - t0));
     for (int tt = warp; tt < tn; tt += kWarps) {
-      const float* kr = k + (t0 + tt) * k_stride + kv_off;
+      const KV* kr = k + (t0 + tt) * k_stride + kv_off;
       float dot[kMaxGroup];
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g) dot[g] = 0.0f;
       for (int d = lane; d < head_dim; d += 32) {
-        const float kv = kr[d];
+        const float kv = load_kv(kr + d);
 #pragma unroll
         for (int g = 0; g < kMaxGroup; ++g)
           if (g < heads) dot[g] = fmaf(qs[g * head_dim + d], kv, dot[g]);
@@ -155,7 +166,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int g = 0; g < kMaxGroup; ++g)
         if (g < heads) a[g] = acc[g * head_dim + d] * alpha[g];
       for (int tt = 0; tt < tn; ++tt) {
-        const float vv = v[(t0 + tt) * v_stride + kv_off + d];
+        const float vv = load_kv(v + (t0 + tt) * v_stride + kv_off + d);
 #pragma unroll
         for (int g = 0; g < kMaxGroup; ++g)
           if (g < heads) a[g] = fmaf(p[g * kTile + tt], vv, a[g]);
@@ -220,8 +231,8 @@ size_t attention_scratch_bytes(int64_t n, int64_t pos0, int n_heads, int n_kv_he
   return sizeof(float) * static_cast<size_t>(n) * n_heads * p.splits * (head_dim + 2);
 }
 
-void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim,
-               DMat out, void* scratch, cudaStream_t stream) {
+void attention(DMat q, const DKv& cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim, DMat out,
+               void* scratch, cudaStream_t stream) {
   const int64_t n = q.rows;
   if (n == 0) return;
   if (n_kv_heads <= 0 || n_heads % n_kv_heads != 0)
@@ -233,10 +244,15 @@ void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, in
                 " needs more shared memory than 48 KiB");
   if (p.splits > 1 && !scratch) throw Error("cuda attention: split attention needs scratch");
   const dim3 grid(static_cast<unsigned>(n * n_kv_heads * p.subgroups), static_cast<unsigned>(p.splits));
-  attention_span_kernel<<<grid, kThreads, p.shared, stream>>>(
-      q.data, q.stride, k_cache.data, k_cache.stride, v_cache.data, v_cache.stride, pos0, n_heads, n_kv_heads,
-      head_dim, p.group, p.per_block, p.subgroups, p.span, p.splits, out.data, out.stride,
-      static_cast<float*>(scratch));
+  auto launch = [&](auto* k, auto* v) {
+    attention_span_kernel<<<grid, kThreads, p.shared, stream>>>(
+        q.data, q.stride, k, cache.k_stride, v, cache.v_stride, pos0, n_heads, n_kv_heads, head_dim, p.group,
+        p.per_block, p.subgroups, p.span, p.splits, out.data, out.stride, static_cast<float*>(scratch));
+  };
+  if (cache.half)
+    launch(static_cast<const __half*>(cache.k), static_cast<const __half*>(cache.v));
+  else
+    launch(static_cast<const float*>(cache.k), static_cast<const float*>(cache.v));
   CUDA_CHECK_LAUNCH();
   if (p.splits > 1) {
     attention_merge_kernel<<<static_cast<unsigned>(n * n_heads), kThreads, sizeof(float) * p.splits,

@@ -1,4 +1,5 @@
-// The CUDA backend's registry entry (kernels/registry.cpp lists it when the build has the CUDA toolkit).
+// The CUDA backend's registry entry (kernels/cuda/CMakeLists.txt registers it when the build has the CUDA
+// toolkit; the generated registry calls it).
 #pragma once
 
 #include "kernels/backend.h"

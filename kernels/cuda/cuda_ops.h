@@ -105,11 +105,25 @@ struct RopeArgs {
 // In place on q and k; row i is at position pos0 + i.
 void rope(DMat q, DMat k, int64_t pos0, const RopeArgs& args, cudaStream_t stream);
 
+// ---- KV cache: rows of keys or values stored as float32 or IEEE half ----
+// dst rows [0, src.rows) := src rows, converted to half (round to nearest even) when `half`; dst_stride is
+// in elements of the stored type.
+void kv_store(DMat src, void* dst, int64_t dst_stride, bool half, cudaStream_t stream);
+
+// One layer's cache as the attention kernels read it: strides in elements of the stored type.
+struct DKv {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int64_t k_stride = 0;
+  int64_t v_stride = 0;
+  bool half = false;  // elements are IEEE half (widened exactly in the kernel), else float32
+};
+
 // Scratch the attention kernels need for one call (bytes); the caller passes at least that much.
 size_t attention_scratch_bytes(int64_t n, int64_t pos0, int n_heads, int n_kv_heads, int head_dim);
 // Causal GQA attention of n query rows at positions pos0.. over cache rows [0, pos0 + n).
-void attention(DMat q, DMat k_cache, DMat v_cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim,
-               DMat out, void* scratch, cudaStream_t stream);
+void attention(DMat q, const DKv& cache, int64_t pos0, int n_heads, int n_kv_heads, int head_dim, DMat out,
+               void* scratch, cudaStream_t stream);
 
 // ---- matmul: out (n x rows) = x (n x cols) . W^T, W = `rows` packed rows of `type`, `row_bytes` apart ----
 struct DWeight {

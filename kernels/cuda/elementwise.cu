@@ -1,6 +1,8 @@
 // The CUDA backend's row-wise ops: embedding rows (dequantized from any weight type), RMS norm fused with
 // its gain, RoPE with optional frequency factors, SwiGLU and the residual add. All work on strided float
-// rows and are launched asynchronously on the caller's stream.
+// rows and are launched asynchronously on the caller's stream; also the KV cache's row store (float or half).
+#include <cuda_fp16.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -114,7 +116,35 @@ __global__ void rope_kernel(float* x, int64_t stride, int64_t rows, int n_heads,
   v[1] = static_cast<float>(a * s + b * c);
 }
 
+__device__ __forceinline__ void store_kv(float* p, float x) {
+  *p = x;
+}
+__device__ __forceinline__ void store_kv(__half* p, float x) {
+  *p = __float2half_rn(x);
+}
+
+template <typename KV>
+__global__ void kv_store_kernel(const float* __restrict__ src, int64_t src_stride, int64_t rows, int64_t cols,
+                                KV* __restrict__ dst, int64_t dst_stride) {
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= rows * cols) return;
+  const int64_t r = idx / cols, c = idx % cols;
+  store_kv(dst + r * dst_stride + c, src[r * src_stride + c]);
+}
+
 }  // namespace
+
+void kv_store(DMat src, void* dst, int64_t dst_stride, bool half, cudaStream_t stream) {
+  const int64_t items = src.rows * src.cols;
+  if (items == 0) return;
+  if (half)
+    kv_store_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(src.data, src.stride, src.rows, src.cols,
+                                                                static_cast<__half*>(dst), dst_stride);
+  else
+    kv_store_kernel<<<blocks_for(items, 256), 256, 0, stream>>>(src.data, src.stride, src.rows, src.cols,
+                                                                static_cast<float*>(dst), dst_stride);
+  CUDA_CHECK_LAUNCH();
+}
 
 void dequantize_row_host(TensorType type, const void* row, int64_t cols, float* out) {
   with_weight_type(type, [&](auto t) {

@@ -15,7 +15,8 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMASCOPE_SANITIZE=ON -DLLAMASCOPE_BENCHMARKS=OFF -DLLAMASCOPE_CUDA=OFF > /dev/null
 cmake --build build-asan -j "$jobs" --target llamascope llamascope_tests
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --output-on-failure -j "$jobs" -R 'Corrupt|Gguf|Alignments|Llama2c|EditedStories|SharedAndSeparate|Tokenizer|Utf8|Unicode|Quant|OpCheck|cli\.')
+  ctest --output-on-failure -j "$jobs" -R 'Corrupt|Gguf|Alignments|Llama2c|EditedStories|SharedAndSeparate|Tokenizer|Utf8|Unicode|Quant|OpCheck|cli\.' \
+    -E 'cli\.gate_counter')  # Valgrind cannot run an ASan binary; the Release run covers it
 
 # Fuzzing: every tests/fuzz target for 30 s under ASan/UBSan with leak detection (LLAMASCOPE_SKIP_FUZZ=1 skips).
 if [ "${LLAMASCOPE_SKIP_FUZZ:-0}" != 1 ]; then

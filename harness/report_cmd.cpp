@@ -45,6 +45,8 @@ int run_report(const ReportArgs& args) {
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  // The report reads a history store through this same binary (`history export`).
+  setenv("LLAMASCOPE_BINARY", std::filesystem::canonical("/proc/self/exe").c_str(), 1);
   pid_t pid = 0;
   if (posix_spawn(&pid, python.c_str(), nullptr, nullptr, cargv.data(), environ) != 0)
     throw Error("cannot run " + python + " (set LLAMASCOPE_PYTHON to a Python 3 with matplotlib)");

@@ -15,7 +15,7 @@ def parse(argv):
     ap.add_argument("inputs", nargs="+", help="bench/profile/golden JSONL files, machine JSON")
     ap.add_argument("-o", "--out", required=True, help="output folder")
     ap.add_argument("--baseline", default="simd", help="kernel set speed-ups are measured against")
-    ap.add_argument("--history", help="history database (SQLite) for the trend section")
+    ap.add_argument("--history", help="results history (SQLite file or postgresql://...) for the trend section")
     ap.add_argument("--machine", action="append", default=[], help="`llamascope machine --json` output")
     ap.add_argument("--title", default="llamascope kernel report")
     return ap.parse_args(argv)
@@ -56,6 +56,8 @@ def main(argv):
             inputs.history = loaders.load_history(opts.history)
         except FileNotFoundError:
             return error(f"{opts.history}: no such history database", 2)
+        except loaders.HistoryError as e:
+            return error(f"{opts.history}: {e}", 2)
     if not inputs.usable():
         return error("no usable bench, profile or golden records in " + ", ".join(paths), 1)
     out = os.path.abspath(opts.out)

@@ -5,6 +5,7 @@ and skipped. History databases come in through one hook, `load_history`.
 """
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ class Inputs:
     profiles: list = field(default_factory=list)  # ProfileRun
     golden: list = field(default_factory=list)
     machines: list = field(default_factory=list)
-    history: list = field(default_factory=list)  # bench-like rows from a history database
+    history: list = field(default_factory=list)  # bench records from a results history (load_history)
     files: list = field(default_factory=list)  # (path, {kind: count})
     skipped: int = 0
 
@@ -157,25 +158,25 @@ def _valid(kind, record):
     return True
 
 
-def load_history(path):
-    """The single hook for a history database (`llamascope history`, SQLite).
+def load_history(url):
+    """The single hook for a results history (`llamascope history`: a SQLite file or postgresql://...).
 
-    Returns bench-like rows: dicts with model (name), weight_types, test, threads, kernels, revision, time,
-    tokens_per_second (median) and optionally verdict ("pass"/"fail"). Until that database's schema lands,
-    a database is read only when it has a `bench_rows` view or table with those columns.
+    Reads it through `llamascope history export --format jsonl --schema llamascope.bench/1` (the binary from
+    $LLAMASCOPE_BINARY, which `llamascope report` sets to itself, else `llamascope` on PATH), so the report
+    depends on the store's export format, not on its tables. Returns bench records, as load_files() does.
     """
-    import sqlite3
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if "://" not in url and not os.path.exists(url):
+        raise FileNotFoundError(url)
+    binary = os.environ.get("LLAMASCOPE_BINARY") or "llamascope"
+    cmd = [binary, "history", "export", "--format", "jsonl", "--schema", "llamascope.bench/1", "--db", url]
     try:
-        cur = con.execute("SELECT * FROM bench_rows ORDER BY time")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-    except sqlite3.Error as e:
-        print(f"llamascope report: warning: {path}: no readable bench_rows in the history database ({e}); "
-              "trend from bench files only", file=sys.stderr)
-        return []
-    finally:
-        con.close()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise HistoryError(f"cannot run {binary}: {e.strerror}") from e
+    if done.returncode != 0:
+        raise HistoryError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{binary} failed")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+class HistoryError(Exception):
+    """The history store could not be read (the message is the store tool's one error line)."""

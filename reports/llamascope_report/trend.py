@@ -22,7 +22,7 @@ def _rows_from_bench(bench):
 
 
 def build(inputs, out_dir, options):
-    rows = _rows_from_bench(inputs.bench) + list(inputs.history)
+    rows = _rows_from_bench(inputs.bench) + _rows_from_bench(inputs.history)
     first_seen = {}
     for r in sorted(rows, key=lambda r: (r["time"] or "", r["revision"])):
         first_seen.setdefault(r["revision"], len(first_seen))

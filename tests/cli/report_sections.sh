@@ -56,4 +56,16 @@ set -e
 [ "$(grep -c '^llamascope: error: no usable' "$tmp/err4")" = 1 ] || fail "error line: $(cat "$tmp/err4")"
 diff -r "$tmp/r1" "$tmp/r2" > /dev/null || fail "a failed report changed the existing folder"
 ls -a "$tmp" | grep -q '\.tmp-' && fail "a temporary folder was left behind"
+
+# The trend from a results history instead of a second file: the other commit's rows stored in SQLite and read
+# back through `history export`.
+"$bin" history add "$tmp/bench-other-commit.jsonl" --db "$tmp/h.sqlite" > /dev/null
+"$bin" report "$tmp/bench.jsonl" --history "$tmp/h.sqlite" -o "$tmp/r6" > /dev/null 2> "$tmp/err6" ||
+  fail "report --history: $(cat "$tmp/err6")"
+grep -q '<section id="trend">' "$tmp/r6/index.html" || fail "no trend section from the history"
+grep -q 0000fixture0 "$tmp"/r6/figures/trend*.csv || fail "the history's rows are missing from the trend data"
+if "$bin" report "$tmp/bench.jsonl" --history "$tmp/none.sqlite" -o "$tmp/r7" > /dev/null 2> "$tmp/err7"; then
+  fail "a missing history database was accepted"
+fi
+[ "$(wc -l < "$tmp/err7")" -eq 1 ] || fail "missing history: $(cat "$tmp/err7")"
 echo "report_sections: ok ($(ls "$tmp/r1/figures" | wc -l) figure files)"

@@ -45,7 +45,9 @@ std::string default_golden_dir();
 // Reads DIR/llamacpp/manifest.json; paths in it are relative to DIR. Throws Error on a malformed manifest.
 std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir);
 // Limits for a model whose matmul weights are of `type_summary` (Model::weight_type_summary()).
-GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary);
+// With kv_type F16, the `kv_f16` table's entry for the type wins where there is one.
+GoldenTolerance golden_tolerance(const std::string& golden_dir, const std::string& type_summary,
+                                 TensorType kv_type = TensorType::F32);
 double golden_prefill_decode_limit(const std::string& golden_dir);
 // llama.cpp's greedy continuation after a case's tokens against ours. Where the two part, the check passes
 // only if our logits put the two tokens within `margin` of each other (a near-tie, which the logits'

@@ -18,6 +18,7 @@ struct GoldenParam {
   GoldenCase golden;
   std::string kernels;
   int threads;
+  TensorType kv_type = TensorType::F32;
 };
 
 std::vector<GoldenParam> golden_params() {
@@ -28,14 +29,19 @@ std::vector<GoldenParam> golden_params() {
     if (e.unavailable_reason().empty()) sets.push_back({e.name, 2});
   if (find_backend("simd")) sets.insert(sets.end(), {{"simd", 1}, {"simd,matmul=scalar", 2}});
   std::vector<GoldenParam> params;
-  for (const GoldenCase& c : load_golden_cases(kGolden))
+  for (const GoldenCase& c : load_golden_cases(kGolden)) {
     for (const auto& [kernels, threads] : sets) params.push_back({c, kernels, threads});
+    // An F16 KV cache, as llama.cpp keeps it: the float models must come closer (tolerances.json, kv_f16).
+    for (const char* kernels : {"scalar", "simd"})
+      if (find_backend(kernels)) params.push_back({c, kernels, 2, TensorType::F16});
+  }
   return params;
 }
 
 std::string param_name(const testing::TestParamInfo<GoldenParam>& info) {
   std::string name = info.param.golden.model_path.substr(info.param.golden.model_path.find_last_of('/') + 1) +
-                     "_" + info.param.kernels + "_t" + std::to_string(info.param.threads);
+                     "_" + info.param.kernels + "_t" + std::to_string(info.param.threads) +
+                     (info.param.kv_type == TensorType::F16 ? "_kvf16" : "");
   for (char& ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
@@ -45,7 +51,7 @@ class GoldenLogits : public testing::TestWithParam<GoldenParam> {};
 
 TEST_P(GoldenLogits, PrefillAndDecodeMatchLlamaCpp) {
   const GoldenParam& p = GetParam();
-  const GoldenResult r = run_golden_case(kGolden, p.golden, p.kernels, p.threads);
+  const GoldenResult r = run_golden_case(kGolden, p.golden, p.kernels, p.threads, p.kv_type);
   std::printf("  %s [%s -t %d]: nmse prefill %.3g decode %.3g, top1 %.4f / %.4f, prefill-vs-decode %.3g\n",
               r.weight_types.c_str(), r.kernels.c_str(), r.threads, r.prefill.nmse, r.decode.nmse,
               r.prefill.top1, r.decode.top1, r.prefill_vs_decode.nmse);

@@ -5,49 +5,41 @@
 #include <span>
 
 #include "base/error.h"
-#include "engine/forward.h"
 #include "engine/model.h"
 #include "kernels/kernel_set.h"
 
 namespace llamascope {
 namespace {
 
-struct Captured {
-  std::string op;
-  int layer = 0;
-  std::vector<float> values;
-};
-
-// Keeps every op's output, or only the residual stream's states between layers.
-class Recorder final : public OutputTap {
- public:
-  explicit Recorder(bool every_op) : every_op_(every_op) {}
-  void on_output(const char* op, int layer, int64_t /*rows*/, std::span<const float> values) override {
-    const std::string name = op;
-    if (!every_op_ && name != "embed" && name != "ffn_add" && name != "output") return;
-    outputs.push_back({name, layer, std::vector<float>(values.begin(), values.end())});
-  }
-  std::vector<Captured> outputs;
-
- private:
-  bool every_op_;
-};
-
-std::vector<Captured> capture(const Model& model, const std::vector<int32_t>& tokens,
-                              const std::string& kernels, int threads, TensorType kv_type, bool every_op,
-                              bool faults) {
-  KernelSet set(kernels, BackendOptions{threads});
+std::vector<CapturedOutput> capture(const Model& model, const std::vector<int32_t>& tokens,
+                                    const std::string& kernels, const LayerCheckOptions& options,
+                                    bool faults) {
+  KernelSet set(kernels, BackendOptions{options.threads});
   const int64_t n = static_cast<int64_t>(tokens.size());
-  Forward forward(model, set, n, n, kv_type);
+  Forward forward(model, set, n, n, options.kv_type);
   forward.set_fault_injection(faults);
-  Recorder recorder(every_op);
+  OutputRecorder recorder(options.every_op);
   forward.set_output_tap(&recorder);
-  std::vector<float> logits(static_cast<size_t>(n * model.config.vocab_size));
-  forward.eval(tokens, 0, logits.data(), /*all_logits=*/true);
+  std::vector<float> logits(static_cast<size_t>(model.config.vocab_size));
+  forward.eval(tokens, 0, logits.data());  // the last position's logits, as a profile's prefill computes them
   return std::move(recorder.outputs);
 }
 
 }  // namespace
+
+void OutputRecorder::on_output(const char* op, int layer, int64_t /*rows*/, std::span<const float> values) {
+  if (done_) return;
+  const std::string name = op;
+  done_ = name == "output";  // the last op of a pass: later passes (decode steps) are not compared
+  if (!every_op_ && name != "embed" && name != "ffn_add" && name != "output") return;
+  outputs.push_back({name, layer, std::vector<float>(values.begin(), values.end())});
+}
+
+std::vector<CapturedOutput> reference_outputs(const Model& model, const std::vector<int32_t>& tokens,
+                                              const LayerCheckOptions& options) {
+  if (tokens.empty()) throw Error("golden layers: no tokens to run");
+  return capture(model, tokens, "scalar", options, false);
+}
 
 double layer_tolerance(const std::string& golden_dir, const std::string& weight_types) {
   const std::string path = golden_dir + "/tolerances.json";
@@ -65,19 +57,14 @@ double layer_tolerance(const std::string& golden_dir, const std::string& weight_
   }
 }
 
-std::vector<LayerComparison> check_layers(const Model& model, const std::vector<int32_t>& tokens,
-                                          const LayerCheckOptions& options, double tolerance) {
-  if (tokens.empty()) throw Error("golden layers: no tokens to run");
-  const std::vector<Captured> ref =
-      capture(model, tokens, "scalar", options.threads, options.kv_type, options.every_op, false);
-  const std::vector<Captured> test =
-      capture(model, tokens, options.kernels, options.threads, options.kv_type, options.every_op, true);
-  if (ref.size() != test.size()) throw Error("golden layers: the two runs reported different ops");
+std::vector<LayerComparison> compare_outputs(const std::vector<CapturedOutput>& ref,
+                                             const std::vector<CapturedOutput>& test, double tolerance) {
+  if (ref.size() != test.size()) throw Error("layer check: the two runs reported different ops");
   std::vector<LayerComparison> out;
   for (size_t i = 0; i < ref.size(); ++i) {
     if (ref[i].op != test[i].op || ref[i].layer != test[i].layer ||
         ref[i].values.size() != test[i].values.size())
-      throw Error("golden layers: the two runs' ops differ at " + ref[i].op);
+      throw Error("layer check: the two runs' ops differ at " + ref[i].op);
     LayerComparison c{ref[i].layer, ref[i].op, static_cast<int64_t>(ref[i].values.size())};
     double diff_sq = 0, ref_sq = 0;
     for (size_t j = 0; j < ref[i].values.size(); ++j) {
@@ -92,6 +79,12 @@ std::vector<LayerComparison> check_layers(const Model& model, const std::vector<
     out.push_back(c);
   }
   return out;
+}
+
+std::vector<LayerComparison> check_layers(const Model& model, const std::vector<int32_t>& tokens,
+                                          const LayerCheckOptions& options, double tolerance) {
+  const std::vector<CapturedOutput> ref = reference_outputs(model, tokens, options);
+  return compare_outputs(ref, capture(model, tokens, options.kernels, options, true), tolerance);
 }
 
 nlohmann::json layer_check_record(const LayerComparison& c, const std::string& run_id,

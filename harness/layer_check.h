@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "base/tensor_type.h"
+#include "engine/forward.h"
 
 namespace llamascope {
 
@@ -31,6 +33,33 @@ struct LayerComparison {
   double tolerance = 0;
   bool pass() const { return nmse <= tolerance; }
 };
+
+// What the forward's tap saw: one op's outputs (layer -1 outside the layers), in forward order.
+struct CapturedOutput {
+  std::string op;
+  int layer = 0;
+  std::vector<float> values;
+};
+
+// An OutputTap that keeps every op's output (every_op) or only the residual stream's states (embed, each
+// layer's ffn_add, output), from the first forward pass only (a profile's prefill step).
+class OutputRecorder final : public OutputTap {
+ public:
+  explicit OutputRecorder(bool every_op) : every_op_(every_op) {}
+  void on_output(const char* op, int layer, int64_t rows, std::span<const float> values) override;
+  std::vector<CapturedOutput> outputs;
+
+ private:
+  bool every_op_;
+  bool done_ = false;
+};
+
+// The scalar reference's outputs for `tokens` in one prefill batch (fault injection off).
+std::vector<CapturedOutput> reference_outputs(const Model& model, const std::vector<int32_t>& tokens,
+                                              const LayerCheckOptions& options);
+// test against ref, output by output; Error when the two runs did not report the same ops.
+std::vector<LayerComparison> compare_outputs(const std::vector<CapturedOutput>& ref,
+                                             const std::vector<CapturedOutput>& test, double tolerance);
 
 // The NMSE limit of a kernel set against the scalar path for a model whose matmul weights are
 // `weight_types` (Model::weight_type_summary()), from golden/tolerances.json's "layers" table.

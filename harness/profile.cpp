@@ -21,6 +21,8 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
+#include "harness/golden.h"
+#include "harness/layer_check.h"
 #include "harness/machine_roofs.h"
 #include "harness/profile_records.h"
 #include "harness/profile_table.h"
@@ -41,6 +43,7 @@ struct ProfileArgs {
   int n_gen = 32;
   std::string jsonl;
   std::string trace;
+  bool check_layers = false;
   double bandwidth_gbps = 0;
   double peak_gflops = 0;
   int overhead_rounds = 0;
@@ -117,8 +120,9 @@ nlohmann::json measure_overhead(Forward& forward, const std::vector<int32_t>& pr
 }
 
 // The prefill step (the whole prompt) and n_gen greedy decode steps, every op recorded.
+// prefill_tap, when given, sees every op's output of the prefill step (copied after each op's timing).
 std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& prompt, int n_gen,
-                                 std::vector<float>& logits) {
+                                 std::vector<float>& logits, OutputTap* prefill_tap) {
   const auto origin = Clock::now();
   auto since_origin = [&] {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count();
@@ -134,6 +138,7 @@ std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& p
     Step step{prefill ? "prefill" : "decode", s, pos, prefill ? n_prompt : 1, 0, 0, {}};
     recorder.ops.clear();
     step.start_ns = since_origin();
+    forward.set_output_tap(prefill ? prefill_tap : nullptr);
     if (prefill)
       forward.eval(prompt, 0, logits.data());
     else
@@ -145,6 +150,7 @@ std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& p
     steps.push_back(std::move(step));
   }
   forward.set_observer(nullptr);
+  forward.set_output_tap(nullptr);
   return steps;
 }
 
@@ -176,6 +182,20 @@ void print_summary(const nlohmann::json& run, const Collector& out) {
   print_overhead(run["overhead"]);
 }
 
+// The layer check's verdict: the first (layer, op) out of tolerance, which makes the command fail.
+void print_layer_check(const std::vector<LayerComparison>& checks, const std::string& kernels) {
+  for (const LayerComparison& c : checks) {
+    if (c.pass()) continue;
+    fmt::print(
+        "\nlayer check [{} vs scalar]: first out of tolerance: layer {} op {} (nmse {:.3e} > {:.0e})\n",
+        kernels, c.layer, c.op, c.nmse, c.tolerance);
+    command_exit_status() = 1;
+    return;
+  }
+  fmt::print("\nlayer check [{} vs scalar]: all {} op outputs of the prefill within tolerance\n", kernels,
+             checks.size());
+}
+
 void profile(const ProfileArgs& args) {
   if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
   if (args.n_gen < 0) throw Error("-n must be >= 0");
@@ -199,7 +219,17 @@ void profile(const ProfileArgs& args) {
   // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
   forward.eval(prompt, 0, logits.data());
 
-  const std::vector<Step> steps = observed_steps(forward, prompt, args.n_gen, logits);
+  // --check-layers: this timed prefill's op outputs against the scalar reference's on the same prompt.
+  OutputRecorder prefill_outputs(/*every_op=*/true);
+  const std::vector<Step> steps =
+      observed_steps(forward, prompt, args.n_gen, logits, args.check_layers ? &prefill_outputs : nullptr);
+  std::vector<LayerComparison> layer_checks;
+  if (args.check_layers) {
+    const LayerCheckOptions options{kernels.spec(), args.kernels.threads,
+                                    kv_type_from_flag(args.kernels.kv_type), true};
+    layer_checks = compare_outputs(reference_outputs(*model, prompt, options), prefill_outputs.outputs,
+                                   layer_tolerance(default_golden_dir(), model->weight_type_summary()));
+  }
 
   const nlohmann::json overhead =
       args.overhead_rounds > 0 && args.n_gen > 0
@@ -240,6 +270,8 @@ void profile(const ProfileArgs& args) {
                             shell_quote(model_path), shell_quote(kernels.spec()), args.kernels.threads,
                             args.n_prompt, args.n_gen)}};
   records.insert(records.begin(), run);
+  for (const LayerComparison& check : layer_checks)
+    records.push_back(layer_check_record(check, run_id, kernels.spec()));
 
   if (!args.jsonl.empty()) {
     std::string text;
@@ -255,6 +287,7 @@ void profile(const ProfileArgs& args) {
   }
 
   print_summary(run, out);
+  if (args.check_layers) print_layer_check(layer_checks, kernels.spec());
 }
 
 }  // namespace
@@ -275,6 +308,8 @@ void register_profile_command(CLI::App& app) {
   cmd->add_option("--overhead", args->overhead_rounds,
                   "also measure decode with per-op timing off and on, alternating, this many rounds each")
       ->capture_default_str();
+  cmd->add_flag("--check-layers", args->check_layers,
+                "compare the timed prefill's every op output with the scalar reference's (golden layers)");
   add_kernel_flags(*cmd, args->kernels, "");
   cmd->callback([args] { profile(*args); });
 }

@@ -71,6 +71,17 @@ LLAMASCOPE_INJECT_FAULT=ffn_down:2:1 "$bin" golden layers -m "$golden/models/syn
 grep -q "first out of tolerance: layer 2 op ffn_add (" "$tmp/out" && ok "layer states name layer 2" ||
   { fail "layer states"; tail -2 "$tmp/out"; }
 
+# profile --check-layers: the timed prefill's own outputs against scalar, records beside the timings.
+"$bin" profile -m "$golden/models/synth-mini-Q4_0.gguf" -k "${kernel_sets[0]}" -t 2 -p 16 -n 2 --check-layers \
+  --jsonl "$tmp/profile.jsonl" > "$tmp/out" 2>&1 && grep -q "op outputs of the prefill within tolerance" "$tmp/out" &&
+  [ "$(grep -c '"llamascope.layercheck/1"' "$tmp/profile.jsonl")" -gt 40 ] && ok "profile --check-layers" ||
+  { fail "profile --check-layers"; tail -3 "$tmp/out"; }
+LLAMASCOPE_INJECT_FAULT=ffn_gate_up:3 "$bin" profile -m "$golden/models/synth-mini-Q4_0.gguf" -k "${kernel_sets[0]}" \
+  -t 2 -p 16 -n 2 --check-layers > "$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "first out of tolerance: layer 3 op ffn_gate_up (" "$tmp/out" &&
+  ok "profile --check-layers names an injected fault" || { fail "profile fault (exit $rc)"; tail -2 "$tmp/out"; }
+
 expect_error() {  # name args...
   local name=$1
   shift

@@ -15,6 +15,7 @@ void register_golden_command(CLI::App& app);
 // Subcommands of `golden` (golden_cmd.cpp registers them on its command).
 void register_golden_kld_command(CLI::App& golden);
 void register_golden_layers_command(CLI::App& golden);
+void register_golden_record_commands(CLI::App& golden);  // record, check
 void register_bench_command(CLI::App& app);
 void register_profile_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);

@@ -103,6 +103,7 @@ void register_golden_command(CLI::App& app) {
   add_kernel_flags(*cmd, args->kernels, "");
   register_golden_kld_command(*cmd);
   register_golden_layers_command(*cmd);
+  register_golden_record_commands(*cmd);
   cmd->callback([args, cmd] {
     if (cmd->get_subcommands().empty()) golden(*args);  // `golden kld` etc. run their own callbacks
   });

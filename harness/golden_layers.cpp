@@ -26,27 +26,9 @@ struct LayersArgs {
   KernelFlags kernels;
 };
 
-// "Once upon a time..." of the golden manifest is the default text: every bundled vocabulary covers it.
-constexpr const char* kDefaultPrompt =
-    "Once upon a time, there was a little robot named Max. Max liked to help his friends in the big garden.";
-
-std::vector<int32_t> layer_tokens(const Model& model, const LayersArgs& args) {
-  if (!args.tokens.empty() && !args.prompt.empty())
-    throw Error("golden layers: give --tokens or -p, not both");
-  if (!args.tokens.empty()) {
-    std::vector<int32_t> ids = parse_token_list(args.tokens);
-    for (int32_t t : ids)
-      if (t >= model.config.vocab_size) throw Error(fmt::format("--tokens: {} is outside the vocabulary", t));
-    return ids;
-  }
-  if (!model.tokenizer) throw Error(args.model + ": has no tokenizer; give --tokens");
-  const std::string text = args.prompt.empty() ? kDefaultPrompt : args.prompt;
-  return model.tokenizer->encode(text, model.tokenizer->vocab().add_bos);
-}
-
 void golden_layers(const LayersArgs& args) {
   const std::unique_ptr<Model> model = load_model(args.model);
-  const std::vector<int32_t> tokens = layer_tokens(*model, args);
+  const std::vector<int32_t> tokens = check_tokens(*model, args.tokens, args.prompt);
   const std::string golden_dir = args.golden_dir.empty() ? default_golden_dir() : args.golden_dir;
   const double tolerance =
       args.tolerance > 0 ? args.tolerance : layer_tolerance(golden_dir, model->weight_type_summary());

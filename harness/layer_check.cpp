@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "engine/model.h"
+#include "harness/common.h"
 #include "kernels/kernel_set.h"
 
 namespace llamascope {
@@ -35,10 +36,33 @@ void OutputRecorder::on_output(const char* op, int layer, int64_t /*rows*/, std:
   outputs.push_back({name, layer, std::vector<float>(values.begin(), values.end())});
 }
 
+std::vector<int32_t> check_tokens(const Model& model, const std::string& token_list,
+                                  const std::string& prompt) {
+  if (!token_list.empty() && !prompt.empty()) throw Error("give --tokens or -p, not both");
+  if (!token_list.empty()) {
+    std::vector<int32_t> ids = parse_token_list(token_list);
+    for (int32_t t : ids)
+      if (t >= model.config.vocab_size)
+        throw Error("--tokens: " + std::to_string(t) + " is outside the vocabulary");
+    return ids;
+  }
+  if (!model.tokenizer) throw Error(model.path + ": has no tokenizer; give --tokens");
+  const std::string text = prompt.empty()
+                               ? "Once upon a time, there was a little robot named Max. Max liked to "
+                                 "help his friends in the big garden."
+                               : prompt;
+  return model.tokenizer->encode(text, model.tokenizer->vocab().add_bos);
+}
+
 std::vector<CapturedOutput> reference_outputs(const Model& model, const std::vector<int32_t>& tokens,
                                               const LayerCheckOptions& options) {
   if (tokens.empty()) throw Error("golden layers: no tokens to run");
   return capture(model, tokens, "scalar", options, false);
+}
+
+std::vector<CapturedOutput> run_outputs(const Model& model, const std::vector<int32_t>& tokens,
+                                        const LayerCheckOptions& options) {
+  return capture(model, tokens, options.kernels, options, true);
 }
 
 double layer_tolerance(const std::string& golden_dir, const std::string& weight_types) {
@@ -84,7 +108,7 @@ std::vector<LayerComparison> compare_outputs(const std::vector<CapturedOutput>& 
 std::vector<LayerComparison> check_layers(const Model& model, const std::vector<int32_t>& tokens,
                                           const LayerCheckOptions& options, double tolerance) {
   const std::vector<CapturedOutput> ref = reference_outputs(model, tokens, options);
-  return compare_outputs(ref, capture(model, tokens, options.kernels, options, true), tolerance);
+  return compare_outputs(ref, run_outputs(model, tokens, options), tolerance);
 }
 
 nlohmann::json layer_check_record(const LayerComparison& c, const std::string& run_id,

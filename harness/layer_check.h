@@ -54,9 +54,17 @@ class OutputRecorder final : public OutputTap {
   bool done_ = false;
 };
 
+// The tokens a check runs: --tokens ("1 2 3", checked against the vocabulary), else -p TEXT, else a short
+// English text every bundled vocabulary covers, tokenized with BOS when the vocabulary adds one.
+std::vector<int32_t> check_tokens(const Model& model, const std::string& token_list,
+                                  const std::string& prompt);
+
 // The scalar reference's outputs for `tokens` in one prefill batch (fault injection off).
 std::vector<CapturedOutput> reference_outputs(const Model& model, const std::vector<int32_t>& tokens,
                                               const LayerCheckOptions& options);
+// The kernel set's outputs for the same tokens (fault injection as LLAMASCOPE_INJECT_FAULT says).
+std::vector<CapturedOutput> run_outputs(const Model& model, const std::vector<int32_t>& tokens,
+                                        const LayerCheckOptions& options);
 // test against ref, output by output; Error when the two runs did not report the same ops.
 std::vector<LayerComparison> compare_outputs(const std::vector<CapturedOutput>& ref,
                                              const std::vector<CapturedOutput>& test, double tolerance);

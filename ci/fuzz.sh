@@ -13,7 +13,7 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cxx=$(command -v clang++ || command -v clang++-14 || true)
 [ -n "$cxx" ] || { echo "fuzz: needs clang++ (bash ci/install-deps.sh)"; exit 2; }
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
-  -DLLAMASCOPE_FUZZ=ON -DLLAMASCOPE_TESTS=OFF -DLLAMASCOPE_BENCHMARKS=OFF -DLLAMASCOPE_ONEDNN=OFF > /dev/null
+  -DLLAMASCOPE_FUZZ=ON -DLLAMASCOPE_TESTS=OFF -DLLAMASCOPE_BENCHMARKS=OFF -DLLAMASCOPE_ONEDNN=OFF -DLLAMASCOPE_CUDA=OFF > /dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for src in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp | sed 's/^fuzz_//')"); done

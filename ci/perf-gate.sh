@@ -40,7 +40,7 @@ build() {  # REV NAME
   mkdir -p "$tmp/$2"
   git worktree add --detach --quiet "$tmp/$2/src" "$1"
   cmake -S "$tmp/$2/src" -B "$tmp/$2/build" -DCMAKE_BUILD_TYPE=Release -DLLAMASCOPE_TESTS=OFF \
-    -DLLAMASCOPE_BENCHMARKS=OFF "${launcher[@]}" > "$tmp/$2/cmake.log" 2>&1 &&
+    -DLLAMASCOPE_BENCHMARKS=OFF -DLLAMASCOPE_CUDA=OFF "${launcher[@]}" > "$tmp/$2/cmake.log" 2>&1 &&
     cmake --build "$tmp/$2/build" -j "$(nproc)" --target llamascope > "$tmp/$2/build.log" 2>&1 || {
     tail -20 "$tmp/$2/cmake.log" "$tmp/$2/build.log" 2>/dev/null
     fail "the $2 revision $1 does not build"

@@ -1,5 +1,6 @@
 #include "harness/golden.h"
 
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,26 @@ LogitsComparison compare_logits(std::span<const float> reference, std::span<cons
   return r;
 }
 
+namespace {
+
+// An integer field, checked before conversion: nlohmann's get<int> of a float outside the range is
+// undefined behaviour (found by fuzzing the manifest).
+int64_t integer_field(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)) ||
+      v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    throw Error(what + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+  return v.get<int64_t>();
+}
+
+std::vector<int32_t> token_list_field(const nlohmann::json& v, const std::string& what) {
+  if (!v.is_array()) throw Error(what + " must be an array of token ids");
+  std::vector<int32_t> ids;
+  for (const auto& t : v) ids.push_back(static_cast<int32_t>(integer_field(t, 0, INT32_MAX, what)));
+  return ids;
+}
+
+}  // namespace
+
 std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir) {
   const std::string manifest_path = golden_dir + "/llamacpp/manifest.json";
   const nlohmann::json m = read_json(manifest_path);
@@ -63,10 +84,12 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir) {
       GoldenCase g;
       g.model_path = golden_dir + "/" + c.at("model").get<std::string>();
       g.logits_path = golden_dir + "/llamacpp/" + c.at("logits").get<std::string>();
-      g.tokens = m.at(c.at("tokens").get<std::string>()).get<std::vector<int32_t>>();
-      g.n_positions = c.at("n_positions").get<int64_t>();
-      g.n_vocab = c.at("n_vocab").get<int64_t>();
-      if (c.contains("greedy_next_16")) g.greedy_next = c.at("greedy_next_16").get<std::vector<int32_t>>();
+      const std::string where = manifest_path + ": case " + g.model_path + ": ";
+      g.tokens = token_list_field(m.at(c.at("tokens").get<std::string>()), where + "tokens");
+      g.n_positions = integer_field(c.at("n_positions"), 1, INT32_MAX, where + "n_positions");
+      g.n_vocab = integer_field(c.at("n_vocab"), 1, INT32_MAX, where + "n_vocab");
+      if (c.contains("greedy_next_16"))
+        g.greedy_next = token_list_field(c.at("greedy_next_16"), where + "greedy_next_16");
       if (g.n_positions != static_cast<int64_t>(g.tokens.size()))
         throw Error(manifest_path + ": case " + g.model_path + ": n_positions differs from the token count");
       cases.push_back(std::move(g));

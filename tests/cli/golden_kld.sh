@@ -10,10 +10,7 @@ golden=$2
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-passed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+source "$(dirname "$0")/lib/checks.bash"
 
 kernels=scalar
 "$bin" kernels | grep -q '^simd .*available$' && kernels=simd

@@ -9,10 +9,7 @@ golden=$2
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-passed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+source "$(dirname "$0")/lib/checks.bash"
 
 kernel_sets=()
 for k in simd onednn; do "$bin" kernels | grep -q "^$k .*available$" && kernel_sets+=("$k"); done
@@ -82,17 +79,6 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "first out of tolerance: layer 3 op ffn_gate_up (" "$tmp/out" &&
   ok "profile --check-layers names an injected fault" || { fail "profile fault (exit $rc)"; tail -2 "$tmp/out"; }
 
-expect_error() {  # name args...
-  local name=$1
-  shift
-  "$@" > /dev/null 2> "$tmp/err"
-  local rc=$?
-  if [ $rc -ne 0 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q '^llamascope: error: ' "$tmp/err"; then
-    ok "$name (exit $rc: $(cat "$tmp/err"))"
-  else
-    fail "$name: exit $rc"; cat "$tmp/err"
-  fi
-}
 m=$golden/models/stories260K-f32.gguf
 expect_error "bad fault spec" env LLAMASCOPE_INJECT_FAULT=ffn_down "$bin" golden layers -m "$m"
 expect_error "bad fault size" env LLAMASCOPE_INJECT_FAULT=ffn_down:1:-2 "$bin" golden layers -m "$m"

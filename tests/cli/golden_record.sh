@@ -8,10 +8,7 @@ bin=$1
 golden=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-passed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+source "$(dirname "$0")/lib/checks.bash"
 
 "$bin" quantize "$golden/models/stories260K-f32.gguf" "$tmp/st-q8.gguf" Q8_0 > /dev/null 2>&1
 "$bin" golden record -m "$tmp/st-q8.gguf" -o "$tmp/ref" > "$tmp/out" 2>&1 || { fail "record"; cat "$tmp/out"; }
@@ -28,17 +25,6 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "first out of tolerance: layer 2 op ffn_add" "$tmp/out" && ok "fault caught at layer 2" ||
   { fail "fault (exit $rc)"; cat "$tmp/out"; }
 
-expect_error() {  # name args...
-  local name=$1
-  shift
-  "$@" > /dev/null 2> "$tmp/err"
-  local rc=$?
-  if [ $rc -ne 0 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q '^llamascope: error: ' "$tmp/err"; then
-    ok "$name (exit $rc: $(cat "$tmp/err"))"
-  else
-    fail "$name: exit $rc"; cat "$tmp/err"
-  fi
-}
 expect_error "another model" "$bin" golden check "$tmp/ref" -m "$golden/models/stories260K-f32.gguf"
 cp -r "$tmp/ref" "$tmp/cut" && head -c 1000 "$tmp/ref/logits.f32" > "$tmp/cut/logits.f32"
 expect_error "truncated logits" "$bin" golden check "$tmp/cut"

@@ -79,6 +79,8 @@ void register_gate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--candidate-env", args->candidate_env,
                   "NAME=VALUE for the candidate's processes only (repeatable)");
+  cmd->add_option("--baseline-env", args->baseline_env,
+                  "NAME=VALUE for the baseline's processes only (repeatable; e.g. a null injection as control)");
   cmd->add_option("--candidate-kernels", args->candidate_kernels,
                   "the candidate's -k (default: the baseline's)");
   cmd->add_flag("--calibrate", args->calibrate, "A/A: measure each benchmark's noise and false-alarm rate");

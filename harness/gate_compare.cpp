@@ -142,8 +142,23 @@ Comparison compare_one(const std::string& key, const Series& baseline, const Ser
   const int min_samples =
       std::max(o.min_samples, cal == o.calibration.end() ? 0 : cal->second.required_samples);
   const int n = static_cast<int>(std::min(baseline.samples.size(), candidate.samples.size()));
-  c.interval = bootstrap_ratio_interval(baseline.samples, candidate.samples);
-  c.test = mann_whitney(candidate.samples, baseline.samples);
+  const bool paired = o.paired && baseline.samples.size() == candidate.samples.size();
+  std::vector<double> pair_ratios;  // paired: candidate[i] / baseline[i]
+  if (paired) {
+    std::vector<double> log_ratios;
+    for (size_t i = 0; i < baseline.samples.size(); ++i) {
+      pair_ratios.push_back(baseline.samples[i] != 0 ? candidate.samples[i] / baseline.samples[i] : 0);
+      log_ratios.push_back(pair_ratios.back() > 0 ? std::log(pair_ratios.back()) : 0);
+    }
+    c.ratio = median(pair_ratios);
+    c.interval = bootstrap_median_interval(pair_ratios);
+    const SignedRank w = wilcoxon_signed_rank(log_ratios);
+    c.test.name = "wilcoxon-signed-rank", c.test.p = w.p, c.test.exact = w.exact;
+  } else {
+    c.interval = bootstrap_ratio_interval(baseline.samples, candidate.samples);
+    const MannWhitney u = mann_whitney(candidate.samples, baseline.samples);
+    c.test.p = u.p, c.test.exact = u.exact;
+  }
   if (cal != o.calibration.end() && cal->second.too_noisy) {
     c.verdict = "inconclusive";
     c.note = "too noisy to gate in wall-clock mode (calibration)";
@@ -169,7 +184,11 @@ Comparison compare_one(const std::string& key, const Series& baseline, const Ser
                           : c.ratio < down ? 1 - c.ratio
                                            : std::min(up - c.ratio, c.ratio - down);
     c.verdict = "inconclusive";
-    c.more_samples = std::max(1, samples_needed(baseline.samples, candidate.samples, 0.9 * target) - n);
+    // Paired: the spread of the ratios alone (samples_needed's second side then adds nothing).
+    c.more_samples =
+        std::max(1, (paired ? samples_needed(pair_ratios, {}, 0.9 * target)
+                            : samples_needed(baseline.samples, candidate.samples, 0.9 * target)) -
+                        n);
     c.note = fmt::format("about {} more samples per side would decide it", c.more_samples);
   }
   return c;

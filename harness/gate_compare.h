@@ -2,7 +2,7 @@
 // (a JSONL file today; a stored history revision later) goes through load_records(); the records become
 // named series of samples (bench rows, and per-op times of profile runs), the baseline's and the
 // candidate's series are matched by key, and each pair gets a median ratio, a bootstrap interval, a
-// Mann-Whitney p-value and a verdict (docs/gate.md).
+// p-value (Mann-Whitney U; Wilcoxon signed-rank for paired samples) and a verdict (docs/gate.md).
 #pragma once
 
 #include <map>
@@ -41,18 +41,25 @@ struct Calibration {
 };
 
 struct GateOptions {
-  double threshold = 0.02;                         // relative change that matters
-  double alpha = 0.05;                             // Mann-Whitney significance level
-  int min_samples = 3;                             // per side, for timed series
+  double threshold = 0.02;  // relative change that matters
+  double alpha = 0.05;      // significance level of the test
+  int min_samples = 3;      // per side, for timed series
+  // Samples come in pairs measured side by side (interleaved runs: baseline[i] next to candidate[i]):
+  // decide on the per-pair ratios, so drift that hits both members of a pair cancels.
+  bool paired = false;
   std::map<std::string, Calibration> calibration;  // by matching key
 };
 
 struct Comparison {
   std::string key;
   Series baseline, candidate;
-  double ratio = 0;  // median(candidate) / median(baseline)
+  double ratio = 0;  // median(candidate) / median(baseline); paired: the median per-pair ratio
   Interval interval;
-  MannWhitney test;
+  struct {
+    std::string name = "mann-whitney-u";  // or "wilcoxon-signed-rank" (paired)
+    double p = 1;
+    bool exact = false;
+  } test;
   std::string verdict;   // "regression", "improvement", "unchanged", "inconclusive"
   int more_samples = 0;  // inconclusive: about how many more per side would decide
   std::string note;

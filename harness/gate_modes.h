@@ -19,6 +19,7 @@ struct GateArgs {
   std::string counter = "time";  // or "instructions"
   std::string budget = "10m";
   std::vector<std::string> candidate_env;  // NAME=VALUE, candidate processes only
+  std::vector<std::string> baseline_env;   // NAME=VALUE, baseline processes only
   std::string candidate_kernels;           // the candidate's -k (default: the same as the baseline's)
   bool calibrate = false;
   std::string calibration_file;  // "" = the cache folder's gate-calibration.json

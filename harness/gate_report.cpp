@@ -91,6 +91,7 @@ nlohmann::json json_summary(const std::vector<Comparison>& comparisons, const Ga
          {"ci95", {c.interval.low, c.interval.high}},
          {"p_value", c.baseline.deterministic ? nlohmann::json(nullptr) : nlohmann::json(c.test.p)},
          {"p_exact", c.test.exact},
+         {"test", c.baseline.deterministic ? nlohmann::json(nullptr) : nlohmann::json(c.test.name)},
          {"baseline_median", median(c.baseline.samples)},
          {"candidate_median", median(c.candidate.samples)},
          {"baseline_samples", c.baseline.samples},
@@ -101,6 +102,7 @@ nlohmann::json json_summary(const std::vector<Comparison>& comparisons, const Ga
           {"mode", mode},
           {"threshold", o.threshold},
           {"alpha", o.alpha},
+          {"paired", o.paired},
           {"exit_status", exit_status(comparisons)},
           {"comparisons", list}};
 }

@@ -108,8 +108,12 @@ std::vector<Comparison> run_wall_clock(const GateArgs& args, GateOptions& option
   const double budget = parse_duration(args.budget);
   const std::string cal_path = calibration_path(args);
   options.calibration = load_calibration(cal_path);
-  options.min_samples =
-      std::max(options.min_samples, 5);  // 5 per side: the exact two-sided p can reach 0.008
+  options.paired = true;
+  // A verdict is looked at after every pair, and each look is another chance of a false alarm: the
+  // stricter level keeps the false-alarm rate of a whole run low (docs/gate.md).
+  options.alpha = 0.01;
+  // 8 pairs: the fewest whose exact two-sided signed-rank p can fall below 0.01 (2 / 2^8).
+  options.min_samples = std::max(options.min_samples, 8);
   const std::string key_kernels = args.kernels.empty() ? default_kernel_set() : args.kernels;
   SeriesMap base, cand;
   std::vector<Comparison> comparisons;
@@ -117,8 +121,15 @@ std::vector<Comparison> run_wall_clock(const GateArgs& args, GateOptions& option
   int pairs = 0;
   for (;;) {
     const auto pair_start = Clock::now();
-    sample_once(args, args.run_binary, args.kernels, {}, key_kernels, base);
-    sample_once(args, args.candidate, args.candidate_kernels, args.candidate_env, key_kernels, cand);
+    // A B, then B A: whatever the first process of a pair gains or loses (a warmer page cache, a
+    // frequency step) falls on each side equally often.
+    if (pairs % 2 == 0) {
+      sample_once(args, args.run_binary, args.kernels, args.baseline_env, key_kernels, base);
+      sample_once(args, args.candidate, args.candidate_kernels, args.candidate_env, key_kernels, cand);
+    } else {
+      sample_once(args, args.candidate, args.candidate_kernels, args.candidate_env, key_kernels, cand);
+      sample_once(args, args.run_binary, args.kernels, args.baseline_env, key_kernels, base);
+    }
     ++pairs;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const double pair_s = std::chrono::duration<double>(Clock::now() - pair_start).count();
@@ -132,13 +143,14 @@ std::vector<Comparison> run_wall_clock(const GateArgs& args, GateOptions& option
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto env_note = [](const char* side, const std::vector<std::string>& env) {
+    return env.empty() ? std::string() : fmt::format("; {} env: {}", side, fmt::join(env, " "));
+  };
   mode_line = fmt::format(
-      "wall-clock: {} interleaved process pairs (A B A B ...) in {:.0f} s of a {:.0f} s budget; "
-      "one sample = one process's median{}{}",
-      pairs, seconds, budget, options.calibration.empty() ? "" : "; calibration " + cal_path,
-      args.candidate_env.empty()
-          ? ""
-          : "; candidate env: " + fmt::format("{}", fmt::join(args.candidate_env, " ")));
+      "wall-clock: {} interleaved process pairs (A B, B A, ...) in {:.0f} s of a {:.0f} s budget; "
+      "one sample = one process's median; paired: per-pair ratios, Wilcoxon signed-rank, alpha {}{}{}{}",
+      pairs, seconds, budget, options.alpha, options.calibration.empty() ? "" : "; calibration " + cal_path,
+      env_note("baseline", args.baseline_env), env_note("candidate", args.candidate_env));
   return comparisons;
 }
 

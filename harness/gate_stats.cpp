@@ -20,6 +20,23 @@ double median_ratio(const std::vector<double>& baseline, const std::vector<doubl
   return base != 0 ? median(candidate) / base : 0;
 }
 
+namespace {
+
+// The central `level` of a bootstrap distribution, by nearest-rank percentiles.
+Interval percentile_interval(std::vector<double> draws, double level) {
+  if (draws.empty()) return {};
+  std::sort(draws.begin(), draws.end());
+  const double tail = (1 - level) / 2;
+  auto at = [&](double q) {
+    const double index =
+        std::clamp(q * static_cast<double>(draws.size()) - 0.5, 0.0, static_cast<double>(draws.size() - 1));
+    return draws[static_cast<size_t>(std::lround(index))];
+  };
+  return {at(tail), at(1 - tail)};
+}
+
+}  // namespace
+
 Interval bootstrap_ratio_interval(const std::vector<double>& baseline, const std::vector<double>& candidate,
                                   double level, int resamples, uint64_t seed) {
   if (baseline.empty() || candidate.empty() || resamples < 1) return {};
@@ -36,16 +53,7 @@ Interval bootstrap_ratio_interval(const std::vector<double>& baseline, const std
     const double m = median(base);
     if (m != 0) ratios.push_back(median(cand) / m);
   }
-  if (ratios.empty()) return {};
-  std::sort(ratios.begin(), ratios.end());
-  // Nearest-rank percentiles of the bootstrap distribution.
-  const double tail = (1 - level) / 2;
-  auto at = [&](double q) {
-    const double index =
-        std::clamp(q * static_cast<double>(ratios.size()) - 0.5, 0.0, static_cast<double>(ratios.size() - 1));
-    return ratios[static_cast<size_t>(std::lround(index))];
-  };
-  return {at(tail), at(1 - tail)};
+  return percentile_interval(ratios, level);
 }
 
 namespace {
@@ -113,6 +121,61 @@ MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>
   const double variance = dn * dm / 12 * ((N + 1) - tie_term / (N * (N - 1)));
   if (variance <= 0) return result;  // every value equal: no evidence of a difference
   const double z = std::max(0.0, std::fabs(result.u - mean) - 0.5) / std::sqrt(variance);
+  result.p = std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+  return result;
+}
+
+Interval bootstrap_median_interval(const std::vector<double>& values, double level, int resamples,
+                                   uint64_t seed) {
+  if (values.empty() || resamples < 1) return {};
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+  std::vector<double> medians, redrawn(values.size());
+  medians.reserve(static_cast<size_t>(resamples));
+  for (int r = 0; r < resamples; ++r) {
+    for (double& v : redrawn) v = values[pick(rng)];
+    medians.push_back(median(redrawn));
+  }
+  return percentile_interval(medians, level);
+}
+
+SignedRank wilcoxon_signed_rank(const std::vector<double>& differences) {
+  SignedRank result;
+  std::vector<std::pair<double, bool>> nonzero;
+  for (double d : differences)
+    if (d != 0) nonzero.push_back({std::fabs(d), d > 0});
+  const size_t n = nonzero.size();
+  if (n == 0) return result;  // no difference at all: no evidence
+  std::sort(nonzero.begin(), nonzero.end());
+  double tie_term = 0;
+  bool ties = false;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && nonzero[j].first == nonzero[i].first) ++j;
+    const double t = static_cast<double>(j - i), rank = 0.5 * static_cast<double>(i + j + 1);
+    if (j - i > 1) ties = true, tie_term += t * t * t - t;
+    for (size_t k = i; k < j; ++k)
+      if (nonzero[k].second) result.w_plus += rank;
+    i = j;
+  }
+  const double dn = static_cast<double>(n), total = dn * (dn + 1) / 2;
+  if (!ties && n <= size_t(kSignedRankExactMax)) {
+    // Under the null each rank is positive or negative with probability 1/2: count the 2^n sign
+    // assignments by their rank sum (subset sums of 1..n).
+    std::vector<double> counts(static_cast<size_t>(total) + 1, 0.0);
+    counts[0] = 1;
+    for (size_t rank = 1; rank <= n; ++rank)
+      for (size_t s = counts.size() - 1; s >= rank; --s) counts[s] += counts[s - rank];
+    const double extreme = std::min(result.w_plus, total - result.w_plus);  // symmetric distribution
+    double tail = 0;
+    for (size_t s = 0; s < counts.size() && static_cast<double>(s) <= extreme + 1e-9; ++s) tail += counts[s];
+    result.p = std::min(1.0, 2 * tail / std::ldexp(1.0, static_cast<int>(n)));
+    result.exact = true;
+    return result;
+  }
+  const double variance = dn * (dn + 1) * (2 * dn + 1) / 24 - tie_term / 48;
+  if (variance <= 0) return result;
+  const double z = std::max(0.0, std::fabs(result.w_plus - total / 2) - 0.5) / std::sqrt(variance);
   result.p = std::min(1.0, std::erfc(z / std::sqrt(2.0)));
   return result;
 }

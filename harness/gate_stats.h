@@ -1,7 +1,8 @@
 // The statistics `llamascope gate` decides with (docs/gate.md): the ratio of two samples' medians, its
 // bootstrap confidence interval, the Mann-Whitney U test, and how many more samples would settle a
-// comparison that is still open. Pure functions over plain vectors, so the unit tests can check them
-// against values computed independently.
+// comparison that is still open; for paired samples (interleaved runs) the median of the per-pair ratios,
+// its bootstrap interval and the Wilcoxon signed-rank test. Pure functions over plain vectors, so the unit
+// tests can check them against values computed independently.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,23 @@ struct MannWhitney {
 };
 constexpr int kExactMax = 12;
 MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b);
+
+// Percentile bootstrap of one sample's median (for paired runs: the per-pair ratios), seeded like
+// bootstrap_ratio_interval.
+Interval bootstrap_median_interval(const std::vector<double>& values, double level = 0.95,
+                                   int resamples = 2000, uint64_t seed = 0x9a7e5eedULL);
+
+// Two-sided Wilcoxon signed-rank test of paired differences against a zero median. Zero differences are
+// dropped (Wilcoxon's own rule); w_plus is the rank sum of the positive ones. The p-value is exact when
+// at most kSignedRankExactMax differences remain and their magnitudes have no ties; otherwise the normal
+// approximation with the tie correction of the variance and a continuity correction of 1/2.
+struct SignedRank {
+  double w_plus = 0;
+  double p = 1;
+  bool exact = false;
+};
+constexpr int kSignedRankExactMax = 25;
+SignedRank wilcoxon_signed_rank(const std::vector<double>& differences);
 
 // Relative spread of a sample, robust to outliers: 1.4826 x the median absolute deviation / the median
 // (the standard deviation / mean for normal data).

@@ -46,6 +46,29 @@ TEST(GateCompare, VerdictsOnConstructedSamples) {
   EXPECT_EQ(few.more_samples, 1);
 }
 
+TEST(GateCompare, PairedSamplesCancelDriftThatHidesAChange) {
+  // Both sides drift by +-30 % together from pair to pair; the candidate is 5 % slower in every pair.
+  std::vector<double> base, cand;
+  for (int i = 0; i < 10; ++i) {
+    const double drift = 1 + 0.3 * ((i * 7 % 10) / 9.0 - 0.5);
+    base.push_back(100 * drift * (1 + 0.001 * (i % 3)));
+    cand.push_back(105 * drift * (1 + 0.001 * ((i + 1) % 3)));
+  }
+  GateOptions o;
+  EXPECT_NE(compare_one("k", timed(base), timed(cand), o).verdict, "regression");  // unpaired: lost
+  o.paired = true;
+  const Comparison c = compare_one("k", timed(base), timed(cand), o);
+  EXPECT_EQ(c.verdict, "regression");
+  EXPECT_EQ(c.test.name, "wilcoxon-signed-rank");
+  EXPECT_NEAR(c.ratio, 1.05, 0.003);
+  EXPECT_GT(c.interval.low, 1.04);
+  EXPECT_LT(c.test.p, 0.01);  // all ten pairs slower (tied magnitudes: the normal approximation)
+  // The same drift with no change between the sides: unchanged, not a regression.
+  std::vector<double> same = base;
+  for (size_t i = 0; i < same.size(); ++i) same[i] *= 1 + 0.002 * ((i % 2) ? 1 : -1);
+  EXPECT_EQ(compare_one("k", timed(base), timed(same), o).verdict, "unchanged");
+}
+
 TEST(GateCompare, DeterministicCountsDecideByRatio) {
   GateOptions o;
   o.threshold = 0.005;

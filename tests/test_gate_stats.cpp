@@ -1,9 +1,11 @@
 // The gate's statistics against reference values computed independently: the Mann-Whitney cases with
 // SciPy 1.10 (`scipy.stats.mannwhitneyu(x, y, alternative="two-sided", method=..., use_continuity=True)`
 // under /usr/bin/python3), the "sep" p-value also by hand (2 of the C(10,5) = 252 arrangements are as
-// extreme: 2/252).
+// extreme: 2/252). The Wilcoxon signed-rank cases with the same SciPy
+// (`scipy.stats.wilcoxon(d, method=..., correction=True, zero_method="wilcox")`).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "harness/gate_stats.h"
@@ -91,4 +93,50 @@ TEST(GateStats, RelativeMadAndSamplesNeeded) {
   EXPECT_EQ(samples_needed(v, v, 0.5), 2);
   EXPECT_EQ(samples_needed(v, v, 0.0), 10000);
   EXPECT_EQ(samples_needed(v, v, 0.0001, 500), 500);
+}
+
+TEST(GateStats, SignedRankExact) {
+  // SciPy exact: statistic min(W+, W-) = 3, p = 0.0390625 (10 of 256 sign assignments as extreme).
+  const SignedRank r = wilcoxon_signed_rank({0.5, -0.2, 1.3, 0.8, 1.1, -0.4, 0.9, 0.6});
+  EXPECT_TRUE(r.exact);
+  EXPECT_DOUBLE_EQ(r.w_plus, 36 - 3);
+  EXPECT_NEAR(r.p, 0.0390625, 1e-12);
+  // All six positive: 2 / 64, the smallest p six pairs can give.
+  EXPECT_NEAR(wilcoxon_signed_rank({1, 2, 3, 4, 5, 6}).p, 0.03125, 1e-12);
+  // Mirroring the signs mirrors W+ and keeps p.
+  const SignedRank m = wilcoxon_signed_rank({-0.5, 0.2, -1.3, -0.8, -1.1, 0.4, -0.9, -0.6});
+  EXPECT_DOUBLE_EQ(m.w_plus, 3);
+  EXPECT_NEAR(m.p, r.p, 1e-12);
+}
+
+TEST(GateStats, SignedRankTiesAndLargeSamplesUseNormalApproximation) {
+  const SignedRank t = wilcoxon_signed_rank({0.1, 0.2, 0.2, -0.3, 0.4, 0.4, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9});
+  EXPECT_FALSE(t.exact);
+  EXPECT_NEAR(t.p, 0.045044078801708375, 1e-9);  // SciPy approx, statistic 13
+  const std::vector<double> d = {2.340919,  -2.255665, 0.718099,  -0.26777,  -0.152649, 0.084403,
+                                 -1.719986, 0.068068,  -0.565213, 3.623,     0.525787,  -0.052631,
+                                 0.018713,  -0.368046, -0.755151, -0.090801, 0.781945,  0.061446,
+                                 1.257759,  0.100198,  0.32426,   1.845821,  0.845106,  -0.205229,
+                                 0.117161,  0.840525,  2.235088,  0.03038,   0.056441,  1.302314};
+  const SignedRank big = wilcoxon_signed_rank(d);
+  EXPECT_FALSE(big.exact);                        // 30 > kSignedRankExactMax
+  EXPECT_NEAR(big.p, 0.09570634635719286, 1e-9);  // SciPy approx (exact: 0.0961)
+  EXPECT_DOUBLE_EQ(std::min(big.w_plus, 465 - big.w_plus), 151);
+}
+
+TEST(GateStats, SignedRankZerosAreDroppedAndNoDifferenceIsNoEvidence) {
+  EXPECT_DOUBLE_EQ(wilcoxon_signed_rank({0, 0, 0}).p, 1);
+  EXPECT_NEAR(wilcoxon_signed_rank({0, 1, 2, 3, 4, 5, 6, 0}).p, 0.03125, 1e-12);
+}
+
+TEST(GateStats, BootstrapMedianIntervalBracketsTheMedian) {
+  std::vector<double> ratios;
+  for (int i = 0; i < 25; ++i) ratios.push_back(1.05 + 0.01 * ((i * 7 % 25) - 12) / 12.0);
+  const Interval a = bootstrap_median_interval(ratios), b = bootstrap_median_interval(ratios);
+  EXPECT_EQ(a.low, b.low);
+  EXPECT_EQ(a.high, b.high);
+  EXPECT_LE(a.low, median(ratios));
+  EXPECT_GE(a.high, median(ratios));
+  EXPECT_GT(a.low, 1.03);
+  EXPECT_LT(a.high, 1.07);
 }

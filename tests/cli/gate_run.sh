@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `llamascope gate --run`: two builds (here the same one, the candidate with a 60 % matmul slowdown
-# injected through --candidate-env) in alternating bench processes; the slowdown is caught (exit 1) and
-# named; `--calibrate` writes a calibration file that a later gate reads.
+# injected through --candidate-env, a null injection through --baseline-env as the control) in
+# alternating bench processes, judged pair by pair; the slowdown is caught (exit 1) and named; `--calibrate` writes a calibration file that a later gate reads.
 # Usage: gate_run.sh LLAMASCOPE GOLDEN_DIR
 set -euo pipefail
 bin=$(realpath "$1")
@@ -15,17 +15,23 @@ bench=(-m "$model" -t 1 -p 16 -n 0 -r 3 --warmup 1)
 
 set +e
 "$bin" gate --run "$bin" --candidate "$bin" "${bench[@]}" --budget 60s \
+  --baseline-env LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.000001 \
   --candidate-env LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.6 --json run.json > run.md 2> err.txt
 rc=$?
 set -e
 cat run.md
 [ $rc -eq 1 ] || { cat err.txt; fail "60 % matmul slowdown: exit $rc, expected 1"; }
-grep -q 'interleaved process pairs (A B A B ...)' run.md || fail "mode line missing"
+grep -q 'interleaved process pairs (A B, B A, ...)' run.md || fail "mode line missing"
+grep -q 'paired: per-pair ratios, Wilcoxon signed-rank' run.md || fail "paired analysis not named"
+grep -q 'baseline env: LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.000001' run.md || fail "baseline env not named"
 grep -q '^| regression | (whole model) | stories260K-f32.gguf simd t=1 pp16 |' run.md || fail "pp16 not flagged"
 /usr/bin/python3 -c "
 import json
-c = json.load(open('run.json'))['comparisons'][0]
-assert len(c['baseline_samples']) >= 5 and len(c['baseline_samples']) == len(c['candidate_samples'])
+j = json.load(open('run.json'))
+assert j['paired'] is True and j['alpha'] == 0.01, j
+c = j['comparisons'][0]
+assert c['test'] == 'wilcoxon-signed-rank', c['test']
+assert len(c['baseline_samples']) >= 8 and len(c['baseline_samples']) == len(c['candidate_samples'])
 assert c['ratio'] > 1.1, c['ratio']
 " || fail "run JSON"
 

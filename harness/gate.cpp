@@ -67,7 +67,8 @@ void register_gate_command(CLI::App& app) {
   cmd->add_option("--baseline", args->baseline, "baseline result file (JSONL of bench or profile records)");
   cmd->add_option("--candidate", args->candidate,
                   "candidate result file; with --run: the candidate's binary");
-  cmd->add_option("--run", args->run_binary, "run this baseline binary against --candidate's (A B A B ...)");
+  cmd->add_option("--run", args->run_binary,
+                  "run this baseline binary against --candidate's (A B, B A, ...)");
   cmd->add_option("--threshold", args->threshold, "smallest change that matters, e.g. 2% (default 2%)");
   cmd->add_option("--md", args->md_out, "also write the Markdown summary to FILE");
   cmd->add_option("--json", args->json_out, "also write the llamascope.gate/1 JSON to FILE");
@@ -79,8 +80,9 @@ void register_gate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--candidate-env", args->candidate_env,
                   "NAME=VALUE for the candidate's processes only (repeatable)");
-  cmd->add_option("--baseline-env", args->baseline_env,
-                  "NAME=VALUE for the baseline's processes only (repeatable; e.g. a null injection as control)");
+  cmd->add_option(
+      "--baseline-env", args->baseline_env,
+      "NAME=VALUE for the baseline's processes only (repeatable; e.g. a null injection as control)");
   cmd->add_option("--candidate-kernels", args->candidate_kernels,
                   "the candidate's -k (default: the baseline's)");
   cmd->add_flag("--calibrate", args->calibrate, "A/A: measure each benchmark's noise and false-alarm rate");

@@ -1,4 +1,4 @@
-// `llamascope gate --run`: two builds in alternating processes (A B A B ...) so that machine drift hits
+// `llamascope gate --run`: two builds in alternating processes (A B, B A, ...) so that machine drift hits
 // both alike, sampling until every verdict is decisive or the budget is spent; and `--calibrate`, the
 // same build against itself, to measure each benchmark's noise and false-alarm rate (docs/gate.md).
 #include <fmt/format.h>

@@ -156,6 +156,9 @@ class Backend {
   // Ops may return before their work is done (a device backend queues it); synchronize() waits for all of
   // it, and download() returns finished values. Host backends finish each op before returning.
   virtual void synchronize() {}
+  // Nothing will run on this backend for a while (another kernel set's turn in an in-process A/B): give
+  // the CPU back now, e.g. end the workers' spin-wait, so the other set's threads do not compete with it.
+  virtual void rest() {}
   // The timer for per-op profiles. Default: the host steady clock, synchronize() before and after each op.
   virtual std::unique_ptr<OpTimer> make_timer();
 

@@ -141,6 +141,11 @@ WeightHandle KernelSet::prepare(const Weight& w, OpKind op) {
   return handle;
 }
 
+void KernelSet::rest() {
+  synchronize();
+  for (auto& b : backends_) b->rest();
+}
+
 void KernelSet::synchronize() {
   for (auto& b : backends_) b->synchronize();
 }

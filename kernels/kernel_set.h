@@ -39,6 +39,8 @@ class KernelSet {
   // earlier call (another Forward of this set) is not prepared again: both share the one copy.
   WeightHandle prepare(const Weight& w, OpKind op);
   void synchronize();
+  // Finishes queued work and lets every backend give its CPU back (Backend::rest).
+  void rest();
   // The default backend's op timer: every backend of a set shares its memory space, so its clock sees their
   // work.
   OpTimer& timer();

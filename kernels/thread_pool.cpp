@@ -51,6 +51,7 @@ void ThreadPool::take_tasks() {
 
 void ThreadPool::dispatch(int64_t n_tasks, void* context, Trampoline call) {
   generation_.fetch_add(1, std::memory_order_seq_cst);  // odd: the job is being rewritten
+  resting_.store(false, std::memory_order_relaxed);
   wait_until([&] { return active_workers_.load(std::memory_order_seq_cst) == 0; });
   context_ = context;
   call_ = call;
@@ -75,7 +76,8 @@ void ThreadPool::work_loop() {
     const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
     for (int i = 0; now == seen || (now & 1); ++i) {
       LLAMASCOPE_CPU_RELAX();
-      if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) {
+      if ((i & 63) == 63 &&
+          (resting_.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() > spin_until)) {
         sleeping_workers_.fetch_add(1, std::memory_order_seq_cst);
         generation_.wait(now, std::memory_order_seq_cst);
         sleeping_workers_.fetch_sub(1, std::memory_order_seq_cst);

@@ -20,6 +20,9 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // Sends the idle workers to sleep now instead of after their spin: the next run pays their wake-up.
+  void rest() { resting_.store(true, std::memory_order_relaxed); }
+
   // Calls fn(task) once for every task in [0, n_tasks), spread over the threads, and returns when all have
   // finished. Tasks are claimed one at a time from a shared counter, so uneven tasks balance themselves.
   // fn must not throw. Not reentrant: one run at a time, from one thread.
@@ -56,6 +59,7 @@ class ThreadPool {
   alignas(64) std::atomic<int> active_workers_{0};
   alignas(64) std::atomic<int> sleeping_workers_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> resting_{false};
 };
 
 }  // namespace llamascope

@@ -522,5 +522,21 @@ TEST(ThreadPool, WakesSleepingWorkers) {
   EXPECT_EQ(done.load(), 8);
 }
 
+TEST(ThreadPool, RestingBetweenRunsLosesNoTask) {
+  // rest() after every other run: the workers go to sleep at once and the next run wakes them; two pools
+  // take turns, as an in-process A/B does.
+  ThreadPool a(2), b(3);
+  std::atomic<int64_t> sum{0};
+  int64_t expected = 0;
+  for (int run = 0; run < 500; ++run) {
+    ThreadPool& pool = run % 2 ? a : b;
+    const int64_t n_tasks = run % 13 + 2;
+    pool.run(n_tasks, [&](int64_t t) { sum.fetch_add(t + 1, std::memory_order_relaxed); });
+    expected += n_tasks * (n_tasks + 1) / 2;
+    if (run % 3 != 2) pool.rest();
+  }
+  EXPECT_EQ(sum.load(), expected);
+}
+
 }  // namespace
 }  // namespace llamascope

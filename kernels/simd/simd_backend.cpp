@@ -82,6 +82,7 @@ class SimdBackend final : public Backend {
     return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_.threads()) + " thread" +
            (pool_.threads() == 1 ? "" : "s");
   }
+  void rest() override { pool_.rest(); }
 
   Buffer alloc(int64_t rows, int64_t cols) override { return host_buffer(rows, cols); }
   void upload(Mat dst, const float* src) override {

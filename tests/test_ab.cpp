@@ -1,0 +1,52 @@
+// The in-process A/B's pairing and its speed-up statistics on constructed times.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "base/error.h"
+#include "harness/ab.h"
+
+using namespace llamascope;
+
+TEST(Ab, PairsAlternateTheirOrderAndTimeEachSide) {
+  KernelSet a("scalar", BackendOptions{1}), b("scalar", BackendOptions{1});
+  std::vector<int> order;
+  for (int turn = 0; turn < 4; ++turn) {
+    const PairTimes t = time_pair(turn, a, b, [&](int side) { order.push_back(side); });
+    EXPECT_GE(t.a_ns, 0);
+    EXPECT_GE(t.b_ns, 0);
+  }
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 1, 0, 0, 1, 1, 0}));
+}
+
+TEST(Ab, SpeedupIsTheMedianPerPairRatioWithAnInterval) {
+  // B takes 80 % of A's time in every pair while both drift together by +-40 %.
+  std::vector<double> a, b;
+  for (int i = 0; i < 40; ++i) {
+    const double drift = 1 + 0.4 * ((i * 13 % 40) / 39.0 - 0.5);
+    a.push_back(1000 * drift * (1 + 0.002 * (i % 5)));
+    b.push_back(800 * drift * (1 + 0.002 * ((i + 2) % 5)));
+  }
+  const Speedup s = speedup_b_over_a(a, b);
+  EXPECT_EQ(s.pairs, 40);
+  EXPECT_NEAR(s.median, 1.25, 0.01);
+  EXPECT_LT(s.ci_low, s.median + 1e-12);
+  EXPECT_GT(s.ci_high, s.median - 1e-12);
+  EXPECT_GT(s.ci_low, 1.2);
+  EXPECT_LT(s.ci_high, 1.3);
+  EXPECT_LT(s.p_value, 1e-6);
+  // A against itself: the interval holds 1 and the test finds nothing.
+  const Speedup same = speedup_b_over_a(a, a);
+  EXPECT_DOUBLE_EQ(same.median, 1);
+  EXPECT_DOUBLE_EQ(same.p_value, 1);
+  const nlohmann::json j = s.to_json();
+  EXPECT_EQ(j["pairs"], 40);
+  EXPECT_DOUBLE_EQ(j["ci_low"].get<double>(), s.ci_low);
+}
+
+TEST(Ab, BothSetsAreRequired) {
+  EXPECT_THROW((AbSpec{"simd", ""}.check()), Error);
+  EXPECT_THROW((AbSpec{"", "simd"}.check()), Error);
+  EXPECT_NO_THROW((AbSpec{"simd", "simd,matmul=scalar"}.check()));
+  EXPECT_FALSE(AbSpec{}.enabled());
+}

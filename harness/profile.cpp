@@ -196,6 +196,74 @@ void print_layer_check(const std::vector<LayerComparison>& checks, const std::st
              checks.size());
 }
 
+// What the run record and the output files say about the run besides its steps.
+struct ProfileRun {
+  const std::string& run_id;
+  const std::string& model_path;
+  const KernelSet& kernels;
+  const nlohmann::json& identity;
+  const MachineLimits& limits;
+  const MachineRoofs& roofs;
+  const nlohmann::json& overhead;
+};
+
+// The llamascope.profile/1 record: the run as a whole.
+nlohmann::json run_record(const ProfileArgs& args, const ProfileRun& p, const Collector& out,
+                          const Step& prefill) {
+  const SampleStats coverage_stats = summarize(out.decode_coverage);
+  const uint64_t prefill_ns = static_cast<uint64_t>(prefill.end_ns - prefill.start_ns);
+  const uint64_t decode_wall_ns = out.decode_wall_ns;
+  return {{"schema", "llamascope.profile/1"},
+          {"run_id", p.run_id},
+          {"time", utc_now_iso8601()},
+          {"kernels", p.kernels.spec()},
+          {"backends", p.kernels.backend_names()},
+          {"backend_descriptions", p.kernels.descriptions()},
+          {"threads", args.kernels.threads},
+          {"n_prompt", args.n_prompt},
+          {"n_gen", args.n_gen},
+          {"prefill_ns", prefill_ns},
+          {"decode_ns", decode_wall_ns},
+          {"decode_tokens_per_second", decode_wall_ns ? args.n_gen / (decode_wall_ns * 1e-9) : 0.0},
+          {"decode_coverage", args.n_gen > 0 ? coverage_stats.to_json() : nlohmann::json(nullptr)},
+          {"prefill_coverage", out.prefill_coverage},
+          {"overhead", p.overhead},
+          {"machine", p.limits.to_json()},
+          {"roofs", p.roofs.to_json()},
+          {"model", p.identity},
+          {"environment", environment_json()},
+          {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
+                                shell_quote(p.model_path), shell_quote(p.kernels.spec()),
+                                args.kernels.threads, args.n_prompt, args.n_gen)}};
+}
+
+// --jsonl and --trace, each written whole or not at all.
+void write_profile_files(const ProfileArgs& args, const ProfileRun& p,
+                         const std::vector<nlohmann::json>& records, const nlohmann::json& trace) {
+  if (!args.jsonl.empty()) {
+    std::string text;
+    for (const nlohmann::json& r : records) text += r.dump() + "\n";
+    write_file_atomically(args.jsonl, text);
+  }
+  if (!args.trace.empty()) {
+    const nlohmann::json doc = {
+        {"traceEvents", trace},
+        {"displayTimeUnit", "ms"},
+        {"otherData", {{"run_id", p.run_id}, {"model", p.model_path}, {"kernels", p.kernels.spec()}}}};
+    write_file_atomically(args.trace, doc.dump() + "\n");
+  }
+}
+
+// --check-layers: the timed prefill's op outputs against the scalar reference's on the same prompt.
+std::vector<LayerComparison> check_prefill(const ProfileArgs& args, const Model& model,
+                                           const KernelSet& kernels, const std::vector<int32_t>& prompt,
+                                           const OutputRecorder& prefill_outputs) {
+  const LayerCheckOptions options{kernels.spec(), args.kernels.threads,
+                                  kv_type_from_flag(args.kernels.kv_type), true};
+  return compare_outputs(reference_outputs(model, prompt, options), prefill_outputs.outputs,
+                         layer_tolerance(default_golden_dir(), model.weight_type_summary()));
+}
+
 void profile(const ProfileArgs& args) {
   if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
   if (args.n_gen < 0) throw Error("-n must be >= 0");
@@ -219,17 +287,11 @@ void profile(const ProfileArgs& args) {
   // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
   forward.eval(prompt, 0, logits.data());
 
-  // --check-layers: this timed prefill's op outputs against the scalar reference's on the same prompt.
   OutputRecorder prefill_outputs(/*every_op=*/true);
   const std::vector<Step> steps =
       observed_steps(forward, prompt, args.n_gen, logits, args.check_layers ? &prefill_outputs : nullptr);
   std::vector<LayerComparison> layer_checks;
-  if (args.check_layers) {
-    const LayerCheckOptions options{kernels.spec(), args.kernels.threads,
-                                    kv_type_from_flag(args.kernels.kv_type), true};
-    layer_checks = compare_outputs(reference_outputs(*model, prompt, options), prefill_outputs.outputs,
-                                   layer_tolerance(default_golden_dir(), model->weight_type_summary()));
-  }
+  if (args.check_layers) layer_checks = check_prefill(args, *model, kernels, prompt, prefill_outputs);
 
   const nlohmann::json overhead =
       args.overhead_rounds > 0 && args.n_gen > 0
@@ -240,52 +302,12 @@ void profile(const ProfileArgs& args) {
   out.name_trace(identity["name"].get<std::string>(), kernels.spec(), args.kernels.threads);
   for (const Step& step : steps) out.add_step(step);
   std::vector<nlohmann::json>& records = out.records;
-  const std::vector<double>& decode_coverage = out.decode_coverage;
-  const double prefill_coverage = out.prefill_coverage;
-  const uint64_t decode_wall_ns = out.decode_wall_ns;
-
-  const SampleStats coverage_stats = summarize(decode_coverage);
-  const uint64_t prefill_ns = static_cast<uint64_t>(steps.front().end_ns - steps.front().start_ns);
-  nlohmann::json run = {
-      {"schema", "llamascope.profile/1"},
-      {"run_id", run_id},
-      {"time", utc_now_iso8601()},
-      {"kernels", kernels.spec()},
-      {"backends", kernels.backend_names()},
-      {"backend_descriptions", kernels.descriptions()},
-      {"threads", args.kernels.threads},
-      {"n_prompt", args.n_prompt},
-      {"n_gen", args.n_gen},
-      {"prefill_ns", prefill_ns},
-      {"decode_ns", decode_wall_ns},
-      {"decode_tokens_per_second", decode_wall_ns ? args.n_gen / (decode_wall_ns * 1e-9) : 0.0},
-      {"decode_coverage", args.n_gen > 0 ? coverage_stats.to_json() : nlohmann::json(nullptr)},
-      {"prefill_coverage", prefill_coverage},
-      {"overhead", overhead},
-      {"machine", limits.to_json()},
-      {"roofs", roofs.to_json()},
-      {"model", identity},
-      {"environment", environment_json()},
-      {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
-                            shell_quote(model_path), shell_quote(kernels.spec()), args.kernels.threads,
-                            args.n_prompt, args.n_gen)}};
+  const ProfileRun run_facts{run_id, model_path, kernels, identity, limits, roofs, overhead};
+  const nlohmann::json run = run_record(args, run_facts, out, steps.front());
   records.insert(records.begin(), run);
   for (const LayerComparison& check : layer_checks)
     records.push_back(layer_check_record(check, run_id, kernels.spec()));
-
-  if (!args.jsonl.empty()) {
-    std::string text;
-    for (const nlohmann::json& r : records) text += r.dump() + "\n";
-    write_file_atomically(args.jsonl, text);
-  }
-  if (!args.trace.empty()) {
-    const nlohmann::json doc = {
-        {"traceEvents", out.trace},
-        {"displayTimeUnit", "ms"},
-        {"otherData", {{"run_id", run_id}, {"model", model_path}, {"kernels", kernels.spec()}}}};
-    write_file_atomically(args.trace, doc.dump() + "\n");
-  }
-
+  write_profile_files(args, run_facts, records, out.trace);
   print_summary(run, out);
   if (args.check_layers) print_layer_check(layer_checks, kernels.spec());
 }

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,11 +14,9 @@
 #include "base/error.h"
 #include "harness/commands.h"
 #include "harness/common.h"
+#include "harness/model_inputs.h"
 
 namespace llamascope {
-
-// Shared with profile.cpp: where the bundled model lives.
-std::string bundled_model_path();
 
 namespace bench {
 
@@ -93,22 +90,6 @@ void bench(const BenchArgs& args) {
 
 }  // namespace
 }  // namespace bench
-
-std::string bundled_model_path() {
-  const std::string relative = "golden/models/stories260K-f32.gguf";
-  std::vector<std::filesystem::path> candidates = {std::filesystem::path(relative),
-                                                   std::filesystem::path(LLAMASCOPE_SOURCE_DIR) / relative};
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (std::filesystem::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
-         dir = dir.parent_path())
-      candidates.push_back(dir / relative);
-  for (const auto& candidate : candidates)
-    if (std::filesystem::exists(candidate, ec)) return candidate.lexically_normal().string();
-  throw Error("the bundled model " + relative + " was not found (looked in the current directory, " +
-              LLAMASCOPE_SOURCE_DIR + " and above the executable); give -m MODEL");
-}
 
 void register_bench_command(CLI::App& app) {
   auto args = std::make_shared<bench::BenchArgs>();

@@ -7,13 +7,14 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "engine/sampler.h"
 #include "harness/bench.h"
 #include "harness/commands.h"
 #include "harness/common.h"
+#include "harness/model_inputs.h"
 
 namespace llamascope::bench {
 
@@ -89,10 +90,6 @@ struct Sample {
   int tokens = 0;
 };
 
-int32_t greedy(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
 double ns_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
 }
@@ -118,28 +115,18 @@ bool run_test_once(Forward& forward, const BenchTest& test, const std::vector<in
     sample.tokens = test.n_prompt;
     return true;
   }
-  int32_t next = greedy(logits);
+  int32_t next = argmax(logits);
   sample.ttft_ns = ns_since(t0);
   const auto t_gen = Clock::now();
   for (int i = 0; i < n_gen; ++i) {
     if (interrupted()) return false;
     forward.eval({&next, 1}, pos++, logits.data());
-    next = greedy(logits);
+    next = argmax(logits);
   }
   sample.decode_ns = ns_since(t_gen);
   sample.timed_ns = test.n_prompt > 0 ? ns_since(t0) : sample.decode_ns;
   sample.tokens = test.n_prompt + n_gen;
   return true;
-}
-
-// The prompt: BOS, then tokens drawn uniformly from the vocabulary with a fixed seed (as llama-bench).
-std::vector<int32_t> bench_prompt(const ModelConfig& c, int32_t bos, int length) {
-  std::vector<int32_t> prompt(static_cast<size_t>(length));
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> pick(0, c.vocab_size - 1);
-  for (int32_t& t : prompt) t = pick(rng);
-  prompt[0] = std::min(bos, c.vocab_size - 1);
-  return prompt;
 }
 
 // Runs the whole matrix in order, keeping count of the position so a shard skips what is not its own.
@@ -182,7 +169,7 @@ class MatrixRun {
     const ModelConfig& c = model->config;
     const int32_t bos =
         model->tokenizer && model->tokenizer->vocab().bos >= 0 ? model->tokenizer->vocab().bos : 1;
-    const std::vector<int32_t> prompt = bench_prompt(c, bos, max_prompt_);
+    const std::vector<int32_t> prompt = random_prompt(*model, max_prompt_);
     std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 
     for (const std::string& kernel_spec : matrix_.kernel_sets) {

@@ -18,19 +18,19 @@
 #include "base/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "engine/sampler.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
 #include "harness/golden.h"
 #include "harness/layer_check.h"
 #include "harness/machine_roofs.h"
+#include "harness/model_inputs.h"
 #include "harness/profile_records.h"
 #include "harness/profile_table.h"
 #include "harness/records.h"
 
 namespace llamascope {
-
-std::string bundled_model_path();  // bench.cpp
 
 namespace {
 
@@ -62,33 +62,18 @@ class Recorder : public OpObserver {
   Clock::time_point origin_;
 };
 
-int32_t greedy(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-std::vector<int32_t> make_prompt(const Model& model, int n) {
-  const int vocab = model.config.vocab_size;
-  const int32_t bos = model.tokenizer && model.tokenizer->vocab().bos >= 0 ? model.tokenizer->vocab().bos : 1;
-  std::vector<int32_t> prompt(static_cast<size_t>(n));
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
-  for (int32_t& t : prompt) t = pick(rng);
-  if (!prompt.empty()) prompt[0] = std::min(bos, vocab - 1);
-  return prompt;
-}
-
 // Decode tokens/s with the observer attached or not: prefill (untimed), then n_gen timed single-token steps.
 double decode_tokens_per_second(Forward& forward, const std::vector<int32_t>& prompt, int n_gen,
                                 OpObserver* observer, std::vector<float>& logits) {
   forward.set_observer(nullptr);
   forward.eval(prompt, 0, logits.data());
   int64_t pos = static_cast<int64_t>(prompt.size());
-  int32_t next = greedy(logits);
+  int32_t next = argmax(logits);
   forward.set_observer(observer);
   const auto t0 = Clock::now();
   for (int i = 0; i < n_gen; ++i) {
     forward.eval({&next, 1}, pos++, logits.data());
-    next = greedy(logits);
+    next = argmax(logits);
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   forward.set_observer(nullptr);
@@ -145,7 +130,7 @@ std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& p
       forward.eval({&next, 1}, pos, logits.data());
     step.end_ns = since_origin();
     pos += step.tokens;
-    next = greedy(logits);
+    next = argmax(logits);
     step.ops = std::move(recorder.ops);
     steps.push_back(std::move(step));
   }
@@ -281,7 +266,7 @@ void profile(const ProfileArgs& args) {
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
   Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt,
                   kv_type_from_flag(args.kernels.kv_type));
-  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
+  const std::vector<int32_t> prompt = random_prompt(*model, args.n_prompt);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 
   // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.

@@ -1,8 +1,8 @@
+// The machine and build a record was made on, the time and run id it carries, and this process's memory.
 #include "harness/environment.h"
 
 #include <fmt/format.h>
 #include <gnu/libc-version.h>
-#include <immintrin.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -216,112 +216,6 @@ nlohmann::json gpu_json() {
 
 }  // namespace
 
-// ---- machine limits ----
-
-// Sums a buffer with `threads` threads, each reading its own contiguous share; returns bytes/s of the
-// fastest of `runs` passes (the first pass after allocation also faults the pages in, so it is dropped).
-double measure_read_bandwidth(size_t bytes, int threads, int runs) {
-  const size_t n = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[n]);
-  // Touch every page from the thread that will read it, so first-touch NUMA placement matches the reads.
-  auto for_each_share = [&](auto&& fn) {
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t)
-      workers.emplace_back([&, t] {
-        const size_t begin = n * t / threads, end = n * (t + 1) / threads;
-        fn(begin, end);
-      });
-    for (auto& w : workers) w.join();
-  };
-  for_each_share([&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) buffer[i] = i;
-  });
-  std::atomic<uint64_t> sink{0};
-  double best = 0;
-  for (int r = 0; r < runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for_each_share([&](size_t begin, size_t end) {
-      // Four independent sums keep the loop bound by memory, not by the add latency.
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      size_t i = begin;
-      for (; i + 4 <= end; i += 4)
-        s0 += buffer[i], s1 += buffer[i + 1], s2 += buffer[i + 2], s3 += buffer[i + 3];
-      for (; i < end; ++i) s0 += buffer[i];
-      sink += s0 + s1 + s2 + s3;
-    });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / s);
-  }
-  if (sink.load() == 42) std::fprintf(stderr, " ");  // keeps the sums observable
-  return best;
-}
-
-// FP32 FMA throughput of one thread: independent accumulator chains so the loop is throughput-bound.
-__attribute__((target("avx2,fma"))) double fma_flops_avx2(int64_t iterations) {
-  __m256 acc[10];
-  for (int i = 0; i < 10; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 10; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  __m256 sum = acc[0];
-  for (int i = 1; i < 10; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, sum);
-  if (out[0] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 10.0 * 8 * 2 / s;
-}
-
-__attribute__((target("avx512f"))) double fma_flops_avx512(int64_t iterations) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  __m512 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, sum);
-  if (out[0] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 12.0 * 16 * 2 / s;
-}
-
-double fma_flops_scalar(int64_t iterations) {
-  float acc[8];
-  for (int i = 0; i < 8; ++i) acc[i] = 0.001f * i;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 8; ++i) acc[i] = acc[i] * 0.999999f + 1e-7f;
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (acc[0] + acc[7] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 8.0 * 2 / s;
-}
-
-double measure_peak_flops(int threads) {
-  std::vector<double> per_thread(static_cast<size_t>(threads));
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&, t] {
-      double best = 0;
-      for (int r = 0; r < 3; ++r) {
-        if (__builtin_cpu_supports("avx512f"))
-          best = std::max(best, fma_flops_avx512(2'000'000));
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-          best = std::max(best, fma_flops_avx2(2'000'000));
-        else
-          best = std::max(best, fma_flops_scalar(4'000'000));
-      }
-      per_thread[static_cast<size_t>(t)] = best;
-    });
-  for (auto& w : workers) w.join();
-  double total = 0;
-  for (double f : per_thread) total += f;
-  return total;
-}
-
 namespace {
 
 uint64_t status_field_kib(const char* key) {
@@ -364,24 +258,6 @@ std::string new_run_id() {
   return fmt::format("{}-{:08x}", stamp, rd());
 }
 
-nlohmann::json read_json_cache(const std::string& path) {
-  try {
-    std::ifstream in(path);
-    if (in) {
-      nlohmann::json cache = nlohmann::json::parse(in);
-      if (cache.is_object()) return cache;
-    }
-  } catch (const std::exception&) {
-  }
-  return nlohmann::json::object();
-}
-
-std::string cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/llamascope";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/llamascope";
-  return {};
-}
-
 const nlohmann::json& environment_json() {
   static const nlohmann::json env = [] {
     nlohmann::json e;
@@ -414,70 +290,6 @@ const nlohmann::json& environment_json() {
     return e;
   }();
   return env;
-}
-
-nlohmann::json MachineLimits::to_json() const {
-  return {{"bandwidth_gbps", bandwidth_gbps},
-          {"bandwidth_source", bandwidth_source},
-          {"peak_gflops", peak_gflops},
-          {"peak_source", peak_source},
-          {"threads", threads}};
-}
-
-MachineLimits machine_limits(double given_bandwidth_gbps, double given_peak_gflops) {
-  MachineLimits limits;
-  limits.threads = logical_cpus();
-  const std::string key = fmt::format("{} x{}", cpu_model_name(), limits.threads);
-  const std::string dir = cache_dir();
-  const std::string cache_path = dir.empty() ? std::string() : dir + "/machine-limits.json";
-  nlohmann::json cache = cache_path.empty() ? nlohmann::json::object() : read_json_cache(cache_path);
-  const nlohmann::json cached =
-      cache.contains(key) && cache[key].is_object() ? cache[key] : nlohmann::json::object();
-  bool changed = false;
-
-  if (given_bandwidth_gbps > 0) {
-    limits.bandwidth_gbps = given_bandwidth_gbps;
-    limits.bandwidth_source = "given";
-  } else if (cached.contains("bandwidth_gbps") && cached["bandwidth_gbps"].is_number() &&
-             cached["bandwidth_gbps"].get<double>() > 0) {
-    limits.bandwidth_gbps = cached["bandwidth_gbps"].get<double>();
-    limits.bandwidth_source = "cache";
-  } else {
-    // 1 GiB, or an eighth of the machine's memory if that is less: far beyond any last-level cache.
-    const uint64_t memory =
-        static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    const size_t bytes =
-        static_cast<size_t>(std::min<uint64_t>(1ull << 30, std::max<uint64_t>(memory / 8, 64ull << 20)));
-    limits.bandwidth_gbps = measure_read_bandwidth(bytes, limits.threads, 4) / 1e9;
-    limits.bandwidth_source = "measured";
-    changed = true;
-  }
-  if (given_peak_gflops > 0) {
-    limits.peak_gflops = given_peak_gflops;
-    limits.peak_source = "given";
-  } else if (cached.contains("peak_gflops") && cached["peak_gflops"].is_number() &&
-             cached["peak_gflops"].get<double>() > 0) {
-    limits.peak_gflops = cached["peak_gflops"].get<double>();
-    limits.peak_source = "cache";
-  } else {
-    limits.peak_gflops = measure_peak_flops(limits.threads) / 1e9;
-    limits.peak_source = "measured";
-    changed = true;
-  }
-  if (changed && !cache_path.empty()) {
-    nlohmann::json entry = cached;
-    if (limits.bandwidth_source == "measured") entry["bandwidth_gbps"] = limits.bandwidth_gbps;
-    if (limits.peak_source == "measured") entry["peak_gflops"] = limits.peak_gflops;
-    entry["measured_at"] = utc_now_iso8601();
-    cache[key] = entry;
-    try {
-      std::filesystem::create_directories(dir);
-      write_file_atomically(cache_path, cache.dump(2) + "\n");
-    } catch (const std::exception&) {
-      // An unwritable cache only costs a measurement next time.
-    }
-  }
-  return limits;
 }
 
 bool reset_peak_rss() {

@@ -104,6 +104,62 @@ nlohmann::json file_identity(const std::string& path) {
   return {{"path", path}, {"sha256", file_sha256(path)}};
 }
 
+// --ref: the stored reference, checked against the model (and against -f when it is given too).
+KldReference read_checked_reference(const KldArgs& args, const Model& model, int64_t n_vocab) {
+  KldReference ref = read_kld_reference(args.ref);
+  if (int64_t{ref.n_vocab} != n_vocab)
+    throw Error(
+        fmt::format("{}: made with a {}-token vocabulary, --model has {}", args.ref, ref.n_vocab, n_vocab));
+  if (int64_t{ref.ctx} > model.config.context_length)
+    throw Error("--ref: its chunks exceed the model's context");
+  if (!args.text.empty()) {  // the reference holds its tokens; a text given too must give the same ones
+    if (!model.tokenizer) throw Error(args.model + ": has no tokenizer to read -f with");
+    uint32_t n_chunks = 0;
+    const std::vector<int32_t> tokens =
+        chunk_tokens(*model.tokenizer, read_text(args.text), static_cast<int>(ref.ctx), 0, n_chunks);
+    if (n_chunks < ref.n_chunks || !std::equal(ref.tokens.begin(), ref.tokens.end(), tokens.begin()))
+      throw Error(args.text + ": does not tokenize to the tokens " + args.ref + " was made from");
+  }
+  return ref;
+}
+
+// --base: a new reference's settings and tokens (-f as the base model tokenizes it); its positions come
+// from the base model's logits as the chunks run.
+KldReference new_reference(const KldArgs& args, const Model& base, const Model& model, int64_t n_vocab) {
+  KldReference ref;
+  check_same_vocabulary(base, model);
+  if (!base.tokenizer) throw Error(args.base + ": has no tokenizer");
+  if (args.ctx > base.config.context_length || args.ctx > model.config.context_length)
+    throw Error(fmt::format("--ctx {} exceeds a model's context length", args.ctx));
+  ref.n_vocab = static_cast<uint32_t>(n_vocab);
+  ref.ctx = static_cast<uint32_t>(args.ctx);
+  ref.first = ref.ctx / 2;
+  ref.min_k = static_cast<uint32_t>(args.top_k);
+  ref.tail_mass = args.tail_mass;
+  ref.base_sha256 = file_sha256(args.base);
+  ref.tokens = chunk_tokens(*base.tokenizer, read_text(args.text), args.ctx, args.max_chunks, ref.n_chunks);
+  return ref;
+}
+
+// The llamascope.kld/1 record.
+nlohmann::json kld_record(const KldArgs& args, const KernelSet& kernels, const KldReference& ref,
+                          bool from_base, const nlohmann::json& summary) {
+  nlohmann::json record = {{"schema", "llamascope.kld/1"},    {"run_id", new_run_id()},
+                           {"time", utc_now_iso8601()},       {"model", file_identity(args.model)},
+                           {"kernels", kernels.spec()},       {"kv_type", args.kernels.kv_type},
+                           {"threads", args.kernels.threads}, {"ctx", ref.ctx},
+                           {"chunks", ref.n_chunks},          {"environment", environment_json()}};
+  if (from_base) {
+    record["base"] = {{"path", args.base}, {"sha256", ref.base_sha256}};
+    record["text"] = file_identity(args.text);
+  } else {
+    record["base"] = {{"sha256", ref.base_sha256}};
+    record["reference"] = file_identity(args.ref);
+  }
+  record.update(summary);
+  return record;
+}
+
 void golden_kld(const KldArgs& args) {
   if (args.base.empty() == args.ref.empty()) throw Error("golden kld: give exactly one of --base and --ref");
   if (!args.save_ref.empty() && args.base.empty()) throw Error("--save-ref needs --base");
@@ -117,35 +173,11 @@ void golden_kld(const KldArgs& args) {
   KldReference ref;
   std::unique_ptr<Model> base;
   if (!args.ref.empty()) {
-    ref = read_kld_reference(args.ref);
-    if (int64_t{ref.n_vocab} != n_vocab)
-      throw Error(
-          fmt::format("{}: made with a {}-token vocabulary, --model has {}", args.ref, ref.n_vocab, n_vocab));
-    if (int64_t{ref.ctx} > model->config.context_length)
-      throw Error("--ref: its chunks exceed the model's context");
-    if (!args.text.empty()) {  // the reference holds its tokens; a text given too must give the same ones
-      if (!model->tokenizer) throw Error(args.model + ": has no tokenizer to read -f with");
-      uint32_t n_chunks = 0;
-      const std::vector<int32_t> tokens =
-          chunk_tokens(*model->tokenizer, read_text(args.text), static_cast<int>(ref.ctx), 0, n_chunks);
-      if (n_chunks < ref.n_chunks || !std::equal(ref.tokens.begin(), ref.tokens.end(), tokens.begin()))
-        throw Error(args.text + ": does not tokenize to the tokens " + args.ref + " was made from");
-    }
+    ref = read_checked_reference(args, *model, n_vocab);
   } else {
     if (args.text.empty()) throw Error("golden kld: -f TEXT is required with --base");
     base = load_model(args.base);
-    check_same_vocabulary(*base, *model);
-    if (!base->tokenizer) throw Error(args.base + ": has no tokenizer");
-    if (args.ctx > base->config.context_length || args.ctx > model->config.context_length)
-      throw Error(fmt::format("--ctx {} exceeds a model's context length", args.ctx));
-    ref.n_vocab = static_cast<uint32_t>(n_vocab);
-    ref.ctx = static_cast<uint32_t>(args.ctx);
-    ref.first = ref.ctx / 2;
-    ref.min_k = static_cast<uint32_t>(args.top_k);
-    ref.tail_mass = args.tail_mass;
-    ref.base_sha256 = file_sha256(args.base);
-    ref.tokens =
-        chunk_tokens(*base->tokenizer, read_text(args.text), args.ctx, args.max_chunks, ref.n_chunks);
+    ref = new_reference(args, *base, *model, n_vocab);
   }
 
   std::unique_ptr<Forward> base_forward;
@@ -177,19 +209,7 @@ void golden_kld(const KldArgs& args) {
   const nlohmann::json summary = stats.summary();
   print_summary(summary);
 
-  nlohmann::json record = {{"schema", "llamascope.kld/1"},    {"run_id", new_run_id()},
-                           {"time", utc_now_iso8601()},       {"model", file_identity(args.model)},
-                           {"kernels", kernels.spec()},       {"kv_type", args.kernels.kv_type},
-                           {"threads", args.kernels.threads}, {"ctx", ref.ctx},
-                           {"chunks", ref.n_chunks},          {"environment", environment_json()}};
-  if (base) {
-    record["base"] = {{"path", args.base}, {"sha256", ref.base_sha256}};
-    record["text"] = file_identity(args.text);
-  } else {
-    record["base"] = {{"sha256", ref.base_sha256}};
-    record["reference"] = file_identity(args.ref);
-  }
-  record.update(summary);
+  const nlohmann::json record = kld_record(args, kernels, ref, base != nullptr, summary);
   if (!args.save_ref.empty()) {
     write_kld_reference(args.save_ref, ref);
     fmt::print("reference: {} ({} positions, {:.1f} entries per position on average)\n", args.save_ref,

@@ -128,6 +128,34 @@ void golden_record(const RecordArgs& args) {
              dir.string());
 }
 
+// The logits' divergence from the recorded top-k reference (logits.ref), position by position.
+nlohmann::json kld_from_reference(const fs::path& dir, const std::vector<float>& logits,
+                                  const std::vector<int32_t>& tokens, int64_t vocab) {
+  const KldReference ref = read_kld_reference((dir / "logits.ref").string());
+  DivergenceStats kld;
+  for (size_t p = 0; p < ref.positions(); ++p) {
+    const size_t i = ref.first + p;
+    kld.add(divergence_top(ref.position(p), std::span<const float>(logits).subspan(i * vocab, vocab),
+                           tokens[i + 1]));
+  }
+  return kld.summary();
+}
+
+// The layer states the reference recorded (layers.f32, laid out as reference.json's "layers" says).
+std::vector<CapturedOutput> recorded_layers(const fs::path& dir, const nlohmann::json& m) {
+  std::vector<CapturedOutput> recorded;
+  size_t total = 0;
+  for (const auto& e : m.at("layers"))
+    total = std::max(total, e.at("offset").get<size_t>() + e.at("count").get<size_t>());
+  const std::vector<float> layer_values = read_floats(dir / "layers.f32", total);
+  for (const auto& e : m.at("layers")) {
+    const size_t at = e.at("offset").get<size_t>(), count = e.at("count").get<size_t>();
+    recorded.push_back({e.at("op").get<std::string>(), e.at("layer").get<int>(),
+                        std::vector<float>(layer_values.begin() + at, layer_values.begin() + at + count)});
+  }
+  return recorded;
+}
+
 void golden_check(const CheckArgs& args) {
   const fs::path dir(args.dir);
   nlohmann::json m;
@@ -158,25 +186,9 @@ void golden_check(const CheckArgs& args) {
     const LogitsComparison lc = compare_logits(expected, logits, vocab, tol.tie_margin);
     const bool logits_ok = lc.finite && lc.nmse <= tol.nmse && lc.top1 >= tol.top1;
 
-    const KldReference ref = read_kld_reference((dir / "logits.ref").string());
-    DivergenceStats kld;
-    for (size_t p = 0; p < ref.positions(); ++p) {
-      const size_t i = ref.first + p;
-      kld.add(divergence_top(ref.position(p), std::span<const float>(logits).subspan(i * vocab, vocab),
-                             tokens[i + 1]));
-    }
-    const nlohmann::json kld_summary = kld.summary();
+    const nlohmann::json kld_summary = kld_from_reference(dir, logits, tokens, vocab);
 
-    std::vector<CapturedOutput> recorded;
-    size_t total = 0;
-    for (const auto& e : m.at("layers"))
-      total = std::max(total, e.at("offset").get<size_t>() + e.at("count").get<size_t>());
-    const std::vector<float> layer_values = read_floats(dir / "layers.f32", total);
-    for (const auto& e : m.at("layers")) {
-      const size_t at = e.at("offset").get<size_t>(), count = e.at("count").get<size_t>();
-      recorded.push_back({e.at("op").get<std::string>(), e.at("layer").get<int>(),
-                          std::vector<float>(layer_values.begin() + at, layer_values.begin() + at + count)});
-    }
+    const std::vector<CapturedOutput> recorded = recorded_layers(dir, m);
     const LayerCheckOptions options{args.kernels.kernels, args.kernels.threads, kv, false};
     const std::vector<LayerComparison> layers =
         compare_outputs(recorded, run_outputs(*model, tokens, options),

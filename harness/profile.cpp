@@ -18,19 +18,19 @@
 #include "base/error.h"
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "engine/sampler.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
 #include "harness/golden.h"
 #include "harness/layer_check.h"
 #include "harness/machine_roofs.h"
+#include "harness/model_inputs.h"
 #include "harness/profile_records.h"
 #include "harness/profile_table.h"
 #include "harness/records.h"
 
 namespace llamascope {
-
-std::string bundled_model_path();  // bench.cpp
 
 namespace {
 
@@ -62,33 +62,18 @@ class Recorder : public OpObserver {
   Clock::time_point origin_;
 };
 
-int32_t greedy(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-std::vector<int32_t> make_prompt(const Model& model, int n) {
-  const int vocab = model.config.vocab_size;
-  const int32_t bos = model.tokenizer && model.tokenizer->vocab().bos >= 0 ? model.tokenizer->vocab().bos : 1;
-  std::vector<int32_t> prompt(static_cast<size_t>(n));
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
-  for (int32_t& t : prompt) t = pick(rng);
-  if (!prompt.empty()) prompt[0] = std::min(bos, vocab - 1);
-  return prompt;
-}
-
 // Decode tokens/s with the observer attached or not: prefill (untimed), then n_gen timed single-token steps.
 double decode_tokens_per_second(Forward& forward, const std::vector<int32_t>& prompt, int n_gen,
                                 OpObserver* observer, std::vector<float>& logits) {
   forward.set_observer(nullptr);
   forward.eval(prompt, 0, logits.data());
   int64_t pos = static_cast<int64_t>(prompt.size());
-  int32_t next = greedy(logits);
+  int32_t next = argmax(logits);
   forward.set_observer(observer);
   const auto t0 = Clock::now();
   for (int i = 0; i < n_gen; ++i) {
     forward.eval({&next, 1}, pos++, logits.data());
-    next = greedy(logits);
+    next = argmax(logits);
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   forward.set_observer(nullptr);
@@ -145,7 +130,7 @@ std::vector<Step> observed_steps(Forward& forward, const std::vector<int32_t>& p
       forward.eval({&next, 1}, pos, logits.data());
     step.end_ns = since_origin();
     pos += step.tokens;
-    next = greedy(logits);
+    next = argmax(logits);
     step.ops = std::move(recorder.ops);
     steps.push_back(std::move(step));
   }
@@ -196,6 +181,74 @@ void print_layer_check(const std::vector<LayerComparison>& checks, const std::st
              checks.size());
 }
 
+// What the run record and the output files say about the run besides its steps.
+struct ProfileRun {
+  const std::string& run_id;
+  const std::string& model_path;
+  const KernelSet& kernels;
+  const nlohmann::json& identity;
+  const MachineLimits& limits;
+  const MachineRoofs& roofs;
+  const nlohmann::json& overhead;
+};
+
+// The llamascope.profile/1 record: the run as a whole.
+nlohmann::json run_record(const ProfileArgs& args, const ProfileRun& p, const Collector& out,
+                          const Step& prefill) {
+  const SampleStats coverage_stats = summarize(out.decode_coverage);
+  const uint64_t prefill_ns = static_cast<uint64_t>(prefill.end_ns - prefill.start_ns);
+  const uint64_t decode_wall_ns = out.decode_wall_ns;
+  return {{"schema", "llamascope.profile/1"},
+          {"run_id", p.run_id},
+          {"time", utc_now_iso8601()},
+          {"kernels", p.kernels.spec()},
+          {"backends", p.kernels.backend_names()},
+          {"backend_descriptions", p.kernels.descriptions()},
+          {"threads", args.kernels.threads},
+          {"n_prompt", args.n_prompt},
+          {"n_gen", args.n_gen},
+          {"prefill_ns", prefill_ns},
+          {"decode_ns", decode_wall_ns},
+          {"decode_tokens_per_second", decode_wall_ns ? args.n_gen / (decode_wall_ns * 1e-9) : 0.0},
+          {"decode_coverage", args.n_gen > 0 ? coverage_stats.to_json() : nlohmann::json(nullptr)},
+          {"prefill_coverage", out.prefill_coverage},
+          {"overhead", p.overhead},
+          {"machine", p.limits.to_json()},
+          {"roofs", p.roofs.to_json()},
+          {"model", p.identity},
+          {"environment", environment_json()},
+          {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
+                                shell_quote(p.model_path), shell_quote(p.kernels.spec()),
+                                args.kernels.threads, args.n_prompt, args.n_gen)}};
+}
+
+// --jsonl and --trace, each written whole or not at all.
+void write_profile_files(const ProfileArgs& args, const ProfileRun& p,
+                         const std::vector<nlohmann::json>& records, const nlohmann::json& trace) {
+  if (!args.jsonl.empty()) {
+    std::string text;
+    for (const nlohmann::json& r : records) text += r.dump() + "\n";
+    write_file_atomically(args.jsonl, text);
+  }
+  if (!args.trace.empty()) {
+    const nlohmann::json doc = {
+        {"traceEvents", trace},
+        {"displayTimeUnit", "ms"},
+        {"otherData", {{"run_id", p.run_id}, {"model", p.model_path}, {"kernels", p.kernels.spec()}}}};
+    write_file_atomically(args.trace, doc.dump() + "\n");
+  }
+}
+
+// --check-layers: the timed prefill's op outputs against the scalar reference's on the same prompt.
+std::vector<LayerComparison> check_prefill(const ProfileArgs& args, const Model& model,
+                                           const KernelSet& kernels, const std::vector<int32_t>& prompt,
+                                           const OutputRecorder& prefill_outputs) {
+  const LayerCheckOptions options{kernels.spec(), args.kernels.threads,
+                                  kv_type_from_flag(args.kernels.kv_type), true};
+  return compare_outputs(reference_outputs(model, prompt, options), prefill_outputs.outputs,
+                         layer_tolerance(default_golden_dir(), model.weight_type_summary()));
+}
+
 void profile(const ProfileArgs& args) {
   if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
   if (args.n_gen < 0) throw Error("-n must be >= 0");
@@ -213,23 +266,17 @@ void profile(const ProfileArgs& args) {
   KernelSet kernels(args.kernels.kernels, BackendOptions{args.kernels.threads});
   Forward forward(*model, kernels, args.n_prompt + args.n_gen, args.n_prompt,
                   kv_type_from_flag(args.kernels.kv_type));
-  const std::vector<int32_t> prompt = make_prompt(*model, args.n_prompt);
+  const std::vector<int32_t> prompt = random_prompt(*model, args.n_prompt);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 
   // Warm-up (untimed, unobserved): faults the weights in and lets backends settle.
   forward.eval(prompt, 0, logits.data());
 
-  // --check-layers: this timed prefill's op outputs against the scalar reference's on the same prompt.
   OutputRecorder prefill_outputs(/*every_op=*/true);
   const std::vector<Step> steps =
       observed_steps(forward, prompt, args.n_gen, logits, args.check_layers ? &prefill_outputs : nullptr);
   std::vector<LayerComparison> layer_checks;
-  if (args.check_layers) {
-    const LayerCheckOptions options{kernels.spec(), args.kernels.threads,
-                                    kv_type_from_flag(args.kernels.kv_type), true};
-    layer_checks = compare_outputs(reference_outputs(*model, prompt, options), prefill_outputs.outputs,
-                                   layer_tolerance(default_golden_dir(), model->weight_type_summary()));
-  }
+  if (args.check_layers) layer_checks = check_prefill(args, *model, kernels, prompt, prefill_outputs);
 
   const nlohmann::json overhead =
       args.overhead_rounds > 0 && args.n_gen > 0
@@ -240,52 +287,12 @@ void profile(const ProfileArgs& args) {
   out.name_trace(identity["name"].get<std::string>(), kernels.spec(), args.kernels.threads);
   for (const Step& step : steps) out.add_step(step);
   std::vector<nlohmann::json>& records = out.records;
-  const std::vector<double>& decode_coverage = out.decode_coverage;
-  const double prefill_coverage = out.prefill_coverage;
-  const uint64_t decode_wall_ns = out.decode_wall_ns;
-
-  const SampleStats coverage_stats = summarize(decode_coverage);
-  const uint64_t prefill_ns = static_cast<uint64_t>(steps.front().end_ns - steps.front().start_ns);
-  nlohmann::json run = {
-      {"schema", "llamascope.profile/1"},
-      {"run_id", run_id},
-      {"time", utc_now_iso8601()},
-      {"kernels", kernels.spec()},
-      {"backends", kernels.backend_names()},
-      {"backend_descriptions", kernels.descriptions()},
-      {"threads", args.kernels.threads},
-      {"n_prompt", args.n_prompt},
-      {"n_gen", args.n_gen},
-      {"prefill_ns", prefill_ns},
-      {"decode_ns", decode_wall_ns},
-      {"decode_tokens_per_second", decode_wall_ns ? args.n_gen / (decode_wall_ns * 1e-9) : 0.0},
-      {"decode_coverage", args.n_gen > 0 ? coverage_stats.to_json() : nlohmann::json(nullptr)},
-      {"prefill_coverage", prefill_coverage},
-      {"overhead", overhead},
-      {"machine", limits.to_json()},
-      {"roofs", roofs.to_json()},
-      {"model", identity},
-      {"environment", environment_json()},
-      {"repro", fmt::format("{} profile -m {} -k {} -t {} -p {} -n {}", shell_quote(program_path()),
-                            shell_quote(model_path), shell_quote(kernels.spec()), args.kernels.threads,
-                            args.n_prompt, args.n_gen)}};
+  const ProfileRun run_facts{run_id, model_path, kernels, identity, limits, roofs, overhead};
+  const nlohmann::json run = run_record(args, run_facts, out, steps.front());
   records.insert(records.begin(), run);
   for (const LayerComparison& check : layer_checks)
     records.push_back(layer_check_record(check, run_id, kernels.spec()));
-
-  if (!args.jsonl.empty()) {
-    std::string text;
-    for (const nlohmann::json& r : records) text += r.dump() + "\n";
-    write_file_atomically(args.jsonl, text);
-  }
-  if (!args.trace.empty()) {
-    const nlohmann::json doc = {
-        {"traceEvents", out.trace},
-        {"displayTimeUnit", "ms"},
-        {"otherData", {{"run_id", run_id}, {"model", model_path}, {"kernels", kernels.spec()}}}};
-    write_file_atomically(args.trace, doc.dump() + "\n");
-  }
-
+  write_profile_files(args, run_facts, records, out.trace);
   print_summary(run, out);
   if (args.check_layers) print_layer_check(layer_checks, kernels.spec());
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -36,19 +37,15 @@ void to_float(TensorType type, const void* src, float* dst, int64_t n) {
     dequantize_row(type, src, dst, n);
 }
 
-void run_quantize(const QuantizeArgs& args) {
-  const QuantTarget target = parse_quant_target(args.type);
-  auto in = GgufFile::open(args.input);
-  for (const GgufTensorInfo& t : in->tensors())
-    if (!is_float_type(t.type))
-      throw Error(fmt::format("{}: tensor {} is {}; quantize needs an F32, F16 or BF16 source", args.input,
-                              t.name, type_name(t.type)));
-  const std::string arch = in->get_string("general.architecture").value_or("llama");
-  const int n_layers = static_cast<int>(in->get_int(arch + ".block_count").value_or(0));
+// The type each tensor is written in: the target's choice, or a fallback where rows do not fit its blocks.
+std::vector<TensorType> output_types(const QuantizeArgs& args, const QuantTarget& target,
+                                     const GgufFile& in) {
+  const std::string arch = in.get_string("general.architecture").value_or("llama");
+  const int n_layers = static_cast<int>(in.get_int(arch + ".block_count").value_or(0));
 
-  const bool has_output = in->find_tensor("output.weight") != nullptr;
+  const bool has_output = in.find_tensor("output.weight") != nullptr;
   std::vector<TensorType> out_types;
-  for (const GgufTensorInfo& t : in->tensors()) {
+  for (const GgufTensorInfo& t : in.tensors()) {
     TensorType type = choose_tensor_type(target, t.name, t.shape.size(), n_layers, has_output);
     const int64_t row = t.shape.empty() ? 1 : t.shape[0];
     if (row <= 0) throw Error(fmt::format("{}: tensor {} has an empty row", args.input, t.name));
@@ -63,6 +60,58 @@ void run_quantize(const QuantizeArgs& args) {
     }
     out_types.push_back(type);
   }
+  return out_types;
+}
+
+// Writes tensor `t` converted to `type`, in chunks; returns the squared error of the round trip and the
+// squared sum of the source (the NMSE's numerator and denominator).
+std::pair<double, double> quantize_tensor(const GgufTensorInfo& t, TensorType type, ThreadPool& pool,
+                                          GgufWriter& writer) {
+  const int64_t row = t.shape.empty() ? 1 : t.shape[0];
+  const int64_t rows = t.elements() / row;
+  const size_t in_row_bytes = row_bytes(t.type, row);
+  const size_t out_row_bytes = row_bytes(type, row);
+  // Chunks of about 16M floats bound memory for any tensor size.
+  const int64_t chunk_rows = std::max<int64_t>(1, (int64_t{1} << 24) / row);
+  std::vector<uint8_t> out(static_cast<size_t>(std::min(chunk_rows, rows)) * out_row_bytes);
+  double err = 0, energy = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
+    const int64_t nr = std::min(chunk_rows, rows - r0);
+    // Per-row sums, added in row order below: the printed NMSE does not depend on the scheduling.
+    std::vector<double> row_err(static_cast<size_t>(nr), 0), row_energy(static_cast<size_t>(nr), 0);
+    pool.run(nr, [&](int64_t r) {
+      thread_local std::vector<float> scratch;
+      scratch.resize(2 * static_cast<size_t>(row));
+      float* src = scratch.data();
+      float* back = src + row;
+      const auto* in_row = static_cast<const uint8_t*>(t.data) + static_cast<size_t>(r0 + r) * in_row_bytes;
+      to_float(t.type, in_row, src, row);
+      uint8_t* dst = out.data() + static_cast<size_t>(r) * out_row_bytes;
+      if (type == TensorType::F32)
+        std::memcpy(dst, src, out_row_bytes);
+      else
+        quantize_row(type, src, dst, row);
+      to_float(type, dst, back, row);
+      for (int64_t k = 0; k < row; ++k) {
+        const double d = static_cast<double>(back[k]) - src[k];
+        row_err[r] += d * d;
+        row_energy[r] += static_cast<double>(src[k]) * src[k];
+      }
+    });
+    for (int64_t r = 0; r < nr; ++r) err += row_err[r], energy += row_energy[r];
+    writer.write_tensor_data(out.data(), static_cast<uint64_t>(nr) * out_row_bytes);
+  }
+  return {err, energy};
+}
+
+void run_quantize(const QuantizeArgs& args) {
+  const QuantTarget target = parse_quant_target(args.type);
+  auto in = GgufFile::open(args.input);
+  for (const GgufTensorInfo& t : in->tensors())
+    if (!is_float_type(t.type))
+      throw Error(fmt::format("{}: tensor {} is {}; quantize needs an F32, F16 or BF16 source", args.input,
+                              t.name, type_name(t.type)));
+  const std::vector<TensorType> out_types = output_types(args, target, *in);
 
   GgufWriter writer(args.output, in->alignment());
   for (const GgufKeyValue& kv : in->metadata())
@@ -79,40 +128,7 @@ void run_quantize(const QuantizeArgs& args) {
   for (size_t ti = 0; ti < in->tensors().size(); ++ti) {
     const GgufTensorInfo& t = in->tensors()[ti];
     const TensorType type = out_types[ti];
-    const int64_t row = t.shape.empty() ? 1 : t.shape[0];
-    const int64_t rows = t.elements() / row;
-    const size_t in_row_bytes = row_bytes(t.type, row);
-    const size_t out_row_bytes = row_bytes(type, row);
-    // Chunks of about 16M floats bound memory for any tensor size.
-    const int64_t chunk_rows = std::max<int64_t>(1, (int64_t{1} << 24) / row);
-    std::vector<uint8_t> out(static_cast<size_t>(std::min(chunk_rows, rows)) * out_row_bytes);
-    double err = 0, energy = 0;
-    for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
-      const int64_t nr = std::min(chunk_rows, rows - r0);
-      // Per-row sums, added in row order below: the printed NMSE does not depend on the scheduling.
-      std::vector<double> row_err(static_cast<size_t>(nr), 0), row_energy(static_cast<size_t>(nr), 0);
-      pool.run(nr, [&](int64_t r) {
-        thread_local std::vector<float> scratch;
-        scratch.resize(2 * static_cast<size_t>(row));
-        float* src = scratch.data();
-        float* back = src + row;
-        const auto* in_row = static_cast<const uint8_t*>(t.data) + static_cast<size_t>(r0 + r) * in_row_bytes;
-        to_float(t.type, in_row, src, row);
-        uint8_t* dst = out.data() + static_cast<size_t>(r) * out_row_bytes;
-        if (type == TensorType::F32)
-          std::memcpy(dst, src, out_row_bytes);
-        else
-          quantize_row(type, src, dst, row);
-        to_float(type, dst, back, row);
-        for (int64_t k = 0; k < row; ++k) {
-          const double d = static_cast<double>(back[k]) - src[k];
-          row_err[r] += d * d;
-          row_energy[r] += static_cast<double>(src[k]) * src[k];
-        }
-      });
-      for (int64_t r = 0; r < nr; ++r) err += row_err[r], energy += row_energy[r];
-      writer.write_tensor_data(out.data(), static_cast<uint64_t>(nr) * out_row_bytes);
-    }
+    const auto [err, energy] = quantize_tensor(t, type, pool, writer);
     const double nmse = energy > 0 ? err / energy : 0;
     fmt::print("{:<28} {:>6} {:>6} {:>12.4e}\n", t.name, type_name(t.type), type_name(type), nmse);
     if (t.shape.size() >= 2) pooled_err += err, pooled_energy += energy;

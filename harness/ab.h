@@ -2,7 +2,7 @@
 // the one loaded model in the same process, taking turns step by step, so whatever state a process is in
 // (the bimodal decode speed of these machines, the memory it landed on, the frequency) is shared by both
 // and cancels in the per-step ratios. The speed-up of B over A is the median of those ratios with a
-// percentile-bootstrap 95% interval (docs/ab.md).
+// distribution-free 95% interval (docs/ab.md).
 #pragma once
 
 #include <functional>
@@ -31,11 +31,12 @@ struct PairTimes {
 PairTimes time_pair(int turn, KernelSet& a, KernelSet& b, const std::function<void(int side)>& run);
 
 // Speed-up of B over A from paired times: median over pairs of a_ns / b_ns (above 1: B is faster), with
-// a 95% percentile-bootstrap interval over the pairs and the two-sided Wilcoxon signed-rank p-value.
+// a distribution-free interval of that median (order statistics; ci_level its coverage: 95% or more from
+// 6 pairs on, less below) and the two-sided Wilcoxon signed-rank p-value.
 struct Speedup {
-  double median = 0, ci_low = 0, ci_high = 0, p_value = 1;
+  double median = 0, ci_low = 0, ci_high = 0, ci_level = 0, p_value = 1;
   int pairs = 0;
-  nlohmann::json to_json() const;  // {"median", "ci_low", "ci_high", "p_value", "pairs", "of"}
+  nlohmann::json to_json() const;  // {"median", "ci_low", "ci_high", "ci_level", "p_value", "pairs", "of"}
   std::string text() const;        // "1.23x (1.20x .. 1.26x, 64 pairs)"
 };
 Speedup speedup_b_over_a(const std::vector<double>& a_ns, const std::vector<double>& b_ns);

@@ -55,7 +55,15 @@ Matrix matrix_from(const BenchArgs& args) {
   m.tests = expand_tests(args);
   m.models = args.models;
   if (m.models.empty()) m.models.push_back(bundled_model_path());
-  m.kernel_sets = KernelSet::split_list(args.kernels.empty() ? default_kernel_set() : args.kernels);
+  if (args.ab.enabled()) {  // one A/B: its two sets, whole (a set given to --ab may contain commas)
+    args.ab.check();
+    if (!args.kernels.empty()) throw Error("--ab A --vs B names both kernel sets: leave out -k");
+    if (!args.shard.empty()) throw Error("--ab runs both sets in one process: it cannot be sharded");
+    if (args.repetitions < 2) throw Error("--ab needs -r 2 or more: the sets are prepared in both orders");
+    m.kernel_sets = {args.ab.a, args.ab.b};
+  } else {
+    m.kernel_sets = KernelSet::split_list(args.kernels.empty() ? default_kernel_set() : args.kernels);
+  }
   m.threads = args.threads;
   if (m.threads.empty()) {  // one thread and all of them: the scaling is half of what a bench is for
     m.threads.push_back(1);
@@ -65,7 +73,7 @@ Matrix matrix_from(const BenchArgs& args) {
     if (t < 1 || t > 1024) throw Error(fmt::format("-t {}: thread counts must be 1..1024", t));
   for (const std::string& k : m.kernel_sets)
     if (k.empty()) throw Error("-k: empty kernel set in '" + args.kernels + "'");
-  m.shard = bench_shard_from(args.shard);
+  if (!args.ab.enabled()) m.shard = bench_shard_from(args.shard);  // an A/B runs whole
   return m;
 }
 
@@ -125,6 +133,10 @@ void register_bench_command(CLI::App& app) {
                   "JOB_COMPLETIONS or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");
   cmd->add_flag("--list", args->list, "print the matrix rows (this shard's) without running them");
   add_kv_type_flag(*cmd, args->kv_type);
+  cmd->add_option("--ab", args->ab.a,
+                  "A/B in one process: kernel set A (one set; commas belong to it), compared with --vs");
+  cmd->add_option("--vs", args->ab.b,
+                  "A/B: kernel set B; each test steps A and B in turns and records B's speed-up over A");
   cmd->callback([args] { bench::bench(*args); });
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "harness/ab.h"
 #include "harness/bench_shard.h"
 #include "harness/environment.h"
 #include "harness/records.h"
@@ -35,6 +37,7 @@ struct BenchArgs {
   std::string shard;  // I/N (bench_shard.h)
   bool list = false;  // print this shard's rows of the matrix and run nothing
   std::string kv_type = "f32";
+  AbSpec ab;  // --ab A --vs B: the two sets in one process, step by step, with B's speed-up over A
 };
 
 // One test of the matrix: n_prompt tokens in one batch, then n_gen generated one at a time.
@@ -63,6 +66,17 @@ struct Matrix {
   int rows_in_shard() const;
 };
 
+// One repetition of a test.
+struct Sample {
+  double timed_ns = 0;  // what tokens/s is computed from
+  double ttft_ns = -1;  // prompt (or BOS) eval + choosing the first token; -1 when the test generates nothing
+  double decode_ns = 0;  // the n_gen single-token evals (with greedy choice)
+  int tokens = 0;
+};
+
+// Whether Ctrl-C was pressed during the run (bench_run.cpp).
+bool interrupted();
+
 // The repetitions of one row, as measured.
 struct RowTimes {
   std::vector<double> tps, timed_ns, ttft_ns, tpot_ns;
@@ -83,6 +97,29 @@ struct RowContext {
   int n_threads = 0;
 };
 
+// Adds one repetition's sample to a row's times.
+void add_sample(RowTimes& times, const BenchTest& test, const Sample& sample);
+
+// bench_ab.cpp: the two kernel sets of an A/B with their forwards, prepared in the order asked (B first
+// when b_first) since the copy of the weights prepared later can stream faster.
+struct AbSets {
+  AbSets(const Model& model, const AbSpec& ab, int threads, bool b_first, int64_t context, int64_t max_batch,
+         TensorType kv_type);
+  std::unique_ptr<KernelSet> set[2];  // 0: A, 1: B
+  std::unique_ptr<Forward> forward[2];
+};
+
+// One row of an A/B: both sides' repetitions and every timed step's pair of times.
+struct AbRow {
+  RowTimes times[2];
+  std::vector<double> step_ns[2];
+  int turn = 0;  // pairs so far: which side goes first next
+  // One repetition of `test`, A and B in turns step by step (harness/ab.h): the prompt (or the untimed
+  // BOS), then each generated token. False when interrupted part-way (nothing is added then).
+  bool add_repetition(const AbSets& sets, const BenchTest& test, const std::vector<int32_t>& prompt,
+                      int32_t bos, std::vector<float> logits[2]);
+};
+
 // bench_run.cpp: runs the shard's rows, streaming each finished row to the outputs.
 void run_matrix(const BenchArgs& args, const Matrix& matrix);
 
@@ -97,6 +134,7 @@ class RowOutputs {
   RowOutputs(const BenchArgs& args, std::function<void()> before_stdout);
   void add(nlohmann::json record);
   size_t count() const { return records_.size(); }
+  bool markdown_stdout() const { return stdout_format_ == OutputFormat::md; }
 
  private:
   void emit_stdout(const std::string& text);

@@ -69,8 +69,11 @@ double bytes_read(const Model& model, const BenchTest& test, TensorType kv_type)
 
 std::string repro_line(const std::string& model_path, const std::string& kernels, int threads,
                        const BenchTest& test, const BenchArgs& args) {
-  std::string line = fmt::format("{} bench -m {} -k {} -t {}", shell_quote(program_path()),
-                                 shell_quote(model_path), shell_quote(kernels), threads);
+  const std::string sets =
+      args.ab.enabled() ? fmt::format("--ab {} --vs {}", shell_quote(args.ab.a), shell_quote(args.ab.b))
+                        : "-k " + shell_quote(kernels);
+  std::string line = fmt::format("{} bench -m {} {} -t {}", shell_quote(program_path()),
+                                 shell_quote(model_path), sets, threads);
   if (test.n_prompt > 0 && test.n_gen > 0)
     line += fmt::format(" -p 0 -n 0 --pg {},{}", test.n_prompt, test.n_gen);
   else

@@ -48,9 +48,22 @@ class SigintGuard {
   struct sigaction previous_ {};
 };
 
+}  // namespace
+
+void add_sample(RowTimes& times, const BenchTest& test, const Sample& sample) {
+  times.tps.push_back(sample.tokens / (sample.timed_ns * 1e-9));
+  times.timed_ns.push_back(sample.timed_ns);
+  if (test.n_gen > 0) {
+    times.ttft_ns.push_back(sample.ttft_ns);
+    times.tpot_ns.push_back(sample.decode_ns / test.n_gen);
+  }
+}
+
 bool interrupted() {
   return g_interrupted != 0;
 }
+
+namespace {
 
 // ---- progress on stderr (terminal only) ----
 class Progress {
@@ -83,13 +96,6 @@ class Progress {
 };
 
 // ---- one repetition ----
-struct Sample {
-  double timed_ns = 0;  // what tokens/s is computed from
-  double ttft_ns = -1;  // prompt (or BOS) eval + choosing the first token; -1 when the test generates nothing
-  double decode_ns = 0;  // the n_gen single-token evals (with greedy choice)
-  int tokens = 0;
-};
-
 double ns_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
 }
@@ -152,9 +158,17 @@ class MatrixRun {
         position_ += matrix_.per_model();
         continue;
       }
-      run_model(model_path);
+      if (args_.ab.enabled())
+        run_ab_model(model_path);
+      else
+        run_model(model_path);
     }
     progress_.clear();
+    if (!ab_lines_.empty() && outputs_.markdown_stdout())
+      fmt::print(
+          "\n| A | B | threads | test | speed-up of B over A | 95% CI | step pairs |\n"
+          "| --- | --- | ---: | --- | ---: | --- | ---: |\n{}",
+          fmt::join(ab_lines_, ""));
     if (interrupted()) {
       std::fprintf(stderr, "llamascope bench: interrupted; kept %zu of %d records%s\n", outputs_.count(),
                    total_, args_.out_file.empty() ? "" : (" in " + args_.out_file).c_str());
@@ -193,6 +207,73 @@ class MatrixRun {
     }
   }
 
+  // --ab A --vs B: both sets on this model, each test stepped in turns (bench_ab.cpp). The repetitions come
+  // in two halves, the sets prepared in the order A, B for the first and B, A for the second: a copy of
+  // the weights prepared later can stream faster (docs/ab.md), and the crossover gives each side each place.
+  void run_ab_model(const std::string& model_path) {
+    const std::unique_ptr<Model> model = load_model(model_path);
+    const nlohmann::json identity = model_identity(*model);
+    const int32_t bos =
+        model->tokenizer && model->tokenizer->vocab().bos >= 0 ? model->tokenizer->vocab().bos : 1;
+    const std::vector<int32_t> prompt = random_prompt(*model, max_prompt_);
+    std::vector<float> logits[2] = {std::vector<float>(static_cast<size_t>(model->config.vocab_size)),
+                                    std::vector<float>(static_cast<size_t>(model->config.vocab_size))};
+    const size_t base = position_, per_set = matrix_.threads.size() * matrix_.tests.size();
+    position_ += matrix_.per_model();
+    size_t index = 0;
+    for (int n_threads : matrix_.threads) {
+      std::vector<AbRow> rows(matrix_.tests.size());
+      for (int half = 0; half < 2 && !interrupted(); ++half) {
+        AbSets sets(*model, args_.ab, n_threads, /*b_first=*/half == 1, max_context_, max_prompt_,
+                    kv_type_from_flag(args_.kv_type));
+        const int reps = half == 0 ? (args_.repetitions + 1) / 2 : args_.repetitions / 2;
+        for (size_t t = 0; t < matrix_.tests.size() && !interrupted(); ++t) {
+          const BenchTest& test = matrix_.tests[t];
+          const std::string what =
+              fmt::format("{} A/B t={} {} (order {})", identity["name"].get<std::string>(), n_threads,
+                          test.name(), half == 0 ? "A, B" : "B, A");
+          Sample samples[2];
+          for (int w = 0; w < args_.warmup && !interrupted(); ++w) {
+            progress_.show(done_, 0, what + " warm-up");
+            for (int side = 0; side < 2; ++side)
+              run_test_once(*sets.forward[side], test, prompt, bos, logits[side], samples[side], 1);
+          }
+          for (int r = 0; r < reps && !interrupted(); ++r) {
+            progress_.show(done_, 0.5 * half + 0.5 * r / reps, what + fmt::format(" rep {}/{}", r + 1, reps));
+            if (!rows[t].add_repetition(sets, test, prompt, bos, logits)) break;
+          }
+          if (half == 1 && !interrupted())
+            emit_ab_row(rows[t], sets, model_path, *model, identity, test, n_threads,
+                        {base + index + t, base + per_set + index + t});
+        }
+      }
+      index += matrix_.tests.size();
+    }
+  }
+
+  void emit_ab_row(const AbRow& row, const AbSets& sets, const std::string& model_path, const Model& model,
+                   const nlohmann::json& identity, const BenchTest& test, int n_threads,
+                   std::pair<size_t, size_t> positions) {
+    const Speedup speedup = speedup_b_over_a(row.step_ns[0], row.step_ns[1]);
+    for (int side = 0; side < 2; ++side) {
+      const RowContext context{args_,           run_id_,
+                               limits_,         environment_,
+                               model_path,      model,
+                               identity,        side == 0 ? args_.ab.a : args_.ab.b,
+                               *sets.set[side], *sets.forward[side],
+                               n_threads};
+      nlohmann::json record = bench_record(context, test, side == 0 ? positions.first : positions.second,
+                                           row.times[side], /*per_row_peak=*/false);
+      record["ab"] = {{"role", side == 0 ? "A" : "B"}, {"a", args_.ab.a}, {"b", args_.ab.b}};
+      record["speedup"] = speedup.to_json();
+      outputs_.add(std::move(record));
+    }
+    ab_lines_.push_back(fmt::format("| {} | {} | {} | {} | {:.3f}x | {:.3f}x .. {:.3f}x | {} |\n", args_.ab.a,
+                                    args_.ab.b, n_threads, test.name(), speedup.median, speedup.ci_low,
+                                    speedup.ci_high, speedup.pairs));
+    done_ += 2;
+  }
+
   // Warm-up, then the repetitions; a row with missing repetitions is not kept.
   void run_row(const RowContext& row, Forward& forward, const BenchTest& test, size_t row_position,
                const std::vector<int32_t>& prompt, int32_t bos, std::vector<float>& logits) {
@@ -210,12 +291,7 @@ class MatrixRun {
       progress_.show(done_, double(r) / args_.repetitions,
                      what + fmt::format(" rep {}/{}", r + 1, args_.repetitions));
       if (!run_test_once(forward, test, prompt, bos, logits, sample, test.n_gen)) break;
-      times.tps.push_back(sample.tokens / (sample.timed_ns * 1e-9));
-      times.timed_ns.push_back(sample.timed_ns);
-      if (test.n_gen > 0) {
-        times.ttft_ns.push_back(sample.ttft_ns);
-        times.tpot_ns.push_back(sample.decode_ns / test.n_gen);
-      }
+      add_sample(times, test, sample);
     }
     if (interrupted()) return;
     outputs_.add(bench_record(row, test, row_position, times, per_row_peak));
@@ -233,7 +309,8 @@ class MatrixRun {
   Progress progress_;
   RowOutputs outputs_;
   int done_ = 0;
-  size_t position_ = 0;  // in the whole matrix: a shard runs the positions it contains
+  std::vector<std::string> ab_lines_;  // the speed-up table printed after a Markdown A/B run
+  size_t position_ = 0;                // in the whole matrix: a shard runs the positions it contains
 };
 
 }  // namespace

@@ -22,10 +22,12 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/environment.h"
+#include "harness/gate_compare.h"
 #include "harness/golden.h"
 #include "harness/layer_check.h"
 #include "harness/machine_roofs.h"
 #include "harness/model_inputs.h"
+#include "harness/profile_ab.h"
 #include "harness/profile_records.h"
 #include "harness/profile_table.h"
 #include "harness/records.h"
@@ -47,7 +49,27 @@ struct ProfileArgs {
   double bandwidth_gbps = 0;
   double peak_gflops = 0;
   int overhead_rounds = 0;
+  AbSpec ab;  // --ab A --vs B: per-op A/B of two kernel sets instead (harness/profile_ab.h)
+  int ab_rounds = 4;
+  std::string ab_threshold = "5%";
 };
+
+// `profile --ab A --vs B`: the A/B takes its kernel sets from --ab/--vs and writes only its own outputs.
+void run_profile_ab(const ProfileArgs& args, bool kernels_given) {
+  if (kernels_given) throw Error("--ab A --vs B names both kernel sets: leave out -k");
+  if (!args.trace.empty() || args.check_layers || args.overhead_rounds > 0)
+    throw Error("--ab runs an A/B: --trace, --check-layers and --overhead belong to a single-set profile");
+  ProfileAbArgs ab;
+  ab.ab = args.ab;
+  ab.model = args.model;
+  ab.threads = args.kernels.threads;
+  ab.kv_type = args.kernels.kv_type;
+  ab.n_prompt = args.n_prompt, ab.n_gen = args.n_gen;
+  ab.rounds = args.ab_rounds;
+  ab.threshold = gate::parse_threshold(args.ab_threshold);
+  ab.jsonl = args.jsonl;
+  profile_ab(ab);
+}
 
 class Recorder : public OpObserver {
  public:
@@ -318,7 +340,20 @@ void register_profile_command(CLI::App& app) {
   cmd->add_flag("--check-layers", args->check_layers,
                 "compare the timed prefill's every op output with the scalar reference's (golden layers)");
   add_kernel_flags(*cmd, args->kernels, "");
-  cmd->callback([args] { profile(*args); });
+  cmd->add_option("--ab", args->ab.a,
+                  "A/B: kernel set A (commas allowed: one set), run in one process with --vs");
+  cmd->add_option("--vs", args->ab.b, "A/B: kernel set B; prints and records B's per-op speed-up over A");
+  cmd->add_option("--rounds", args->ab_rounds, "A/B: rounds of prefill + decode steps")
+      ->capture_default_str();
+  cmd->add_option("--ab-threshold", args->ab_threshold,
+                  "A/B: speed-up beyond which an op is faster or slower")
+      ->capture_default_str();
+  cmd->callback([args, cmd] {
+    if (args->ab.enabled())
+      run_profile_ab(*args, cmd->get_option("--kernels")->count() > 0);
+    else
+      profile(*args);
+  });
 }
 
 }  // namespace llamascope

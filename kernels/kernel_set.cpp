@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include "base/error.h"
 
@@ -23,6 +26,23 @@ std::string backend_list() {
   for (const BackendEntry& e : backend_registry()) names += (names.empty() ? "" : ", ") + e.name;
   return names;
 }
+
+// Backends are shared by every kernel set of the process that asks for the same one with the same options
+// while a set holds it, and so are the weights they prepared: two sets alive at once (an in-process A/B)
+// then run the same code on the same memory wherever they agree, and differ only where they differ.
+std::shared_ptr<Backend> shared_backend(const BackendEntry& entry, const BackendOptions& options) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, int>, std::weak_ptr<Backend>> live;
+  const std::lock_guard<std::mutex> lock(mutex);
+  std::weak_ptr<Backend>& slot = live[{entry.name, options.threads}];
+  std::shared_ptr<Backend> backend = slot.lock();
+  if (!backend) slot = backend = std::shared_ptr<Backend>(entry.create(options));
+  return backend;
+}
+
+// Handles given out, by (backend, file data, op): reused while someone holds them, never kept alive here.
+std::mutex g_prepared_mutex;
+std::map<std::tuple<const Backend*, const void*, int>, std::weak_ptr<const PreparedWeight>> g_prepared;
 
 }  // namespace
 
@@ -71,7 +91,7 @@ Backend& KernelSet::get_or_create(const std::string& name) {
   if (!entry) throw Error("-k: unknown backend '" + name + "' (backends: " + backend_list() + ")");
   const std::string why = entry->unavailable_reason();
   if (!why.empty()) throw Error("-k: backend '" + name + "' is unavailable here: " + why);
-  backends_.push_back(entry->create(options_));
+  backends_.push_back(shared_backend(*entry, options_));
   return *backends_.back();
 }
 
@@ -131,7 +151,8 @@ void KernelSet::matmuls(std::span<const PreparedWeight* const> weights, Mat x, s
 
 WeightHandle KernelSet::prepare(const Weight& w, OpKind op) {
   Backend& backend = for_op(op, w.type);
-  std::weak_ptr<const PreparedWeight>& slot = prepared_[{&backend, w.data, static_cast<int>(op)}];
+  const std::lock_guard<std::mutex> lock(g_prepared_mutex);
+  std::weak_ptr<const PreparedWeight>& slot = g_prepared[{&backend, w.data, static_cast<int>(op)}];
   if (WeightHandle held = slot.lock()) {
     const Weight& h = held->host;
     if (h.type == w.type && h.rows == w.rows && h.cols == w.cols && h.row_bytes == w.row_bytes) return held;

@@ -36,7 +36,7 @@ class KernelSet {
   void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs);
 
   // The handle of `w` from the backend that runs `op` on its type. A weight still held by a handle from an
-  // earlier call (another Forward of this set) is not prepared again: both share the one copy.
+  // earlier call (another Forward of this set, or of a set sharing the backend) is not prepared again.
   WeightHandle prepare(const Weight& w, OpKind op);
   void synchronize();
   // Finishes queued work and lets every backend give its CPU back (Backend::rest).
@@ -54,13 +54,12 @@ class KernelSet {
 
   std::string spec_;
   BackendOptions options_;
-  std::vector<std::unique_ptr<Backend>> backends_;  // [0] is the default
+  // [0] is the default. Shared with the other sets of the process that use the same backend with the same
+  // options while they live (kernel_set.cpp), with the weights they prepared.
+  std::vector<std::shared_ptr<Backend>> backends_;
   std::array<Backend*, static_cast<size_t>(OpKind::count)> op_backend_{};
-  std::map<std::pair<int, int>, Backend*> fallbacks_;
-  std::unique_ptr<OpTimer> timer_;  // made on first use
-  // Handles given out, by (backend, file data, op): reused while someone holds them, never kept alive here.
-  std::map<std::tuple<const Backend*, const void*, int>, std::weak_ptr<const PreparedWeight>>
-      prepared_;  // (op, type) -> backend, resolved and announced once
+  std::map<std::pair<int, int>, Backend*> fallbacks_;  // (op, type) -> backend, resolved and announced once
+  std::unique_ptr<OpTimer> timer_;                     // made on first use
 };
 
 }  // namespace llamascope

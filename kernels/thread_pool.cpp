@@ -1,6 +1,8 @@
 #include "kernels/thread_pool.h"
 
 #include <chrono>
+#include <map>
+#include <mutex>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -28,6 +30,15 @@ void wait_until(Done done) {
 }
 
 }  // namespace
+
+std::shared_ptr<ThreadPool> shared_thread_pool(int threads) {
+  static std::mutex mutex;
+  static std::map<int, std::weak_ptr<ThreadPool>> pools;
+  const std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<ThreadPool> pool = pools[threads].lock();
+  if (!pool) pools[threads] = pool = std::make_shared<ThreadPool>(threads);
+  return pool;
+}
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work_loop(); });

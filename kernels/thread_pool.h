@@ -5,10 +5,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
 namespace llamascope {
+
+class ThreadPool;
+
+// The process's pool of `threads` threads, shared by every backend that asks while one holds it: two
+// kernel sets in one process (an in-process A/B) then run on the same worker threads, so neither gets the
+// better placement of its workers. Their ops must not run at the same time (they never do: a forward
+// runs its ops one after another, and the A/B runs the sets in turns on one thread).
+std::shared_ptr<ThreadPool> shared_thread_pool(int threads);
 
 class ThreadPool {
  public:

@@ -44,6 +44,21 @@ TEST(Ab, SpeedupIsTheMedianPerPairRatioWithAnInterval) {
   EXPECT_DOUBLE_EQ(j["ci_low"].get<double>(), s.ci_low);
 }
 
+TEST(Ab, IntervalIsTheOrderStatisticsOfTheMedian) {
+  // 4 pairs: [min, max], level 1 - 2/16; 10 pairs: the 2nd and 9th ratios, level 1 - 2 * 11/1024
+  // (P(Binomial(10, 1/2) < 2) = 11/1024 <= 2.5% < P(< 3) = 56/1024).
+  const Speedup four = speedup_b_over_a({10, 20, 30, 40}, {5, 10, 20, 40});
+  EXPECT_DOUBLE_EQ(four.ci_low, 1);
+  EXPECT_DOUBLE_EQ(four.ci_high, 2);
+  EXPECT_DOUBLE_EQ(four.ci_level, 0.875);
+  std::vector<double> a, b;
+  for (int i = 1; i <= 10; ++i) a.push_back(100), b.push_back(100.0 / (1 + 0.01 * i));  // ratios 1.01..1.10
+  const Speedup ten = speedup_b_over_a(a, b);
+  EXPECT_NEAR(ten.ci_low, 1.02, 1e-12);
+  EXPECT_NEAR(ten.ci_high, 1.09, 1e-12);
+  EXPECT_NEAR(ten.ci_level, 1 - 2 * 11.0 / 1024, 1e-12);
+}
+
 TEST(Ab, BothSetsAreRequired) {
   EXPECT_THROW((AbSpec{"simd", ""}.check()), Error);
   EXPECT_THROW((AbSpec{"", "simd"}.check()), Error);

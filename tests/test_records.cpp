@@ -182,6 +182,28 @@ TEST_F(RecordsCli, BenchJsonlRecordsMatchTheSchema) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;
 }
 
+TEST_F(RecordsCli, AbRecordsOfBenchAndProfileMatchTheSchema) {
+  const CliResult bench =
+      run("bench -m '" + model() + "' --ab scalar --vs scalar,attention=testref -t 1 -p 8 " +
+          "-n 4 -r 2 --bandwidth 20 --no-progress -o jsonl --out '" + path("ab.jsonl") + "'");
+  ASSERT_EQ(bench.status, 0) << stderr_text();
+  const std::vector<json> records = parse_jsonl(read(path("ab.jsonl")));
+  ASSERT_EQ(records.size(), 4u);
+  for (const json& rec : records) {
+    expect_valid(rec);
+    EXPECT_TRUE(rec.contains("/speedup/ci_level"_json_pointer));
+    EXPECT_EQ(rec["ab"]["b"], "scalar,attention=testref");
+  }
+  const CliResult profile =
+      run("profile -m '" + model() + "' --ab scalar --vs scalar -t 1 -p 8 -n 2 --jsonl '" +
+          path("pab.jsonl") + "'");
+  ASSERT_EQ(profile.status, 0) << stderr_text();
+  const std::vector<json> ops = parse_jsonl(read(path("pab.jsonl")));
+  ASSERT_GT(ops.size(), 10u);
+  for (const json& rec : ops) expect_valid(rec);
+  EXPECT_EQ(ops.front()["schema"], "llamascope.profile_ab/1");
+}
+
 TEST_F(RecordsCli, BenchReproLineReproducesItsRow) {
   const CliResult r =
       run("bench -m '" + model() + "' -k scalar -t 1 -p 0 -n 4 -r 1 --bandwidth 20 --no-progress -o jsonl");

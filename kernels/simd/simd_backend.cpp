@@ -72,17 +72,17 @@ class SimdBackend final : public Backend {
         kernels_(kernels_of(isa)),
         group_kernel_(isa == SimdIsa::avx512 ? simd::interleaved_matmul_group_avx512
                                              : simd::interleaved_matmul_group_avx2),
-        pool_(std::max(1, options.threads)) {}
+        pool_(shared_thread_pool(std::max(1, options.threads))) {}
 
   std::string name() const override { return "simd"; }
   bool supports(OpKind, TensorType type) const override {
     return type != TensorType::Q8_1 && type != TensorType::Q8_K;
   }
   std::string description() const override {
-    return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_.threads()) + " thread" +
-           (pool_.threads() == 1 ? "" : "s");
+    return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_->threads()) + " thread" +
+           (pool_->threads() == 1 ? "" : "s");
   }
-  void rest() override { pool_.rest(); }
+  void rest() override { pool_->rest(); }
 
   Buffer alloc(int64_t rows, int64_t cols) override { return host_buffer(rows, cols); }
   void upload(Mat dst, const float* src) override {
@@ -130,7 +130,7 @@ class SimdBackend final : public Backend {
     packed.group_bytes = group_bytes;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
-    pool_.run(groups, [&](int64_t g) {
+    pool_->run(groups, [&](int64_t g) {
       const int64_t first = g * simd::kGroupRows;
       const int rows = static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - first));
       simd::pack_interleaved_group(w.type, w.row(first), w.row_bytes, rows, w.cols,
@@ -167,7 +167,7 @@ class SimdBackend final : public Backend {
     // Matmul, has the trace that showed equal tasks leaving a thread idle).
     std::vector<MatmulTask>& tasks = tasks_;
     tasks.clear();
-    const int threads = pool_.threads();
+    const int threads = pool_->threads();
     const bool parallel = threads > 1 && total_rows * x.cols * n >= kParallelWork;
     int64_t unassigned = total_rows;
     for (size_t p = 0; p < parts.size(); ++p)
@@ -178,7 +178,7 @@ class SimdBackend final : public Backend {
         row += size, unassigned -= size;
       }
 
-    pool_.run(static_cast<int64_t>(tasks.size()), [&](int64_t t) {
+    pool_->run(static_cast<int64_t>(tasks.size()), [&](int64_t t) {
       const MatmulTask& task = tasks[static_cast<size_t>(t)];
       const MatmulPart& part = parts[task.part];
       run_rows(*part.w, part.out, x, part.kernel, part.packed, part.act, part.act_stride, task.first,
@@ -259,7 +259,7 @@ class SimdBackend final : public Backend {
     if (work < kParallelWork) {
       for (int64_t t = 0; t < n_tasks; ++t) task(t);
     } else {
-      pool_.run(n_tasks, task);
+      pool_->run(n_tasks, task);
     }
   }
 
@@ -279,10 +279,10 @@ class SimdBackend final : public Backend {
   // fn(row) for every row, on the pool when the op is big enough to pay for it.
   template <typename Fn>
   void for_rows(int64_t rows, int64_t cols, Fn&& fn) {
-    if (pool_.threads() == 1 || rows < 2 || rows * cols < kParallelWork) {
+    if (pool_->threads() == 1 || rows < 2 || rows * cols < kParallelWork) {
       for (int64_t r = 0; r < rows; ++r) fn(r);
     } else {
-      pool_.run(rows, fn);
+      pool_->run(rows, fn);
     }
   }
 
@@ -409,7 +409,7 @@ class SimdBackend final : public Backend {
   // The kernel over one interleaved group; called only for weights prepare() packed, so only on AVX-512 or
   // (for the types interleaved_avx2_has) AVX2.
   decltype(&simd::interleaved_matmul_group_avx512) group_kernel_;
-  ThreadPool pool_;
+  std::shared_ptr<ThreadPool> pool_;
   std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
   // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
   struct MatmulPart {

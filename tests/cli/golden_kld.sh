@@ -4,13 +4,7 @@
 # of the full computation with a truncation bound under 1% of the KLD (on synth-mini, whose flat
 # distributions keep whole rows, and on stories260K, whose trained ones are truncated); bad input.
 # Usage: golden_kld.sh LLAMASCOPE GOLDEN_DIR
-set -u
-bin=$1
-golden=$2
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/lib/checks.bash"
+source "$(dirname "$0")/lib/checks.bash" "$@"
 
 kernels=scalar
 "$bin" kernels | grep -q '^simd .*available$' && kernels=simd

@@ -3,13 +3,7 @@
 # models; with LLAMASCOPE_INJECT_FAULT=OP:LAYER it names exactly that layer and op (three faults per model);
 # records are in forward order with the documented fields; bad input gives one error line.
 # Usage: golden_layers.sh LLAMASCOPE GOLDEN_DIR
-set -u
-bin=$1
-golden=$2
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/lib/checks.bash"
+source "$(dirname "$0")/lib/checks.bash" "$@"
 
 kernel_sets=()
 for k in simd onednn; do "$bin" kernels | grep -q "^$k .*available$" && kernel_sets+=("$k"); done

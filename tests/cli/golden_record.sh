@@ -3,12 +3,7 @@
 # reference for (stories260K quantized to Q8_0 here), checked with every host kernel set; an injected fault
 # fails the check and names its layer; a different model, a corrupt or truncated reference give one error line.
 # Usage: golden_record.sh LLAMASCOPE GOLDEN_DIR
-set -u
-bin=$1
-golden=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/lib/checks.bash"
+source "$(dirname "$0")/lib/checks.bash" "$@"
 
 "$bin" quantize "$golden/models/stories260K-f32.gguf" "$tmp/st-q8.gguf" Q8_0 > /dev/null 2>&1
 "$bin" golden record -m "$tmp/st-q8.gguf" -o "$tmp/ref" > "$tmp/out" 2>&1 || { fail "record"; cat "$tmp/out"; }

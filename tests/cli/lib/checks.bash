@@ -1,5 +1,13 @@
-# Shared by the CLI test scripts (sourced, not a test itself: CTest runs only tests/cli/*.sh): pass/fail
-# counting and the one-error-line check for bad input. The sourcing script sets $tmp first.
+# Shared by the CLI test scripts (sourced, not a test itself: CTest runs only tests/cli/*.sh) as
+# `source "$(dirname "$0")/lib/checks.bash" "$@"`: the script's arguments (bin = the llamascope binary,
+# golden = the golden folder), py (Debian's python with numpy), a temporary folder $tmp removed on exit,
+# pass/fail counting and the one-error-line check for bad input.
+set -u
+bin=$1
+golden=$2
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 failed=0
 passed=0
 ok() { passed=$((passed + 1)); echo "ok   $1"; }

@@ -204,7 +204,8 @@ int64_t model_id(HistoryStore& store, const json& model) {
   const bool object = model.is_object();
   // A golden record names its model by path only.
   const std::string name =
-      object              ? model.value("name", std::string("?"))
+      object ? (model.contains("name") && model["name"].is_string() ? model["name"].get<std::string>()
+                                                                    : std::string("?"))
       : model.is_string() ? model.get<std::string>().substr(model.get<std::string>().find_last_of('/') + 1)
                           : body;
   return get_or_insert(

@@ -306,6 +306,8 @@ ImportCounts write_file(HistoryStore& store, const std::string& path, const std:
       record = json::parse(line);
     } catch (const json::parse_error& e) {
       bad_line(path, n, fmt::format("not valid JSON (byte {})", e.byte));
+    } catch (const json::out_of_range&) {  // a number beyond double's range, as 1e999
+      bad_line(path, n, "not valid JSON (a number out of range)");
     }
     Row row = split_record(std::move(record), path, n);
     if (row.run_id.empty()) {  // records without a run_id (golden): a run named after the file's content

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -58,6 +59,24 @@ std::string text(const nlohmann::json& record, const char* pointer) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+// Numeric fields are checked before conversion: nlohmann's get<> of a string throws its own exception
+// type, and of a float outside int's range is undefined behaviour (both reached by the gate_records fuzz
+// target).
+double number(const nlohmann::json& record, const char* pointer) {
+  const nlohmann::json& v = field(record, pointer);
+  if (!v.is_number())
+    throw Error(fmt::format("a {} record's {} is not a number", record.value("schema", "?"), pointer));
+  return v.get<double>();
+}
+
+int integer(const nlohmann::json& record, const char* pointer) {
+  const nlohmann::json& v = field(record, pointer);
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT_MAX)) ||
+      v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
+    throw Error(fmt::format("a {} record's {} is not an integer", record.value("schema", "?"), pointer));
+  return static_cast<int>(v.get<int64_t>());
+}
+
 void add_bench(SeriesMap& out, const nlohmann::json& r, const std::string& kernels_override) {
   const std::string kernels = kernels_override.empty() ? text(r, "/kernels") : kernels_override;
   const std::string key =
@@ -70,8 +89,9 @@ void add_bench(SeriesMap& out, const nlohmann::json& r, const std::string& kerne
   if (!samples.is_array())
     throw Error("a llamascope.bench/1 record's tokens_per_second.samples is not an array");
   for (const nlohmann::json& tps : samples) {
-    if (!tps.is_number() || tps.get<double>() <= 0)
-      throw Error("a llamascope.bench/1 record has a sample that is not a positive number");
+    // A rate so small that its time per token overflows would turn every statistic into NaN.
+    if (!tps.is_number() || tps.get<double>() <= 0 || !std::isfinite(1e9 / tps.get<double>()))
+      throw Error("a llamascope.bench/1 record has a sample that is not a positive number of tokens/s");
     s.samples.push_back(1e9 / tps.get<double>());
   }
 }
@@ -100,8 +120,8 @@ SeriesMap series_from_records(const std::vector<nlohmann::json>& records, bool b
                                   text(r, "/model/name"),
                                   kernels_override.empty() ? text(r, "/kernels") : kernels_override,
                                   text(r, "/threads"),
-                                  field(r, "/n_prompt").get<int>(),
-                                  field(r, "/n_gen").get<int>()};
+                                  integer(r, "/n_prompt"),
+                                  integer(r, "/n_gen")};
     } else if (schema == "llamascope.layer/2") {
       const auto run = runs.find(text(r, "/run_id"));
       if (run == runs.end())
@@ -111,17 +131,21 @@ SeriesMap series_from_records(const std::vector<nlohmann::json>& records, bool b
       const std::string test =
           phase == "prefill" ? fmt::format("pp{}", p.n_prompt) : fmt::format("tg{}", p.n_gen);
       std::string op = text(r, "/op");
-      if (by_layer && field(r, "/layer").get<int>() >= 0)
-        op += fmt::format(" L{}", field(r, "/layer").get<int>());
+      if (by_layer && integer(r, "/layer") >= 0) op += fmt::format(" L{}", integer(r, "/layer"));
       const std::string key = fmt::format("{}|{}|{}|{}|{}", p.sha, p.kernels, p.threads, test, op);
       Series& s = op_series[key];
       s.benchmark = fmt::format("{} {} t={} {}", p.name, p.kernels, p.threads, test);
       s.op = op;
       s.unit = "ns";
-      step_ns[{key, text(r, "/run_id") + "/" + text(r, "/step")}] += field(r, "/ns").get<double>();
+      step_ns[{key, text(r, "/run_id") + "/" + text(r, "/step")}] += number(r, "/ns");
     }
   }
-  for (const auto& [where, ns] : step_ns) op_series[where.first].samples.push_back(ns);
+  for (const auto& [where, ns] : step_ns) {
+    if (!std::isfinite(ns) || ns < 0)
+      throw Error(
+          fmt::format("the llamascope.layer/2 records of {} sum to {} ns, not a time", where.second, ns));
+    op_series[where.first].samples.push_back(ns);
+  }
   for (auto& [key, s] : op_series) out[key] = std::move(s);
   return out;
 }

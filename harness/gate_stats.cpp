@@ -190,11 +190,12 @@ double relative_mad(const std::vector<double>& values) {
 
 int samples_needed(const std::vector<double>& baseline, const std::vector<double>& candidate, double target,
                    int cap) {
-  if (target <= 0) return cap;
+  if (!(target > 0)) return cap;
   const double sa = relative_mad(baseline), sb = relative_mad(candidate);
   const double z = 1.96 * std::sqrt(M_PI / 2);
   const double n = std::ceil(z * z * (sa * sa + sb * sb) / (target * target));
-  return n >= cap ? cap : std::max(1, static_cast<int>(n));
+  // Extreme samples can make n NaN (inf / inf); converting NaN to int is undefined.
+  return !(n < cap) ? cap : std::max(1, static_cast<int>(n));
 }
 
 }  // namespace llamascope::gate

@@ -204,7 +204,8 @@ int64_t model_id(HistoryStore& store, const json& model) {
   const bool object = model.is_object();
   // A golden record names its model by path only.
   const std::string name =
-      object              ? model.value("name", std::string("?"))
+      object ? (model.contains("name") && model["name"].is_string() ? model["name"].get<std::string>()
+                                                                    : std::string("?"))
       : model.is_string() ? model.get<std::string>().substr(model.get<std::string>().find_last_of('/') + 1)
                           : body;
   return get_or_insert(
@@ -305,6 +306,8 @@ ImportCounts write_file(HistoryStore& store, const std::string& path, const std:
       record = json::parse(line);
     } catch (const json::parse_error& e) {
       bad_line(path, n, fmt::format("not valid JSON (byte {})", e.byte));
+    } catch (const json::out_of_range&) {  // a number beyond double's range, as 1e999
+      bad_line(path, n, "not valid JSON (a number out of range)");
     }
     Row row = split_record(std::move(record), path, n);
     if (row.run_id.empty()) {  // records without a run_id (golden): a run named after the file's content

@@ -232,8 +232,10 @@ std::vector<json> history_baseline_records(HistoryStore& store, const std::strin
   }
   // The newest bench record, and the newest profile run, per (model, kernels, threads[, test], host).
   auto key = [](const json& r) {
-    return fmt::format("{}|{}|{}|{}|{}", value_at(r, "/model/sha256").dump(), r.value("kernels", ""),
-                       r.value("threads", 0), r.value("test", ""),
+    // Each field as its JSON text: a profile record's kernels or threads may be any type (json::value()
+    // with a typed default throws on a string and is undefined on a huge float).
+    return fmt::format("{}|{}|{}|{}|{}", value_at(r, "/model/sha256").dump(), value_at(r, "/kernels").dump(),
+                       value_at(r, "/threads").dump(), value_at(r, "/test").dump(),
                        value_at(r, "/environment/hostname").dump());
   };
   std::vector<json> newest, profiles;

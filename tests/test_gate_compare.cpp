@@ -128,6 +128,54 @@ TEST(GateCompare, SeriesFromBenchAndProfileRecords) {
   EXPECT_THROW(series_from_records(orphan, false), llamascope::Error);
 }
 
+TEST(GateCompare, MistypedOrOverflowingFieldsAreErrors) {
+  // Each record set once ended the gate with a foreign exception, undefined behaviour or NaN statistics
+  // (tests/fuzz/regressions/gate_records); each must be an Error naming what is wrong.
+  const nlohmann::json model = {{"sha256", "abc"}, {"name", "m.gguf"}};
+  const nlohmann::json profile = {{"schema", "llamascope.profile/1"},
+                                  {"run_id", "r"},
+                                  {"model", model},
+                                  {"kernels", "simd"},
+                                  {"threads", 1},
+                                  {"n_prompt", 4},
+                                  {"n_gen", 2}};
+  const nlohmann::json layer = {{"schema", "llamascope.layer/2"},
+                                {"run_id", "r"},
+                                {"phase", "prefill"},
+                                {"step", 0},
+                                {"layer", 0},
+                                {"op", "matmul"},
+                                {"ns", 5}};
+  auto error_of = [](std::vector<nlohmann::json> records, bool by_layer) -> std::string {
+    try {
+      series_from_records(records, by_layer);
+    } catch (const llamascope::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  nlohmann::json p = profile;
+  p["n_prompt"] = "4";
+  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt is not an integer"), std::string::npos);
+  p["n_prompt"] = 1e300;
+  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt is not an integer"), std::string::npos);
+  nlohmann::json l = layer;
+  l["layer"] = 1e300;
+  EXPECT_NE(error_of({profile, l}, true).find("/layer is not an integer"), std::string::npos);
+  l = layer;
+  l["ns"] = "5";
+  EXPECT_NE(error_of({profile, l}, false).find("/ns is not a number"), std::string::npos);
+  l["ns"] = 1e308;  // two of them in one step overflow to inf
+  EXPECT_NE(error_of({profile, l, l}, false).find("not a time"), std::string::npos);
+  const nlohmann::json bench = {{"schema", "llamascope.bench/1"},
+                                {"model", model},
+                                {"kernels", "simd"},
+                                {"threads", 1},
+                                {"test", "tg4"},
+                                {"tokens_per_second", {{"samples", {1e-300, 1e-300, 1e-300}}}}};
+  EXPECT_NE(error_of({bench}, false).find("not a positive number of tokens/s"), std::string::npos);
+}
+
 TEST(GateCompare, NothingInCommonIsAnError) {
   SeriesMap a, b;
   a["x"] = timed({1, 2, 3});

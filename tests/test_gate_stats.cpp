@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "harness/gate_stats.h"
@@ -93,6 +95,10 @@ TEST(GateStats, RelativeMadAndSamplesNeeded) {
   EXPECT_EQ(samples_needed(v, v, 0.5), 2);
   EXPECT_EQ(samples_needed(v, v, 0.0), 10000);
   EXPECT_EQ(samples_needed(v, v, 0.0001, 500), 500);
+  // Infinite samples (their spread is NaN), or a NaN target: the cap, not a NaN cast to int.
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(samples_needed({inf, inf, inf}, {inf, inf, inf}, 0.05), 10000);
+  EXPECT_EQ(samples_needed(v, v, std::nan("")), 10000);
 }
 
 TEST(GateStats, SignedRankExact) {

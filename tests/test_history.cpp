@@ -230,6 +230,35 @@ TEST_P(History, ProfileRecordsKeepTheirRunAndLayers) {
     EXPECT_EQ(history_baseline_records(*store, rev.get<std::string>()), lines);
 }
 
+TEST_P(History, MistypedFieldsImportOrFailWithAnError) {
+  // Lines that once ended `history add` or the gate baseline with a foreign exception or undefined
+  // behaviour (tests/fuzz/regressions/history_records).
+  auto store = open_history_store(url_);
+  std::ofstream(path("overflow.jsonl")) << R"({"schema":"llamascope.golden/1","x":1e999})"
+                                        << "\n";
+  try {
+    import_history_file(*store, path("overflow.jsonl").string());
+    ADD_FAILURE() << "a number beyond double's range was imported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("overflow.jsonl:1: not valid JSON"), std::string::npos) << e.what();
+  }
+  const json env = {{"build", {{"git", {{"revision", "abcdef012345"}}}}}};
+  const std::vector<json> records = {{{"schema", "llamascope.golden/1"},
+                                      {"passed", true},
+                                      {"prefill", {{"nmse", 0.5}}},
+                                      {"model", {{"name", 5}}}},
+                                     {{"schema", "llamascope.profile/1"},
+                                      {"run_id", "p1"},
+                                      {"decode_tokens_per_second", 1.0},
+                                      {"kernels", 5},
+                                      {"threads", 1e300},
+                                      {"environment", env}}};
+  write_jsonl(path("mistyped.jsonl"), records);
+  EXPECT_EQ(import_history_file(*store, path("mistyped.jsonl").string()).added, 2);
+  EXPECT_EQ(store->query("SELECT name FROM models")[0][0], "?");  // a name that is not a string
+  EXPECT_EQ(history_baseline_records(*store, "abcdef012345"), std::vector<json>{records[1]});
+}
+
 TEST_P(History, MigratesAnOlderSchemaForward) {
   {
     auto store = GetParam() == "sqlite" ? open_sqlite_store(url_) : open_postgres_store(url_);

@@ -2,11 +2,17 @@
 """Writes the fuzz seed corpora (tests/fuzz/corpus/NAME/) from the bundled files, kept small: a GGUF's
 metadata and tensor table cut before its data, a tiny but complete GGUF model re-using stories260K's
 metadata, a tiny llama2.c checkpoint, tok512.bin, tokenizer test strings, and the golden JSON files.
-Run from the repository root: /usr/bin/python3 tests/fuzz/make_seeds.py"""
+Run from the repository root: /usr/bin/python3 tests/fuzz/make_seeds.py
+`make_seeds.py --records LLAMASCOPE` writes only the result-record seeds (gate_records, history_records)
+with a built binary: real bench and profile JSONL of short runs on stories260K-f32.gguf, cut to a few
+lines each."""
 import json
 import os
 import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 
 GOLDEN = "golden"
 OUT = "tests/fuzz/corpus"
@@ -160,7 +166,38 @@ def json_seeds():
     open(os.path.join(OUT, "json_cache", "machine-limits.json"), "w").write(json.dumps(limits, indent=1) + "\n")
 
 
+def result_record_seeds(llamascope):
+    model = os.path.join(GOLDEN, "models/stories260K-f32.gguf")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench, profile = os.path.join(tmp, "bench.jsonl"), os.path.join(tmp, "profile.jsonl")
+        # --bandwidth/--peak-gflops given: no machine measurement, no cache file written.
+        subprocess.run([llamascope, "bench", "-m", model, "-t", "1", "-p", "4", "-n", "4", "-r", "3",
+                        "--warmup", "0", "-o", "jsonl", "--out", bench, "--bandwidth", "10", "--no-progress"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([llamascope, "profile", "-m", model, "-p", "3", "-n", "2", "--jsonl", profile,
+                        "--bandwidth", "10", "--peak-gflops", "100"], check=True, stdout=subprocess.DEVNULL)
+        bench_lines = open(bench).read().splitlines(keepends=True)
+        profile_lines = open(profile).read().splitlines(keepends=True)
+    records = [json.loads(line) for line in profile_lines]
+    # A profile run cut short but still whole: its profile/1 line, the step/1 lines, and for each phase the
+    # first two steps' records of the whole-model ops (layer -1) and of layers 0 and 1.
+    kept = [line for line, r in zip(profile_lines, records)
+            if r["schema"] != "llamascope.layer/2" or (r["step"] < 2 and r["layer"] < 2)]
+    profile_head = "".join(kept[:40])
+    for target in ("gate_records", "history_records"):
+        d = os.path.join(OUT, target)
+        open(os.path.join(d, "bench.jsonl"), "w").write("".join(bench_lines))
+        open(os.path.join(d, "profile-head.jsonl"), "w").write(profile_head)
+        open(os.path.join(d, "bench-and-profile.jsonl"), "w").write(bench_lines[0] + profile_head)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--records":
+        for name in ("gate_records", "history_records"):
+            shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
+            os.makedirs(os.path.join(OUT, name))
+        result_record_seeds(sys.argv[2])
+        sys.exit(0)
     for name in ("gguf", "llama2c_checkpoint", "llama2c_tokenizer", "tokenizer_spm", "tokenizer_bpe",
                  "golden_manifest", "golden_tolerances", "json_cache"):
         shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)

@@ -13,6 +13,13 @@
 
 namespace llamascope {
 
+int64_t json_integer(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)) ||
+      v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    throw Error(what + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+  return v.get<int64_t>();
+}
+
 std::string default_kernel_set() {
   return find_backend("simd") ? "simd" : "scalar";
 }

@@ -1,10 +1,11 @@
 // Small pieces shared by the CLI commands: kernel/thread flags, reading a model with its tokenizer,
-// writing result files atomically.
+// writing result files atomically, reading integers from JSON input safely.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& defa
 void add_kv_type_flag(CLI::App& cmd, std::string& kv_type);
 // The tensor type of a --kv-type value ("f32" or "f16", already checked by the flag).
 TensorType kv_type_from_flag(const std::string& kv_type);
+
+// `v` as an integer in lo..hi, else Error "WHAT must be an integer in LO..HI". Checked before converting:
+// nlohmann's get<> of a string throws its own exception type, and of a float out of range is undefined
+// behaviour (both reached by the fuzz targets of the JSON readers).
+int64_t json_integer(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what);
 
 // Writes `content` to `path` through PATH.tmp + rename, so a reader never sees a half-written file.
 void write_file_atomically(const std::string& path, const std::string& content);

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "harness/common.h"
 #include "harness/history.h"
 #include "harness/history_store.h"
 
@@ -59,9 +60,7 @@ std::string text(const nlohmann::json& record, const char* pointer) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// Numeric fields are checked before conversion: nlohmann's get<> of a string throws its own exception
-// type, and of a float outside int's range is undefined behaviour (both reached by the gate_records fuzz
-// target).
+// Numbers are checked before conversion (json_integer in harness/common.h says why).
 double number(const nlohmann::json& record, const char* pointer) {
   const nlohmann::json& v = field(record, pointer);
   if (!v.is_number())
@@ -70,11 +69,9 @@ double number(const nlohmann::json& record, const char* pointer) {
 }
 
 int integer(const nlohmann::json& record, const char* pointer) {
-  const nlohmann::json& v = field(record, pointer);
-  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT_MAX)) ||
-      v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
-    throw Error(fmt::format("a {} record's {} is not an integer", record.value("schema", "?"), pointer));
-  return static_cast<int>(v.get<int64_t>());
+  return static_cast<int>(
+      json_integer(field(record, pointer), INT_MIN, INT_MAX,
+                   fmt::format("a {} record's {}", record.value("schema", "?"), pointer)));
 }
 
 void add_bench(SeriesMap& out, const nlohmann::json& r, const std::string& kernels_override) {

@@ -10,6 +10,7 @@
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#include "harness/common.h"
 #include "kernels/kernel_set.h"
 
 namespace llamascope {
@@ -59,17 +60,10 @@ namespace {
 
 // An integer field, checked before conversion: nlohmann's get<int> of a float outside the range is
 // undefined behaviour (found by fuzzing the manifest).
-int64_t integer_field(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
-  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)) ||
-      v.get<int64_t>() < lo || v.get<int64_t>() > hi)
-    throw Error(what + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-  return v.get<int64_t>();
-}
-
 std::vector<int32_t> token_list_field(const nlohmann::json& v, const std::string& what) {
   if (!v.is_array()) throw Error(what + " must be an array of token ids");
   std::vector<int32_t> ids;
-  for (const auto& t : v) ids.push_back(static_cast<int32_t>(integer_field(t, 0, INT32_MAX, what)));
+  for (const auto& t : v) ids.push_back(static_cast<int32_t>(json_integer(t, 0, INT32_MAX, what)));
   return ids;
 }
 
@@ -86,8 +80,8 @@ std::vector<GoldenCase> load_golden_cases(const std::string& golden_dir) {
       g.logits_path = golden_dir + "/llamacpp/" + c.at("logits").get<std::string>();
       const std::string where = manifest_path + ": case " + g.model_path + ": ";
       g.tokens = token_list_field(m.at(c.at("tokens").get<std::string>()), where + "tokens");
-      g.n_positions = integer_field(c.at("n_positions"), 1, INT32_MAX, where + "n_positions");
-      g.n_vocab = integer_field(c.at("n_vocab"), 1, INT32_MAX, where + "n_vocab");
+      g.n_positions = json_integer(c.at("n_positions"), 1, INT32_MAX, where + "n_positions");
+      g.n_vocab = json_integer(c.at("n_vocab"), 1, INT32_MAX, where + "n_vocab");
       if (c.contains("greedy_next_16"))
         g.greedy_next = token_list_field(c.at("greedy_next_16"), where + "greedy_next_16");
       if (g.n_positions != static_cast<int64_t>(g.tokens.size()))

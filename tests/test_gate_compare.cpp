@@ -156,12 +156,12 @@ TEST(GateCompare, MistypedOrOverflowingFieldsAreErrors) {
   };
   nlohmann::json p = profile;
   p["n_prompt"] = "4";
-  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt is not an integer"), std::string::npos);
+  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt must be an integer"), std::string::npos);
   p["n_prompt"] = 1e300;
-  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt is not an integer"), std::string::npos);
+  EXPECT_NE(error_of({p, layer}, false).find("/n_prompt must be an integer"), std::string::npos);
   nlohmann::json l = layer;
   l["layer"] = 1e300;
-  EXPECT_NE(error_of({profile, l}, true).find("/layer is not an integer"), std::string::npos);
+  EXPECT_NE(error_of({profile, l}, true).find("/layer must be an integer"), std::string::npos);
   l = layer;
   l["ns"] = "5";
   EXPECT_NE(error_of({profile, l}, false).find("/ns is not a number"), std::string::npos);

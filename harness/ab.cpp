@@ -16,6 +16,15 @@ void AbSpec::check() const {
     throw Error("--ab A --vs B: give both kernel sets (e.g. --ab simd --vs simd,matmul=scalar)");
 }
 
+AbSets::AbSets(const Model& model, const AbSpec& ab, int threads, bool b_first, int64_t context,
+               int64_t max_batch, TensorType kv_type) {
+  for (int i = 0; i < 2; ++i) {
+    const int side = b_first ? 1 - i : i;
+    set[side] = std::make_unique<KernelSet>(side == 0 ? ab.a : ab.b, BackendOptions{threads});
+    forward[side] = std::make_unique<Forward>(model, *set[side], context, max_batch, kv_type);
+  }
+}
+
 PairTimes time_pair(int turn, KernelSet& a, KernelSet& b, const std::function<void(int side)>& run) {
   using Clock = std::chrono::steady_clock;
   PairTimes t;

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/forward.h"
+#include "engine/model.h"
 #include "kernels/kernel_set.h"
 
 namespace llamascope {
@@ -20,6 +23,15 @@ struct AbSpec {
   std::string a, b;
   bool enabled() const { return !a.empty() || !b.empty(); }
   void check() const;
+};
+
+// The two kernel sets of an A/B with their forwards, prepared in the order asked (B first when b_first):
+// the copy of the weights prepared later can stream faster, so an A/B prepares them in both orders.
+struct AbSets {
+  AbSets(const Model& model, const AbSpec& ab, int threads, bool b_first, int64_t context, int64_t max_batch,
+         TensorType kv_type);
+  std::unique_ptr<KernelSet> set[2];  // 0: A, 1: B
+  std::unique_ptr<Forward> forward[2];
 };
 
 // One step of each side, back to back: run(0) is A's step, run(1) B's. `turn` even runs A first, odd B

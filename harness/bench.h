@@ -100,15 +100,6 @@ struct RowContext {
 // Adds one repetition's sample to a row's times.
 void add_sample(RowTimes& times, const BenchTest& test, const Sample& sample);
 
-// bench_ab.cpp: the two kernel sets of an A/B with their forwards, prepared in the order asked (B first
-// when b_first) since the copy of the weights prepared later can stream faster.
-struct AbSets {
-  AbSets(const Model& model, const AbSpec& ab, int threads, bool b_first, int64_t context, int64_t max_batch,
-         TensorType kv_type);
-  std::unique_ptr<KernelSet> set[2];  // 0: A, 1: B
-  std::unique_ptr<Forward> forward[2];
-};
-
 // One row of an A/B: both sides' repetitions and every timed step's pair of times.
 struct AbRow {
   RowTimes times[2];

@@ -7,15 +7,6 @@
 
 namespace llamascope::bench {
 
-AbSets::AbSets(const Model& model, const AbSpec& ab, int threads, bool b_first, int64_t context,
-               int64_t max_batch, TensorType kv_type) {
-  for (int i = 0; i < 2; ++i) {
-    const int side = b_first ? 1 - i : i;
-    set[side] = std::make_unique<KernelSet>(side == 0 ? ab.a : ab.b, BackendOptions{threads});
-    forward[side] = std::make_unique<Forward>(model, *set[side], context, max_batch, kv_type);
-  }
-}
-
 bool AbRow::add_repetition(const AbSets& sets, const BenchTest& test, const std::vector<int32_t>& prompt,
                            int32_t bos, std::vector<float> logits[2]) {
   int32_t next[2] = {0, 0};

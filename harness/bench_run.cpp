@@ -181,8 +181,7 @@ class MatrixRun {
     const std::unique_ptr<Model> model = load_model(model_path);
     const nlohmann::json identity = model_identity(*model);
     const ModelConfig& c = model->config;
-    const int32_t bos =
-        model->tokenizer && model->tokenizer->vocab().bos >= 0 ? model->tokenizer->vocab().bos : 1;
+    const int32_t bos = bos_token(*model);
     const std::vector<int32_t> prompt = random_prompt(*model, max_prompt_);
     std::vector<float> logits(static_cast<size_t>(c.vocab_size));
 
@@ -213,8 +212,7 @@ class MatrixRun {
   void run_ab_model(const std::string& model_path) {
     const std::unique_ptr<Model> model = load_model(model_path);
     const nlohmann::json identity = model_identity(*model);
-    const int32_t bos =
-        model->tokenizer && model->tokenizer->vocab().bos >= 0 ? model->tokenizer->vocab().bos : 1;
+    const int32_t bos = bos_token(*model);
     const std::vector<int32_t> prompt = random_prompt(*model, max_prompt_);
     std::vector<float> logits[2] = {std::vector<float>(static_cast<size_t>(model->config.vocab_size)),
                                     std::vector<float>(static_cast<size_t>(model->config.vocab_size))};

@@ -25,9 +25,13 @@ std::string bundled_model_path() {
               LLAMASCOPE_SOURCE_DIR + " and above the executable); give -m MODEL");
 }
 
+int32_t bos_token(const Model& model) {
+  return model.tokenizer && model.tokenizer->vocab().bos >= 0 ? model.tokenizer->vocab().bos : 1;
+}
+
 std::vector<int32_t> random_prompt(const Model& model, int n) {
   const int vocab = model.config.vocab_size;
-  const int32_t bos = model.tokenizer && model.tokenizer->vocab().bos >= 0 ? model.tokenizer->vocab().bos : 1;
+  const int32_t bos = bos_token(model);
   std::vector<int32_t> prompt(static_cast<size_t>(n));
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> pick(0, vocab - 1);

@@ -14,6 +14,9 @@ namespace llamascope {
 // executable; Error naming -m when it is in none of them.
 std::string bundled_model_path();
 
+// The model's BOS token (1 when its tokenizer has none, as llama2.c models).
+int32_t bos_token(const Model& model);
+
 // n tokens: the model's BOS (1 when it has none), then tokens drawn uniformly from the vocabulary with a
 // fixed seed.
 std::vector<int32_t> random_prompt(const Model& model, int n);

@@ -71,30 +71,23 @@ void profile_ab(const ProfileAbArgs& args) {
   // Two halves of the rounds, the sets prepared in the order A, B and then B, A (docs/ab.md: a copy of the
   // weights prepared later can stream faster).
   for (int half = 0; half < 2; ++half) {
-    std::unique_ptr<KernelSet> sets[2];
-    std::unique_ptr<Forward> forwards[2];
-    for (int i = 0; i < 2; ++i) {
-      const int side = half == 0 ? i : 1 - i;
-      sets[side] =
-          std::make_unique<KernelSet>(side == 0 ? args.ab.a : args.ab.b, BackendOptions{args.threads});
-      forwards[side] = std::make_unique<Forward>(*model, *sets[side], args.n_prompt + args.n_gen,
-                                                 args.n_prompt, kv_type_from_flag(args.kv_type));
-      descriptions[side] = sets[side]->descriptions();
-    }
-    for (int side = 0; side < 2; ++side) forwards[side]->eval(prompt, 0, logits[side].data());  // warm-up
+    AbSets ab(*model, args.ab, args.threads, /*b_first=*/half == 1, args.n_prompt + args.n_gen, args.n_prompt,
+              kv_type_from_flag(args.kv_type));
+    for (int side = 0; side < 2; ++side) descriptions[side] = ab.set[side]->descriptions();
+    for (int side = 0; side < 2; ++side) ab.forward[side]->eval(prompt, 0, logits[side].data());  // warm-up
     const int rounds = half == 0 ? (args.rounds + 1) / 2 : args.rounds / 2;
     for (int round = 0; round < rounds; ++round) {
       int32_t next[2] = {0, 0};
       for (int s = 0; s <= args.n_gen; ++s) {
         const bool prefill = s == 0;
         StepTotals totals[2];
-        const PairTimes t = time_pair(turn++, *sets[0], *sets[1], [&](int side) {
-          forwards[side]->set_observer(&totals[side]);
+        const PairTimes t = time_pair(turn++, *ab.set[0], *ab.set[1], [&](int side) {
+          ab.forward[side]->set_observer(&totals[side]);
           if (prefill)
-            forwards[side]->eval(prompt, 0, logits[side].data());
+            ab.forward[side]->eval(prompt, 0, logits[side].data());
           else
-            forwards[side]->eval({&next[side], 1}, args.n_prompt + s - 1, logits[side].data());
-          forwards[side]->set_observer(nullptr);
+            ab.forward[side]->eval({&next[side], 1}, args.n_prompt + s - 1, logits[side].data());
+          ab.forward[side]->set_observer(nullptr);
           next[side] = argmax(logits[side]);
         });
         const std::string phase = prefill ? "prefill" : "decode";

@@ -56,18 +56,22 @@ Speedup speedup_b_over_a(const std::vector<double>& a_ns, const std::vector<doub
   // repetition), where a bootstrap interval is too narrow; below 6 pairs it is [min, max], of lower level.
   std::sort(ratios.begin(), ratios.end());
   const size_t n = ratios.size();
-  double below = std::ldexp(1.0, -static_cast<int>(std::min<size_t>(n, 1000)));  // P(X < 1) = P(X = 0)
-  double term = below;
   size_t k = 1;
-  for (size_t j = 1; j < n; ++j) {  // P(X < j + 1) = P(X < j) + P(X = j)
-    term *= static_cast<double>(n - j + 1) / static_cast<double>(j);
-    if (below + term > 0.025) break;
-    below += term;
-    k = j + 1;
+  if (n > 1000) {  // 2^-n underflows: the normal approximation of the binomial
+    k = static_cast<size_t>(std::max(1.0, n / 2.0 - 1.96 * std::sqrt(n / 4.0)));
+    s.ci_level = 0.95;
+  } else {
+    double below = std::ldexp(1.0, -static_cast<int>(n));  // P(X < 1) = P(X = 0)
+    double term = below;
+    for (size_t j = 1; j < n; ++j) {  // P(X < j + 1) = P(X < j) + P(X = j)
+      term *= static_cast<double>(n - j + 1) / static_cast<double>(j);
+      if (below + term > 0.025) break;
+      below += term;
+      k = j + 1;
+    }
+    s.ci_level = 1 - 2 * below;
   }
-  if (n > 1000) k = static_cast<size_t>(std::max(1.0, n / 2.0 - 1.96 * std::sqrt(n / 4.0)));
   s.ci_low = ratios[k - 1], s.ci_high = ratios[n - k];
-  s.ci_level = n > 1000 ? 0.95 : 1 - 2 * below;
   s.p_value = gate::wilcoxon_signed_rank(logs).p;
   return s;
 }
@@ -80,10 +84,6 @@ nlohmann::json Speedup::to_json() const {
           {"p_value", p_value},
           {"pairs", pairs},
           {"of", "B over A: time of A / time of B per step pair"}};
-}
-
-std::string Speedup::text() const {
-  return fmt::format("{:.3f}x ({:.3f}x .. {:.3f}x, {} pairs)", median, ci_low, ci_high, pairs);
 }
 
 }  // namespace llamascope

@@ -49,7 +49,6 @@ struct Speedup {
   double median = 0, ci_low = 0, ci_high = 0, ci_level = 0, p_value = 1;
   int pairs = 0;
   nlohmann::json to_json() const;  // {"median", "ci_low", "ci_high", "ci_level", "p_value", "pairs", "of"}
-  std::string text() const;        // "1.23x (1.20x .. 1.26x, 64 pairs)"
 };
 Speedup speedup_b_over_a(const std::vector<double>& a_ns, const std::vector<double>& b_ns);
 

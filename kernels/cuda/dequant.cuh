@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/quant_blocks.h"
 #include "base/tensor_type.h"
+#include "kernels/quant_blocks.h"
 
 namespace llamascope::cuda {
 
@@ -85,9 +85,72 @@ LLAMASCOPE_HD void k4_scale_min(const uint8_t* s, int j, float& sc, float& m) {
   }
 }
 
-// y[0..32) = elements [32 * sub, 32 * sub + 32) of the block at b (sub = 0 for 32-element blocks).
+// Aligned (Q4_1, Q5_1: blocks of 20 and 24 bytes) or 2-byte aligned 32-bit load.
+template <bool kAligned4>
+LLAMASCOPE_HD uint32_t load_u32(const uint8_t* p) {
+  if constexpr (kAligned4)
+    return *reinterpret_cast<const uint32_t*>(p);
+  else
+    return load_u32_a2(p);
+}
+
+// One F16 or BF16 element from its 16 bits (h < 65536).
 template <TensorType T>
-LLAMASCOPE_HD void dequant_chunk(const uint8_t* b, int sub, float (&y)[32]);
+LLAMASCOPE_HD float widen_16bit(uint32_t h) {
+  if constexpr (T == TensorType::F16)
+    return half_to_float(static_cast<uint16_t>(h));
+  else
+    return bits_to_float(h << 16);
+}
+
+// y[0..32) = elements [32 * sub, 32 * sub + 32) of the block at b (sub = 0 for 32-element blocks).
+// Written here: the 16-bit float types (16-byte loads, two elements a word) and the 32-element nibble
+// types, which differ only in an fp16 min after d (Q4_1, Q5_1; else the nibbles are offset by -8, or by -16
+// with a fifth bit) and a 32-bit word of fifth bits (Q5_0, Q5_1) before the 16 nibble bytes.
+template <TensorType T>
+LLAMASCOPE_HD void dequant_chunk(const uint8_t* b, int, float (&y)[32]) {
+  if constexpr (T == TensorType::F16 || T == TensorType::BF16) {
+    const uint4* p = reinterpret_cast<const uint4*>(b);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint4 v = p[i];
+      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        y[8 * i + 2 * j] = widen_16bit<T>(w[j] & 0xFFFF);
+        y[8 * i + 2 * j + 1] = widen_16bit<T>(w[j] >> 16);
+      }
+    }
+  } else {
+    static_assert(T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q5_0 ||
+                  T == TensorType::Q5_1);
+    constexpr bool kMin = T == TensorType::Q4_1 || T == TensorType::Q5_1;
+    constexpr bool kFifthBit = T == TensorType::Q5_0 || T == TensorType::Q5_1;
+    constexpr int kOffset = kFifthBit ? 16 : 8;
+    const float d = half_to_float(load_u16(b)), m = kMin ? half_to_float(load_u16(b + 2)) : 0.0f;
+    const uint8_t* p = b + (kMin ? 4 : 2);
+    const uint32_t qh = kFifthBit ? load_u32<kMin>(p) : 0;
+    const uint8_t* qs = p + (kFifthBit ? 4 : 0);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t q = load_u32<kMin>(qs + 4 * i);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int e = 4 * i + j;
+        const uint32_t byte = (q >> (8 * j)) & 0xFF;
+        const uint32_t lo = (byte & 0xF) | (((qh >> e) & 1) << 4);
+        const uint32_t hi = (byte >> 4) | (((qh >> (e + 16)) & 1) << 4);
+        if constexpr (kMin) {
+          y[e] = static_cast<float>(lo) * d + m;
+          y[e + 16] = static_cast<float>(hi) * d + m;
+        } else {
+          y[e] = static_cast<float>(static_cast<int>(lo) - kOffset) * d;
+          y[e + 16] = static_cast<float>(static_cast<int>(hi) - kOffset) * d;
+        }
+      }
+    }
+  }
+}
 
 template <>
 LLAMASCOPE_HD void dequant_chunk<TensorType::F32>(const uint8_t* b, int, float (&y)[32]) {
@@ -99,104 +162,6 @@ LLAMASCOPE_HD void dequant_chunk<TensorType::F32>(const uint8_t* b, int, float (
     y[4 * i + 1] = v.y;
     y[4 * i + 2] = v.z;
     y[4 * i + 3] = v.w;
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::F16>(const uint8_t* b, int, float (&y)[32]) {
-  const uint4* p = reinterpret_cast<const uint4*>(b);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint4 v = p[i];
-    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      y[8 * i + 2 * j] = half_to_float(static_cast<uint16_t>(w[j] & 0xFFFF));
-      y[8 * i + 2 * j + 1] = half_to_float(static_cast<uint16_t>(w[j] >> 16));
-    }
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::BF16>(const uint8_t* b, int, float (&y)[32]) {
-  const uint4* p = reinterpret_cast<const uint4*>(b);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint4 v = p[i];
-    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      y[8 * i + 2 * j] = bits_to_float(w[j] << 16);
-      y[8 * i + 2 * j + 1] = bits_to_float(w[j] & 0xFFFF0000u);
-    }
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_0>(const uint8_t* b, int, float (&y)[32]) {
-  const float d = half_to_float(load_u16(b));
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint32_t q = load_u32_a2(b + 2 + 4 * i);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint32_t byte = (q >> (8 * j)) & 0xFF;
-      y[4 * i + j] = static_cast<float>(static_cast<int>(byte & 0xF) - 8) * d;
-      y[4 * i + j + 16] = static_cast<float>(static_cast<int>(byte >> 4) - 8) * d;
-    }
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_1>(const uint8_t* b, int, float (&y)[32]) {
-  const float d = half_to_float(load_u16(b)), m = half_to_float(load_u16(b + 2));
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint32_t q = *reinterpret_cast<const uint32_t*>(b + 4 + 4 * i);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint32_t byte = (q >> (8 * j)) & 0xFF;
-      y[4 * i + j] = static_cast<float>(byte & 0xF) * d + m;
-      y[4 * i + j + 16] = static_cast<float>(byte >> 4) * d + m;
-    }
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_0>(const uint8_t* b, int, float (&y)[32]) {
-  const float d = half_to_float(load_u16(b));
-  const uint32_t qh = load_u32_a2(b + 2);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint32_t q = load_u32_a2(b + 6 + 4 * i);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int e = 4 * i + j;
-      const uint32_t byte = (q >> (8 * j)) & 0xFF;
-      const int lo = static_cast<int>((byte & 0xF) | (((qh >> e) & 1) << 4));
-      const int hi = static_cast<int>((byte >> 4) | (((qh >> (e + 16)) & 1) << 4));
-      y[e] = static_cast<float>(lo - 16) * d;
-      y[e + 16] = static_cast<float>(hi - 16) * d;
-    }
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_1>(const uint8_t* b, int, float (&y)[32]) {
-  const float d = half_to_float(load_u16(b)), m = half_to_float(load_u16(b + 2));
-  const uint32_t qh = *reinterpret_cast<const uint32_t*>(b + 4);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint32_t q = *reinterpret_cast<const uint32_t*>(b + 8 + 4 * i);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int e = 4 * i + j;
-      const uint32_t byte = (q >> (8 * j)) & 0xFF;
-      const uint32_t lo = (byte & 0xF) | (((qh >> e) & 1) << 4);
-      const uint32_t hi = (byte >> 4) | (((qh >> (e + 16)) & 1) << 4);
-      y[e] = static_cast<float>(lo) * d + m;
-      y[e + 16] = static_cast<float>(hi) * d + m;
-    }
   }
 }
 
@@ -253,10 +218,10 @@ LLAMASCOPE_HD void dequant_chunk<TensorType::Q3_K>(const uint8_t* b, int sub, fl
   }
 }
 
-// Q4_K: chunk `sub` is sub-block sub: nibble (sub % 2) of qs[32 (sub / 2) .. + 32).
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_K>(const uint8_t* b, int sub, float (&y)[32]) {
-  const auto* blk = reinterpret_cast<const BlockQ4_K*>(b);
+// Q4_K and Q5_K: chunk `sub` is sub-block sub: nibble (sub % 2) of qs[32 (sub / 2) .. + 32), for Q5_K
+// with bit sub of qh[0..32) as the fifth bit.
+template <TensorType T, typename Block>
+LLAMASCOPE_HD void dequant_k4_chunk(const Block* blk, int sub, float (&y)[32]) {
   const float d = half_to_float(blk->d), dmin = half_to_float(blk->dmin);
   float sc, m;
   k4_scale_min(blk->scales, sub, sc, m);
@@ -266,31 +231,26 @@ LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_K>(const uint8_t* b, int sub, fl
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
     const uint32_t w = q[i] >> shift;
+    if constexpr (T == TensorType::Q5_K) {
+      const uint32_t h = reinterpret_cast<const uint32_t*>(blk->qh)[i] >> sub;
 #pragma unroll
-    for (int j = 0; j < 4; ++j) y[4 * i + j] = d1 * static_cast<float>((w >> (8 * j)) & 0xF) - m1;
-  }
-}
-
-template <>
-LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_K>(const uint8_t* b, int sub, float (&y)[32]) {
-  const auto* blk = reinterpret_cast<const BlockQ5_K*>(b);
-  const float d = half_to_float(blk->d), dmin = half_to_float(blk->dmin);
-  float sc, m;
-  k4_scale_min(blk->scales, sub, sc, m);
-  const float d1 = d * sc, m1 = dmin * m;
-  const uint32_t* q = reinterpret_cast<const uint32_t*>(blk->qs + 32 * (sub / 2));
-  const uint32_t* qh = reinterpret_cast<const uint32_t*>(blk->qh);
-  const int shift = 4 * (sub % 2);
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t v = ((w >> (8 * j)) & 0xF) | (((h >> (8 * j)) & 1) << 4);
+        y[4 * i + j] = d1 * static_cast<float>(v) - m1;
+      }
+    } else {
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t w = q[i] >> shift;
-    const uint32_t h = qh[i] >> sub;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint32_t v = ((w >> (8 * j)) & 0xF) | (((h >> (8 * j)) & 1) << 4);
-      y[4 * i + j] = d1 * static_cast<float>(v) - m1;
+      for (int j = 0; j < 4; ++j) y[4 * i + j] = d1 * static_cast<float>((w >> (8 * j)) & 0xF) - m1;
     }
   }
+}
+template <>
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q4_K>(const uint8_t* b, int sub, float (&y)[32]) {
+  dequant_k4_chunk<TensorType::Q4_K>(reinterpret_cast<const BlockQ4_K*>(b), sub, y);
+}
+template <>
+LLAMASCOPE_HD void dequant_chunk<TensorType::Q5_K>(const uint8_t* b, int sub, float (&y)[32]) {
+  dequant_k4_chunk<TensorType::Q5_K>(reinterpret_cast<const BlockQ5_K*>(b), sub, y);
 }
 
 // Q6_K: chunk `sub` lies in half h = sub / 4 of 128; within it, quarter k = sub % 4 takes ql[l + 32 (k % 2)]
@@ -328,10 +288,8 @@ template <TensorType T>
 LLAMASCOPE_HD float row_element(const uint8_t* row, int64_t i) {
   if constexpr (T == TensorType::F32) {
     return reinterpret_cast<const float*>(row)[i];
-  } else if constexpr (T == TensorType::F16) {
-    return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]);
-  } else if constexpr (T == TensorType::BF16) {
-    return bits_to_float(static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(row)[i]) << 16);
+  } else if constexpr (T == TensorType::F16 || T == TensorType::BF16) {
+    return widen_16bit<T>(reinterpret_cast<const uint16_t*>(row)[i]);
   } else {
     return 0.0f;  // quantized rows are whole blocks: never called
   }

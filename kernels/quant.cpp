@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "base/error.h"
@@ -102,7 +103,26 @@ constexpr float kGroupMaxEps = 1e-15f;
 // ---------------------------------------------------------------------------------------------------
 // Dequantization (element order exactly as in GGUF files)
 
-void dequantize_q4_0(const BlockQ4_0* blocks, float* y, int64_t nb) {
+// The 16-bit float types' elements, so that every type has a block type (a float type's block is one
+// element).
+struct Fp16 {
+  uint16_t bits;
+};
+struct Bf16 {
+  uint16_t bits;
+};
+
+void dequantize_blocks(const float* x, float* y, int64_t n) {
+  std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float));
+}
+void dequantize_blocks(const Fp16* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i].bits);
+}
+void dequantize_blocks(const Bf16* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_fp32(x[i].bits);
+}
+
+void dequantize_blocks(const BlockQ4_0* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d);
     for (int j = 0; j < kBlock32 / 2; ++j) {
@@ -112,7 +132,7 @@ void dequantize_q4_0(const BlockQ4_0* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q4_1(const BlockQ4_1* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ4_1* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d), m = half(blocks[i].m);
     for (int j = 0; j < kBlock32 / 2; ++j) {
@@ -133,7 +153,7 @@ int q5_value(const uint8_t* qs, uint32_t qh, int j) {
   return low | static_cast<int>(((qh >> j) & 1) << 4);
 }
 
-void dequantize_q5_0(const BlockQ5_0* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ5_0* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d);
     const uint32_t qh = load_u32(blocks[i].qh);
@@ -141,7 +161,7 @@ void dequantize_q5_0(const BlockQ5_0* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q5_1(const BlockQ5_1* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ5_1* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d), m = half(blocks[i].m);
     const uint32_t qh = load_u32(blocks[i].qh);
@@ -149,14 +169,14 @@ void dequantize_q5_1(const BlockQ5_1* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q8_0(const BlockQ8_0* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ8_0* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d);
     for (int j = 0; j < kBlock32; ++j) y[j] = static_cast<float>(blocks[i].qs[j]) * d;
   }
 }
 
-void dequantize_q8_1(const BlockQ8_1* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ8_1* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlock32) {
     const float d = half(blocks[i].d);
     for (int j = 0; j < kBlock32; ++j) y[j] = static_cast<float>(blocks[i].qs[j]) * d;
@@ -165,7 +185,7 @@ void dequantize_q8_1(const BlockQ8_1* blocks, float* y, int64_t nb) {
 
 // Q2_K, Q3_K and Q6_K store 256 values as two halves of 128; within a half, 2-bit fields at shift 2*k
 // of byte l hold element 32*k + l, and each run of 16 elements has its own scale.
-void dequantize_q2_k(const BlockQ2_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ2_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = half(blocks[i].d), dmin = half(blocks[i].dmin);
     const uint8_t* q = blocks[i].qs;
@@ -191,7 +211,7 @@ int q3_k_scale(const uint8_t* scales, int j) {
   return (low | (high << 4)) - 32;
 }
 
-void dequantize_q3_k(const BlockQ3_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ3_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = half(blocks[i].d);
     const uint8_t* q = blocks[i].qs;
@@ -212,7 +232,7 @@ void dequantize_q3_k(const BlockQ3_K* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q4_k(const BlockQ4_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ4_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = half(blocks[i].d), dmin = half(blocks[i].dmin);
     const uint8_t* q = blocks[i].qs;
@@ -228,7 +248,7 @@ void dequantize_q4_k(const BlockQ4_K* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q5_k(const BlockQ5_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ5_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = half(blocks[i].d), dmin = half(blocks[i].dmin);
     const uint8_t* ql = blocks[i].qs;
@@ -250,7 +270,7 @@ void dequantize_q5_k(const BlockQ5_K* blocks, float* y, int64_t nb) {
 
 // Q6_K: per half of 128, ql[l] holds elements l (low nibble) and l + 64 (high), ql[l + 32] elements
 // l + 32 and l + 96; qh[l] holds the top two bits of l, l + 32, l + 64, l + 96 at shifts 0, 2, 4, 6.
-void dequantize_q6_k(const BlockQ6_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ6_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = half(blocks[i].d);
     const uint8_t* ql = blocks[i].ql;
@@ -272,7 +292,7 @@ void dequantize_q6_k(const BlockQ6_K* blocks, float* y, int64_t nb) {
   }
 }
 
-void dequantize_q8_k(const BlockQ8_K* blocks, float* y, int64_t nb) {
+void dequantize_blocks(const BlockQ8_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kBlockK) {
     for (int j = 0; j < kBlockK; ++j) y[j] = blocks[i].d * static_cast<float>(blocks[i].qs[j]);
   }
@@ -325,7 +345,17 @@ int clamp_truncate(float v, int hi) {
   return static_cast<int>(v);
 }
 
-void quantize_q4_0(const float* x, BlockQ4_0* blocks, int64_t nb) {
+void quantize_blocks(const float* x, float* y, int64_t n) {
+  std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float));
+}
+void quantize_blocks(const float* x, Fp16* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i].bits = fp32_to_fp16(x[i]);
+}
+void quantize_blocks(const float* x, Bf16* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i].bits = fp32_to_bf16(x[i]);
+}
+
+void quantize_blocks(const float* x, BlockQ4_0* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const float d = signed_abs_max(x, kBlock32) / -8;
     const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -338,7 +368,7 @@ void quantize_q4_0(const float* x, BlockQ4_0* blocks, int64_t nb) {
   }
 }
 
-void quantize_q4_1(const float* x, BlockQ4_1* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ4_1* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const auto [min, id] = set_affine_scale(x, 15, blocks[i]);
     for (int j = 0; j < 16; ++j) {
@@ -359,7 +389,7 @@ void store_q5(const int* q, uint8_t* qs, uint8_t* qh_bytes) {
   for (int b = 0; b < 4; ++b) qh_bytes[b] = static_cast<uint8_t>(qh >> (8 * b));
 }
 
-void quantize_q5_0(const float* x, BlockQ5_0* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ5_0* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const float d = signed_abs_max(x, kBlock32) / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -370,7 +400,7 @@ void quantize_q5_0(const float* x, BlockQ5_0* blocks, int64_t nb) {
   }
 }
 
-void quantize_q5_1(const float* x, BlockQ5_1* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ5_1* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const auto [min, id] = set_affine_scale(x, 31, blocks[i]);
     int q[kBlock32];
@@ -389,7 +419,7 @@ int8_t round_to_int8(float v) {
   return static_cast<int8_t>(std::clamp(std::round(v), -127.0f, 127.0f));
 }
 
-void quantize_q8_0(const float* x, BlockQ8_0* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ8_0* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const float d = abs_max(x, kBlock32) / 127;
     const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -398,7 +428,7 @@ void quantize_q8_0(const float* x, BlockQ8_0* blocks, int64_t nb) {
   }
 }
 
-void quantize_q8_1(const float* x, BlockQ8_1* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ8_1* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlock32) {
     const float d = abs_max(x, kBlock32) / 127;
     const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -636,7 +666,7 @@ void search_weights(const float* x, const float* importance, int n, bool add_rms
   }
 }
 
-void quantize_q2_k(const float* x, BlockQ2_K* blocks, int64_t nb, const float* importance) {
+void quantize_blocks(const float* x, BlockQ2_K* blocks, int64_t nb, const float* importance) {
   constexpr float kScaleLevels = 15;
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     const float* imp = importance ? importance + i * kBlockK : nullptr;
@@ -677,14 +707,34 @@ void quantize_q2_k(const float* x, BlockQ2_K* blocks, int64_t nb, const float* i
   }
 }
 
-void quantize_q3_k(const float* x, BlockQ3_K* blocks, int64_t nb, const float* importance) {
+// Fits the 16 sub-blocks of 16 of a super-block one by one (fit: fit_symmetric or fit_symmetric_iterative
+// with nmax levels either side): scales[j] and the levels L[16 j, 16 j + 16).
+template <typename Fit>
+void fit_sub_blocks16(Fit fit, int nmax, const float* x, const float* imp, uint8_t* L, float* scales) {
+  for (int j = 0; j < 16; ++j)
+    scales[j] = fit(16, nmax, x + 16 * j, L + 16 * j, imp ? imp + 16 * j : nullptr);
+}
+
+// Re-quantizes the 16 sub-blocks of 16 against the rounded scales actually stored, d * sub_scale(j):
+// L = x / scale rounded to [-nmax, nmax - 1], stored + nmax. A zero scale keeps the fitted levels.
+template <typename SubScale>
+void requantize_sub_blocks16(const float* x, float d, SubScale sub_scale, int nmax, uint8_t* L) {
+  for (int j = 0; j < 16; ++j) {
+    const float dj = d * sub_scale(j);
+    if (dj == 0) continue;
+    for (int l = 0; l < 16; ++l)
+      L[16 * j + l] =
+          static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + l] / dj), -nmax, nmax - 1) + nmax);
+  }
+}
+
+void quantize_blocks(const float* x, BlockQ3_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
-    const float* imp = importance ? importance + i * kBlockK : nullptr;
     BlockQ3_K& y = blocks[i];
     uint8_t L[kBlockK];
     float scales[16];
-    for (int j = 0; j < 16; ++j)
-      scales[j] = fit_symmetric_iterative(16, 4, x + 16 * j, L + 16 * j, imp ? imp + 16 * j : nullptr);
+    fit_sub_blocks16(fit_symmetric_iterative, 4, x, importance ? importance + i * kBlockK : nullptr, L,
+                     scales);
     const float max_scale = signed_abs_max(scales, 16);
     std::memset(y.scales, 0, sizeof y.scales);
     y.d = 0;
@@ -700,12 +750,8 @@ void quantize_q3_k(const float* x, BlockQ3_K* blocks, int64_t nb, const float* i
       }
       y.d = to_half(1 / iscale);
     }
-    for (int j = 0; j < 16; ++j) {
-      const float d = half(y.d) * static_cast<float>(q3_k_scale(y.scales, j));
-      if (d == 0) continue;
-      for (int l = 0; l < 16; ++l)
-        L[16 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + l] / d), -4, 3) + 4);
-    }
+    requantize_sub_blocks16(
+        x, half(y.d), [&](int j) { return static_cast<float>(q3_k_scale(y.scales, j)); }, 4, L);
     // The third bit goes to hmask: element j's bit is bit j / 32 of byte j % 32.
     std::memset(y.hmask, 0, sizeof y.hmask);
     for (int j = 0; j < kBlockK; ++j) {
@@ -768,7 +814,7 @@ void quantize_k4_common(const float* x, Block& y, uint8_t* L, int nmax, float gr
   }
 }
 
-void quantize_q4_k(const float* x, BlockQ4_K* blocks, int64_t nb, const float* importance) {
+void quantize_blocks(const float* x, BlockQ4_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     uint8_t L[kBlockK];
     quantize_k4_common(x, blocks[i], L, 15, -1.f, 20, importance ? importance + i * kBlockK : nullptr);
@@ -779,7 +825,7 @@ void quantize_q4_k(const float* x, BlockQ4_K* blocks, int64_t nb, const float* i
   }
 }
 
-void quantize_q5_k(const float* x, BlockQ5_K* blocks, int64_t nb, const float* importance) {
+void quantize_blocks(const float* x, BlockQ5_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     uint8_t L[kBlockK];
     quantize_k4_common(x, blocks[i], L, 31, -0.5f, 15, importance ? importance + i * kBlockK : nullptr);
@@ -804,14 +850,12 @@ void quantize_q5_k(const float* x, BlockQ5_K* blocks, int64_t nb, const float* i
   }
 }
 
-void quantize_q6_k(const float* x, BlockQ6_K* blocks, int64_t nb, const float* importance) {
+void quantize_blocks(const float* x, BlockQ6_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
-    const float* imp = importance ? importance + i * kBlockK : nullptr;
     BlockQ6_K& y = blocks[i];
     uint8_t L[kBlockK];
     float scales[16];
-    for (int j = 0; j < 16; ++j)
-      scales[j] = fit_symmetric(16, 32, x + 16 * j, L + 16 * j, imp ? imp + 16 * j : nullptr);
+    fit_sub_blocks16(fit_symmetric, 32, x, importance ? importance + i * kBlockK : nullptr, L, scales);
     float max_abs_scale;
     const float max_scale = signed_abs_max(scales, 16, &max_abs_scale);
     if (max_abs_scale < kGroupMaxEps) {
@@ -822,12 +866,8 @@ void quantize_q6_k(const float* x, BlockQ6_K* blocks, int64_t nb, const float* i
     y.d = to_half(1 / iscale);
     for (int j = 0; j < 16; ++j)
       y.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
-    for (int j = 0; j < 16; ++j) {
-      const float d = half(y.d) * y.scales[j];
-      if (d == 0) continue;
-      for (int l = 0; l < 16; ++l)
-        L[16 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + l] / d), -32, 31) + 32);
-    }
+    requantize_sub_blocks16(
+        x, half(y.d), [&](int j) { return static_cast<float>(y.scales[j]); }, 32, L);
     uint8_t* ql = y.ql;
     uint8_t* qh = y.qh;
     for (int j = 0; j < kBlockK; j += 128, ql += 64, qh += 32) {
@@ -841,7 +881,7 @@ void quantize_q6_k(const float* x, BlockQ6_K* blocks, int64_t nb, const float* i
   }
 }
 
-void quantize_q8_k(const float* x, BlockQ8_K* blocks, int64_t nb) {
+void quantize_blocks(const float* x, BlockQ8_K* blocks, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     BlockQ8_K& y = blocks[i];
     float amax;
@@ -862,59 +902,62 @@ void quantize_q8_k(const float* x, BlockQ8_K* blocks, int64_t nb) {
   }
 }
 
-void check_row_length(TensorType type, int64_t n) {
+// Blocks in a row of n elements; throws unless the row is whole blocks.
+int64_t row_blocks(TensorType type, int64_t n) {
   const int64_t block = type_info(type).block_elems;
   if (n < 0 || n % block != 0) {
     throw Error(std::string("quant: row of ") + std::to_string(n) + " elements is not a multiple of the " +
                 type_name(type) + " block size " + std::to_string(block));
   }
+  return n / block;
+}
+
+// Checks that a row of n elements of `type` is whole blocks and calls f(static_cast<Block*>(nullptr), blocks)
+// with the type's block struct (float, Fp16, Bf16 for the float types) and the row's number of blocks.
+template <typename F>
+void visit_row(TensorType type, int64_t n, const char* verb, F&& f) {
+  const int64_t blocks = row_blocks(type, n);
+  switch (type) {
+    case TensorType::F32:
+      return f(static_cast<float*>(nullptr), blocks);
+    case TensorType::F16:
+      return f(static_cast<Fp16*>(nullptr), blocks);
+    case TensorType::BF16:
+      return f(static_cast<Bf16*>(nullptr), blocks);
+    case TensorType::Q4_0:
+      return f(static_cast<BlockQ4_0*>(nullptr), blocks);
+    case TensorType::Q4_1:
+      return f(static_cast<BlockQ4_1*>(nullptr), blocks);
+    case TensorType::Q5_0:
+      return f(static_cast<BlockQ5_0*>(nullptr), blocks);
+    case TensorType::Q5_1:
+      return f(static_cast<BlockQ5_1*>(nullptr), blocks);
+    case TensorType::Q8_0:
+      return f(static_cast<BlockQ8_0*>(nullptr), blocks);
+    case TensorType::Q8_1:
+      return f(static_cast<BlockQ8_1*>(nullptr), blocks);
+    case TensorType::Q2_K:
+      return f(static_cast<BlockQ2_K*>(nullptr), blocks);
+    case TensorType::Q3_K:
+      return f(static_cast<BlockQ3_K*>(nullptr), blocks);
+    case TensorType::Q4_K:
+      return f(static_cast<BlockQ4_K*>(nullptr), blocks);
+    case TensorType::Q5_K:
+      return f(static_cast<BlockQ5_K*>(nullptr), blocks);
+    case TensorType::Q6_K:
+      return f(static_cast<BlockQ6_K*>(nullptr), blocks);
+    case TensorType::Q8_K:
+      return f(static_cast<BlockQ8_K*>(nullptr), blocks);
+  }
+  throw Error(std::string("quant: cannot ") + verb + " type " + std::to_string(static_cast<uint32_t>(type)));
 }
 
 }  // namespace
 
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
-  check_row_length(type, n);
-  const int64_t nb32 = n / kBlock32, nbk = n / kBlockK;
-  switch (type) {
-    case TensorType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
-    case TensorType::F16: {
-      const auto* h = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(h[i]);
-      return;
-    }
-    case TensorType::BF16: {
-      const auto* h = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(h[i]);
-      return;
-    }
-    case TensorType::Q4_0:
-      return dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb32);
-    case TensorType::Q4_1:
-      return dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb32);
-    case TensorType::Q5_0:
-      return dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, nb32);
-    case TensorType::Q5_1:
-      return dequantize_q5_1(static_cast<const BlockQ5_1*>(src), dst, nb32);
-    case TensorType::Q8_0:
-      return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb32);
-    case TensorType::Q8_1:
-      return dequantize_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb32);
-    case TensorType::Q2_K:
-      return dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, nbk);
-    case TensorType::Q3_K:
-      return dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, nbk);
-    case TensorType::Q4_K:
-      return dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, nbk);
-    case TensorType::Q5_K:
-      return dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, nbk);
-    case TensorType::Q6_K:
-      return dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, nbk);
-    case TensorType::Q8_K:
-      return dequantize_q8_k(static_cast<const BlockQ8_K*>(src), dst, nbk);
-  }
-  throw Error(std::string("quant: cannot dequantize type ") + std::to_string(static_cast<uint32_t>(type)));
+  visit_row(type, n, "dequantize", [&](auto* tag, int64_t blocks) {
+    dequantize_blocks(static_cast<const std::remove_pointer_t<decltype(tag)>*>(src), dst, blocks);
+  });
 }
 
 bool can_quantize_to(TensorType type) {
@@ -922,48 +965,13 @@ bool can_quantize_to(TensorType type) {
 }
 
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n, const float* importance) {
-  check_row_length(type, n);
-  const int64_t nb32 = n / kBlock32, nbk = n / kBlockK;
-  switch (type) {
-    case TensorType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
-    case TensorType::F16: {
-      auto* h = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(src[i]);
-      return;
-    }
-    case TensorType::BF16: {
-      auto* h = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_bf16(src[i]);
-      return;
-    }
-    case TensorType::Q4_0:
-      return quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), nb32);
-    case TensorType::Q4_1:
-      return quantize_q4_1(src, static_cast<BlockQ4_1*>(dst), nb32);
-    case TensorType::Q5_0:
-      return quantize_q5_0(src, static_cast<BlockQ5_0*>(dst), nb32);
-    case TensorType::Q5_1:
-      return quantize_q5_1(src, static_cast<BlockQ5_1*>(dst), nb32);
-    case TensorType::Q8_0:
-      return quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), nb32);
-    case TensorType::Q8_1:
-      return quantize_q8_1(src, static_cast<BlockQ8_1*>(dst), nb32);
-    case TensorType::Q2_K:
-      return quantize_q2_k(src, static_cast<BlockQ2_K*>(dst), nbk, importance);
-    case TensorType::Q3_K:
-      return quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), nbk, importance);
-    case TensorType::Q4_K:
-      return quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), nbk, importance);
-    case TensorType::Q5_K:
-      return quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), nbk, importance);
-    case TensorType::Q6_K:
-      return quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), nbk, importance);
-    case TensorType::Q8_K:
-      return quantize_q8_k(src, static_cast<BlockQ8_K*>(dst), nbk);
-  }
-  throw Error(std::string("quant: cannot quantize to type ") + std::to_string(static_cast<uint32_t>(type)));
+  visit_row(type, n, "quantize to", [&](auto* tag, int64_t blocks) {
+    auto* out = static_cast<std::remove_pointer_t<decltype(tag)>*>(dst);
+    if constexpr (requires { quantize_blocks(src, out, blocks, importance); })
+      quantize_blocks(src, out, blocks, importance);  // the K-quants fit against the importance
+    else
+      quantize_blocks(src, out, blocks);
+  });
 }
 
 }  // namespace llamascope

@@ -97,7 +97,8 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
         uint8_t* codes = sb + kQ6KCodes;
         for (int r = 0; r < rows; ++r) {
           const BlockQ6_K& blk = block_of<BlockQ6_K>(first_row, src_row_bytes, r, b);
-          // Element e of the super-block as its 6-bit code (see dequantize_q6_k for the bit layout).
+          // Element e of the super-block as its 6-bit code (see the Q6_K dequantize_blocks in quant.cpp for
+          // the bit layout).
           for (int e = 0; e < kBlockK; ++e) {
             const int half = e / 128, l = e % 32, quarter = (e % 128) / 32;
             const uint8_t low = blk.ql[64 * half + l + 32 * (quarter & 1)];

@@ -30,6 +30,7 @@
 // activation rows are processed together or how rows are split between threads.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -63,6 +64,20 @@ inline size_t block32_codes_offset(int64_t b, int64_t nb, size_t code_bytes) {
   const int64_t blocks_in_chunk = nb - chunk_first < kChunkBlocks ? nb - chunk_first : kChunkBlocks;
   return block32_chunk_offset(b, code_bytes) + static_cast<size_t>(blocks_in_chunk) * 2 * kGroupRows +
          static_cast<size_t>(b % kChunkBlocks) * code_bytes;
+}
+
+// Walks the nb blocks of a Q4_0 / Q8_0 group in storage order, calling block(b, scales, codes) with block b's
+// 16 fp16 scales and its kCodeBytes of codes.
+template <size_t kCodeBytes, typename Block>
+inline void for_each_block32(const uint8_t* group, int64_t nb, Block block) {
+  const uint8_t* chunk = group;
+  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
+    const uint8_t* codes = chunk + blocks * 2 * kGroupRows;
+    for (int i = 0; i < blocks; ++i, codes += kCodeBytes) block(first + i, scales + i * kGroupRows, codes);
+    chunk = codes;
+  }
 }
 
 // Bytes of one packed group of 16 rows of `cols` columns; 0 when `type` has no interleaved kernel.

@@ -29,40 +29,30 @@ inline __m256i broadcast_dword(const int8_t* p) {
 // acc[2 j + h]: activation row j, rows 8 h .. 8 h + 7.
 template <int R>
 void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
-  const int64_t nb = cols / kBlock32;
   const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const uint8_t* chunk = group;
-  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
-    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
-    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
-    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
-    for (int i = 0; i < blocks; ++i, qs += 256) {
-      for (int h = 0; h < 2; ++h) {
-        __m256i lo[4], hi[4];
-        for (int k = 0; k < 4; ++k) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
-          lo[k] = _mm256_and_si256(v, low);
-          hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  for_each_block32<256>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+    for (int h = 0; h < 2; ++h) {
+      __m256i lo[4], hi[4];
+      for (int k = 0; k < 4; ++k) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
+        lo[k] = _mm256_and_si256(v, low);
+        hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+      }
+      const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
+      for (int j = 0; j < R; ++j) {
+        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+        __m256i pairs = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
+        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16)));
+        for (int k = 1; k < 4; ++k) {
+          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
+          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
         }
-        const __m256 wd = _mm256_cvtph_ps(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + i * kGroupRows + 8 * h)));
-        for (int j = 0; j < R; ++j) {
-          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
-          __m256i pairs = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
-          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16)));
-          for (int k = 1; k < 4; ++k) {
-            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
-            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
-          }
-          const __m256i sum =
-              _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), _mm256_set1_epi32(x.minus8_sum));
-          acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
-                                           acc[2 * j + h]);
-        }
+        const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), _mm256_set1_epi32(x.minus8_sum));
+        acc[2 * j + h] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)), acc[2 * j + h]);
       }
     }
-    chunk = qs;
-  }
+  });
 }
 
 // Q4_K: lane r of half h = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block

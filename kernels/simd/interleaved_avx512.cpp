@@ -40,58 +40,42 @@ inline __m512i load(const uint8_t* p) {
 // the sum replaces a shift of every weight vector, and the two sums are independent dependency chains.
 template <int R>
 void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
-  const int64_t nb = cols / kBlock32;
   const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
-  const uint8_t* chunk = group;
-  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
-    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
-    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
-    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
-    for (int i = 0; i < blocks; ++i, qs += 256) {
-      __m512i lo[4], hi16[4];
-      for (int k = 0; k < 4; ++k) {
-        const __m512i v = load(qs + 64 * k);
-        lo[k] = _mm512_and_si512(v, low);
-        hi16[k] = _mm512_and_si512(v, high);
-      }
-      const __m512 wd = load_half16(scales + i * kGroupRows);
-      for (int j = 0; j < R; ++j) {
-        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
-        __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) {
-          sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
-          sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
-        }
-        const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
-      }
+  for_each_block32<256>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+    __m512i lo[4], hi16[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = load(qs + 64 * k);
+      lo[k] = _mm512_and_si512(v, low);
+      hi16[k] = _mm512_and_si512(v, high);
     }
-    chunk = qs;
-  }
+    const __m512 wd = load_half16(scales);
+    for (int j = 0; j < R; ++j) {
+      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+      __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
+        sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
+      }
+      const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+    }
+  });
 }
 
 // Q8_0 stored as q + 128: lane r = sum over blocks of d_r * d_x * (sum((q + 128) * x) - 128 * sum(x)).
 template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
-  const int64_t nb = cols / kBlock32;
-  const uint8_t* chunk = group;
-  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
-    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
-    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
-    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
-    for (int i = 0; i < blocks; ++i, qs += 512) {
-      __m512i w[8];
-      for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
-      const __m512 wd = load_half16(scales + i * kGroupRows);
-      for (int j = 0; j < R; ++j) {
-        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
-        __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
-        for (int k = 0; k < 8; ++k) sum = dpbusd_broadcast(sum, w[k], x.qs + 4 * k);
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
-      }
+  for_each_block32<512>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+    __m512i w[8];
+    for (int k = 0; k < 8; ++k) w[k] = load(qs + 64 * k);
+    const __m512 wd = load_half16(scales);
+    for (int j = 0; j < R; ++j) {
+      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+      __m512i sum = _mm512_slli_epi32(_mm512_set1_epi32(x.minus8_sum), 4);  // -128 * sum(x)
+      for (int k = 0; k < 8; ++k) sum = dpbusd_broadcast(sum, w[k], x.qs + 4 * k);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
     }
-    chunk = qs;
-  }
+  });
 }
 
 // Q4_K: lane r = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block j)

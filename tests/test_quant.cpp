@@ -12,6 +12,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/error.h"
@@ -283,6 +284,22 @@ TEST(QuantDequantize, LegacyTypesMatchLayoutFormulas) {
   }
 }
 
+// Q4_K and Q5_K: x = d * scale * q - dmin * min, q a nibble (with, for Q5_K, a fifth bit from qh).
+template <typename Block>
+void expect_k4_layout(std::mt19937& rng, TensorType type, float d, float dmin) {
+  auto b = random_block<Block>(rng);
+  b.d = h(d);
+  b.dmin = h(dmin);
+  const auto y = dequantized(type, b, 256);
+  for (int e = 0; e < 256; ++e) {
+    int sc, m;
+    k4_scale_min_spec(b.scales, e / 32, &sc, &m);
+    int q = q4k_nibble(b.qs, e);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) q |= ((b.qh[e % 32] >> (e / 32)) & 1) << 4;
+    ASSERT_EQ(y[e], d * sc * q - dmin * m) << e;
+  }
+}
+
 TEST(QuantDequantize, KQuantsMatchLayoutFormulas) {
   std::mt19937 rng(2);
   for (int trial = 0; trial < 50; ++trial) {
@@ -306,29 +323,8 @@ TEST(QuantDequantize, KQuantsMatchLayoutFormulas) {
         ASSERT_EQ(y[e], 0.125f * q3k_scale_spec(b.scales, e / 16) * q) << e;
       }
     }
-    {
-      auto b = random_block<BlockQ4_K>(rng);
-      b.d = h(0.5f);
-      b.dmin = h(0.125f);
-      const auto y = dequantized(TensorType::Q4_K, b, 256);
-      for (int e = 0; e < 256; ++e) {
-        int sc, m;
-        k4_scale_min_spec(b.scales, e / 32, &sc, &m);
-        ASSERT_EQ(y[e], 0.5f * sc * q4k_nibble(b.qs, e) - 0.125f * m) << e;
-      }
-    }
-    {
-      auto b = random_block<BlockQ5_K>(rng);
-      b.d = h(0.25f);
-      b.dmin = h(0.5f);
-      const auto y = dequantized(TensorType::Q5_K, b, 256);
-      for (int e = 0; e < 256; ++e) {
-        int sc, m;
-        k4_scale_min_spec(b.scales, e / 32, &sc, &m);
-        const int q = q4k_nibble(b.qs, e) | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
-        ASSERT_EQ(y[e], 0.25f * sc * q - 0.5f * m) << e;
-      }
-    }
+    expect_k4_layout<BlockQ4_K>(rng, TensorType::Q4_K, 0.5f, 0.125f);
+    expect_k4_layout<BlockQ5_K>(rng, TensorType::Q5_K, 0.25f, 0.5f);
     {
       auto b = random_block<BlockQ6_K>(rng);
       b.d = h(0.03125f);

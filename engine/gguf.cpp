@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <unordered_set>
+#include <utility>
 
 #include "base/error.h"
 
@@ -106,6 +108,36 @@ uint64_t encoded_bytes(const GgufValue& v) {
   return n;
 }
 
+// Calls f(T{}) with the C++ type of a numeric GGUF value type and returns true; false for BOOL, STRING and
+// ARRAY, which are not one number of their own type.
+template <typename F>
+bool visit_numeric_type(GgufType type, F&& f) {
+  switch (type) {
+    case GgufType::UINT8:
+      return f(uint8_t{}), true;
+    case GgufType::INT8:
+      return f(int8_t{}), true;
+    case GgufType::UINT16:
+      return f(uint16_t{}), true;
+    case GgufType::INT16:
+      return f(int16_t{}), true;
+    case GgufType::UINT32:
+      return f(uint32_t{}), true;
+    case GgufType::INT32:
+      return f(int32_t{}), true;
+    case GgufType::UINT64:
+      return f(uint64_t{}), true;
+    case GgufType::INT64:
+      return f(int64_t{}), true;
+    case GgufType::FLOAT32:
+      return f(float{}), true;
+    case GgufType::FLOAT64:
+      return f(double{}), true;
+    default:
+      return false;
+  }
+}
+
 // Bounds-checked sequential reads over the mapping; every failure names the file.
 class Cursor {
  public:
@@ -160,37 +192,18 @@ class MetadataParser {
   GgufValue read_value(GgufType type, const std::string& where, int depth) {
     GgufValue v;
     v.type = type;
+    const bool numeric = visit_numeric_type(type, [&](auto tag) {
+      using T = decltype(tag);
+      const T x = c_.read<T>(where);
+      if constexpr (std::is_floating_point_v<T>)
+        v.f = x;
+      else if constexpr (std::is_signed_v<T>)
+        v.i = x;
+      else
+        v.u = x;
+    });
+    if (numeric) return v;
     switch (type) {
-      case GgufType::UINT8:
-        v.u = c_.read<uint8_t>(where);
-        break;
-      case GgufType::INT8:
-        v.i = c_.read<int8_t>(where);
-        break;
-      case GgufType::UINT16:
-        v.u = c_.read<uint16_t>(where);
-        break;
-      case GgufType::INT16:
-        v.i = c_.read<int16_t>(where);
-        break;
-      case GgufType::UINT32:
-        v.u = c_.read<uint32_t>(where);
-        break;
-      case GgufType::INT32:
-        v.i = c_.read<int32_t>(where);
-        break;
-      case GgufType::UINT64:
-        v.u = c_.read<uint64_t>(where);
-        break;
-      case GgufType::INT64:
-        v.i = c_.read<int64_t>(where);
-        break;
-      case GgufType::FLOAT32:
-        v.f = c_.read<float>(where);
-        break;
-      case GgufType::FLOAT64:
-        v.f = c_.read<double>(where);
-        break;
       case GgufType::BOOL: {
         const uint8_t b = c_.read<uint8_t>(where);
         if (b > 1) c_.fail(where + " is a bool with byte value " + std::to_string(b) + " (must be 0 or 1)");
@@ -202,6 +215,8 @@ class MetadataParser {
         break;
       case GgufType::ARRAY:
         read_array(v, where, depth + 1);
+        break;
+      default:
         break;
     }
     return v;
@@ -232,35 +247,12 @@ class MetadataParser {
 }  // namespace
 
 const char* gguf_type_name(GgufType type) {
-  switch (type) {
-    case GgufType::UINT8:
-      return "uint8";
-    case GgufType::INT8:
-      return "int8";
-    case GgufType::UINT16:
-      return "uint16";
-    case GgufType::INT16:
-      return "int16";
-    case GgufType::UINT32:
-      return "uint32";
-    case GgufType::INT32:
-      return "int32";
-    case GgufType::FLOAT32:
-      return "float32";
-    case GgufType::BOOL:
-      return "bool";
-    case GgufType::STRING:
-      return "string";
-    case GgufType::ARRAY:
-      return "array";
-    case GgufType::UINT64:
-      return "uint64";
-    case GgufType::INT64:
-      return "int64";
-    case GgufType::FLOAT64:
-      return "float64";
-  }
-  return "unknown";
+  // Indexed by the GGUF type id.
+  static constexpr const char* kNames[] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                           "int32",  "float32", "bool",   "string", "array",
+                                           "uint64", "int64",   "float64"};
+  const auto id = static_cast<uint32_t>(type);
+  return id < std::size(kNames) ? kNames[id] : "unknown";
 }
 
 bool GgufValue::is_integer() const {
@@ -568,55 +560,26 @@ struct GgufWriter::Impl {
     }
   }
 
-  void check_unsigned(const std::string& key, const GgufValue& v, uint64_t max) const {
-    if (v.u > max)
-      fail("metadata " + quoted(key) + " = " + std::to_string(v.u) + " does not fit " +
-           gguf_type_name(v.type));
+  // A number of value type T, stored in the value as x (v.i or v.u), after checking that it fits T.
+  template <class T, class Stored>
+  void write_integer(const std::string& key, const GgufValue& v, Stored x) {
+    if (!std::in_range<T>(x))
+      fail("metadata " + quoted(key) + " = " + std::to_string(x) + " does not fit " + gguf_type_name(v.type));
+    write_pod<T>(static_cast<T>(x));
   }
-  void check_signed(const std::string& key, const GgufValue& v, int64_t min, int64_t max) const {
-    if (v.i < min || v.i > max)
-      fail("metadata " + quoted(key) + " = " + std::to_string(v.i) + " does not fit " +
-           gguf_type_name(v.type));
+  template <class T>
+  void write_number(const std::string& key, const GgufValue& v) {
+    if constexpr (std::is_floating_point_v<T>)
+      write_pod<T>(static_cast<T>(v.f));
+    else if constexpr (std::is_signed_v<T>)
+      write_integer<T>(key, v, v.i);
+    else
+      write_integer<T>(key, v, v.u);
   }
 
   void write_value(const std::string& key, const GgufValue& v) {
+    if (visit_numeric_type(v.type, [&](auto tag) { write_number<decltype(tag)>(key, v); })) return;
     switch (v.type) {
-      case GgufType::UINT8:
-        check_unsigned(key, v, UINT8_MAX);
-        write_pod<uint8_t>(v.u);
-        break;
-      case GgufType::INT8:
-        check_signed(key, v, INT8_MIN, INT8_MAX);
-        write_pod<int8_t>(v.i);
-        break;
-      case GgufType::UINT16:
-        check_unsigned(key, v, UINT16_MAX);
-        write_pod<uint16_t>(v.u);
-        break;
-      case GgufType::INT16:
-        check_signed(key, v, INT16_MIN, INT16_MAX);
-        write_pod<int16_t>(v.i);
-        break;
-      case GgufType::UINT32:
-        check_unsigned(key, v, UINT32_MAX);
-        write_pod<uint32_t>(v.u);
-        break;
-      case GgufType::INT32:
-        check_signed(key, v, INT32_MIN, INT32_MAX);
-        write_pod<int32_t>(v.i);
-        break;
-      case GgufType::UINT64:
-        write_pod<uint64_t>(v.u);
-        break;
-      case GgufType::INT64:
-        write_pod<int64_t>(v.i);
-        break;
-      case GgufType::FLOAT32:
-        write_pod<float>(static_cast<float>(v.f));
-        break;
-      case GgufType::FLOAT64:
-        write_pod<double>(v.f);
-        break;
       case GgufType::BOOL:
         write_pod<uint8_t>(v.i != 0 ? 1 : 0);
         break;

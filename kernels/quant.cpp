@@ -924,32 +924,11 @@ void visit_row(TensorType type, int64_t n, const char* verb, F&& f) {
       return f(static_cast<Fp16*>(nullptr), blocks);
     case TensorType::BF16:
       return f(static_cast<Bf16*>(nullptr), blocks);
-    case TensorType::Q4_0:
-      return f(static_cast<BlockQ4_0*>(nullptr), blocks);
-    case TensorType::Q4_1:
-      return f(static_cast<BlockQ4_1*>(nullptr), blocks);
-    case TensorType::Q5_0:
-      return f(static_cast<BlockQ5_0*>(nullptr), blocks);
-    case TensorType::Q5_1:
-      return f(static_cast<BlockQ5_1*>(nullptr), blocks);
-    case TensorType::Q8_0:
-      return f(static_cast<BlockQ8_0*>(nullptr), blocks);
-    case TensorType::Q8_1:
-      return f(static_cast<BlockQ8_1*>(nullptr), blocks);
-    case TensorType::Q2_K:
-      return f(static_cast<BlockQ2_K*>(nullptr), blocks);
-    case TensorType::Q3_K:
-      return f(static_cast<BlockQ3_K*>(nullptr), blocks);
-    case TensorType::Q4_K:
-      return f(static_cast<BlockQ4_K*>(nullptr), blocks);
-    case TensorType::Q5_K:
-      return f(static_cast<BlockQ5_K*>(nullptr), blocks);
-    case TensorType::Q6_K:
-      return f(static_cast<BlockQ6_K*>(nullptr), blocks);
-    case TensorType::Q8_K:
-      return f(static_cast<BlockQ8_K*>(nullptr), blocks);
+    default:
+      if (!visit_block_type(type, [&](auto* tag) { f(tag, blocks); }))
+        throw Error(std::string("quant: cannot ") + verb + " type " +
+                    std::to_string(static_cast<uint32_t>(type)));
   }
-  throw Error(std::string("quant: cannot ") + verb + " type " + std::to_string(static_cast<uint32_t>(type)));
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "base/tensor_type.h"
+
 namespace llamascope {
 
 constexpr int kBlock32 = 32;  // elements per block of the legacy types
@@ -91,17 +93,44 @@ struct BlockQ8_K {
   int16_t bsums[kBlockK / 16];
 };
 
-static_assert(sizeof(BlockQ4_0) == 18);
-static_assert(sizeof(BlockQ4_1) == 20);
-static_assert(sizeof(BlockQ5_0) == 22);
-static_assert(sizeof(BlockQ5_1) == 24);
-static_assert(sizeof(BlockQ8_0) == 34);
-static_assert(sizeof(BlockQ8_1) == 36);
-static_assert(sizeof(BlockQ2_K) == 84);
-static_assert(sizeof(BlockQ3_K) == 110);
-static_assert(sizeof(BlockQ4_K) == 144);
-static_assert(sizeof(BlockQ5_K) == 176);
-static_assert(sizeof(BlockQ6_K) == 210);
-static_assert(sizeof(BlockQ8_K) == 292);
+// GGUF's block sizes.
+static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
+              sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
+static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
+              sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+
+// Calls f(static_cast<Block*>(nullptr)) with the block struct of a block-quantized type and returns true;
+// false for the float types.
+template <typename F>
+bool visit_block_type(TensorType type, F&& f) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return f(static_cast<BlockQ4_0*>(nullptr)), true;
+    case TensorType::Q4_1:
+      return f(static_cast<BlockQ4_1*>(nullptr)), true;
+    case TensorType::Q5_0:
+      return f(static_cast<BlockQ5_0*>(nullptr)), true;
+    case TensorType::Q5_1:
+      return f(static_cast<BlockQ5_1*>(nullptr)), true;
+    case TensorType::Q8_0:
+      return f(static_cast<BlockQ8_0*>(nullptr)), true;
+    case TensorType::Q8_1:
+      return f(static_cast<BlockQ8_1*>(nullptr)), true;
+    case TensorType::Q2_K:
+      return f(static_cast<BlockQ2_K*>(nullptr)), true;
+    case TensorType::Q3_K:
+      return f(static_cast<BlockQ3_K*>(nullptr)), true;
+    case TensorType::Q4_K:
+      return f(static_cast<BlockQ4_K*>(nullptr)), true;
+    case TensorType::Q5_K:
+      return f(static_cast<BlockQ5_K*>(nullptr)), true;
+    case TensorType::Q6_K:
+      return f(static_cast<BlockQ6_K*>(nullptr)), true;
+    case TensorType::Q8_K:
+      return f(static_cast<BlockQ8_K*>(nullptr)), true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace llamascope

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/error.h"
@@ -85,41 +86,14 @@ TestWeight random_weight(TensorType type, int64_t rows, int64_t cols, std::mt199
     }
   } else {
     for (uint8_t& b : t.bytes) b = static_cast<uint8_t>(byte(rng));
-    std::vector<size_t> half_fields;
-    switch (type) {
-      case TensorType::Q4_0:
-        half_fields = {offsetof(BlockQ4_0, d)};
-        break;
-      case TensorType::Q4_1:
-        half_fields = {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
-        break;
-      case TensorType::Q5_0:
-        half_fields = {offsetof(BlockQ5_0, d)};
-        break;
-      case TensorType::Q5_1:
-        half_fields = {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
-        break;
-      case TensorType::Q8_0:
-        half_fields = {offsetof(BlockQ8_0, d)};
-        break;
-      case TensorType::Q2_K:
-        half_fields = {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
-        break;
-      case TensorType::Q3_K:
-        half_fields = {offsetof(BlockQ3_K, d)};
-        break;
-      case TensorType::Q4_K:
-        half_fields = {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
-        break;
-      case TensorType::Q5_K:
-        half_fields = {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
-        break;
-      case TensorType::Q6_K:
-        half_fields = {offsetof(BlockQ6_K, d)};
-        break;
-      default:
-        ADD_FAILURE() << "no generator for " << type_name(type);
-    }
+    std::vector<size_t> half_fields;  // the fp16 scales: d, and m or dmin where the block has one
+    const bool quantized = visit_block_type(type, [&](auto* tag) {
+      using Block = std::remove_pointer_t<decltype(tag)>;
+      if constexpr (std::is_same_v<decltype(Block::d), uint16_t>) half_fields.push_back(offsetof(Block, d));
+      if constexpr (requires { Block::m; }) half_fields.push_back(offsetof(Block, m));
+      if constexpr (requires { Block::dmin; }) half_fields.push_back(offsetof(Block, dmin));
+    });
+    if (!quantized) ADD_FAILURE() << "no generator for " << type_name(type);
     for (size_t block = 0; block < t.bytes.size() / info.block_bytes; ++block)
       for (size_t field : half_fields) set_half(t.bytes, block * info.block_bytes + field, scale(rng));
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -35,25 +36,12 @@ class HostTimer final : public OpTimer {
 }  // namespace
 
 const char* op_kind_name(OpKind op) {
-  switch (op) {
-    case OpKind::embed:
-      return "embed";
-    case OpKind::rmsnorm:
-      return "rmsnorm";
-    case OpKind::matmul:
-      return "matmul";
-    case OpKind::rope:
-      return "rope";
-    case OpKind::attention:
-      return "attention";
-    case OpKind::swiglu:
-      return "swiglu";
-    case OpKind::add:
-      return "add";
-    case OpKind::count:
-      break;
-  }
-  return "?";
+  // Indexed by OpKind, in its order.
+  static constexpr const char* kNames[] = {"embed",     "rmsnorm", "matmul", "rope",
+                                           "attention", "swiglu",  "add"};
+  static_assert(std::size(kNames) == static_cast<size_t>(OpKind::count));
+  const auto i = static_cast<size_t>(op);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 const char* memory_space_name(MemorySpace space) {

@@ -15,12 +15,25 @@
 
 namespace llamascope {
 
-std::vector<InjectionRule> parse_injection_rules(const std::string& spec, const char* variable) {
-  std::vector<InjectionRule> rules;
+namespace {
+
+// parse_item(item) for each comma-separated item of spec, in order.
+template <typename Rule, typename ParseItem>
+std::vector<Rule> parse_comma_list(const std::string& spec, ParseItem parse_item) {
+  std::vector<Rule> rules;
   size_t start = 0;
   while (start <= spec.size()) {
     const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item = spec.substr(start, end - start);
+    rules.push_back(parse_item(spec.substr(start, end - start)));
+    start = end + 1;
+  }
+  return rules;
+}
+
+}  // namespace
+
+std::vector<InjectionRule> parse_injection_rules(const std::string& spec, const char* variable) {
+  return parse_comma_list<InjectionRule>(spec, [&](const std::string& item) {
     const size_t colon = item.find(':');
     char* tail = nullptr;
     const double fraction = colon == std::string::npos ? 0 : std::strtod(item.c_str() + colon + 1, &tail);
@@ -28,20 +41,25 @@ std::vector<InjectionRule> parse_injection_rules(const std::string& spec, const 
         !(fraction > 0 && fraction <= 10))
       throw Error(std::string(variable) + ": '" + item +
                   "' is not OP:FRACTION with 0 < FRACTION <= 10 (e.g. matmul:0.02)");
-    rules.push_back({item.substr(0, colon), fraction});
-    start = end + 1;
-  }
-  return rules;
+    return InjectionRule{item.substr(0, colon), fraction};
+  });
+}
+
+// The rules in environment variable `variable`, parsed once by the caller's static (none when it is unset
+// or empty); said on stderr when there are any, so that a run with injected faults is never mistaken.
+template <typename Rule>
+std::vector<Rule> rules_from_environment(const char* variable,
+                                         std::vector<Rule> (*parse)(const std::string&, const char*)) {
+  const char* spec = std::getenv(variable);
+  if (!spec || !*spec) return {};
+  std::vector<Rule> parsed = parse(spec, variable);
+  std::fprintf(stderr, "llamascope: fault injection on: %s=%s\n", variable, spec);
+  return parsed;
 }
 
 const std::vector<InjectionRule>& slowdown_rules() {
-  static const std::vector<InjectionRule> rules = [] {
-    const char* spec = std::getenv("LLAMASCOPE_INJECT_SLOWDOWN");
-    if (!spec || !*spec) return std::vector<InjectionRule>();
-    std::vector<InjectionRule> parsed = parse_injection_rules(spec, "LLAMASCOPE_INJECT_SLOWDOWN");
-    std::fprintf(stderr, "llamascope: fault injection on: LLAMASCOPE_INJECT_SLOWDOWN=%s\n", spec);
-    return parsed;
-  }();
+  static const std::vector<InjectionRule> rules =
+      rules_from_environment("LLAMASCOPE_INJECT_SLOWDOWN", parse_injection_rules);
   return rules;
 }
 
@@ -181,11 +199,7 @@ void run_with_slowdown(const OpSite& site, double fraction, void (*call)(void*),
 }
 
 std::vector<OutputFault> parse_output_faults(const std::string& spec, const char* variable) {
-  std::vector<OutputFault> faults;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item = spec.substr(start, end - start);
+  return parse_comma_list<OutputFault>(spec, [&](const std::string& item) {
     const auto bad = [&] {
       return Error(
           std::string(variable) + ": '" + item +
@@ -205,20 +219,13 @@ std::vector<OutputFault> parse_output_faults(const std::string& spec, const char
       if (tail == size_text || !(f.size > 0 && f.size <= 100)) throw bad();
     }
     if (*tail != '\0') throw bad();
-    faults.push_back(f);
-    start = end + 1;
-  }
-  return faults;
+    return f;
+  });
 }
 
 const std::vector<OutputFault>& output_faults() {
-  static const std::vector<OutputFault> faults = [] {
-    const char* spec = std::getenv("LLAMASCOPE_INJECT_FAULT");
-    if (!spec || !*spec) return std::vector<OutputFault>();
-    std::vector<OutputFault> parsed = parse_output_faults(spec, "LLAMASCOPE_INJECT_FAULT");
-    std::fprintf(stderr, "llamascope: fault injection on: LLAMASCOPE_INJECT_FAULT=%s\n", spec);
-    return parsed;
-  }();
+  static const std::vector<OutputFault> faults =
+      rules_from_environment("LLAMASCOPE_INJECT_FAULT", parse_output_faults);
   return faults;
 }
 

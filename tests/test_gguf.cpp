@@ -32,68 +32,32 @@ std::vector<std::string> golden_gguf_files() {
 
 // ---- value factories ----
 GgufValue uint_value(GgufType type, uint64_t v) {
-  GgufValue x;
-  x.type = type;
-  x.u = v;
-  return x;
+  return {.type = type, .u = v};
 }
 GgufValue int_value(GgufType type, int64_t v) {
-  GgufValue x;
-  x.type = type;
-  x.i = v;
-  return x;
+  return {.type = type, .i = v};
 }
 GgufValue float_value(GgufType type, double v) {
-  GgufValue x;
-  x.type = type;
-  x.f = v;
-  return x;
+  return {.type = type, .f = v};
 }
 GgufValue string_value(std::string s) {
-  GgufValue x;
-  x.type = GgufType::STRING;
-  x.str = std::move(s);
-  return x;
+  return {.type = GgufType::STRING, .str = std::move(s)};
 }
 GgufValue array_value(GgufType elem, std::vector<GgufValue> items) {
-  GgufValue x;
-  x.type = GgufType::ARRAY;
-  x.elem_type = elem;
-  x.array = std::move(items);
-  return x;
+  return {.type = GgufType::ARRAY, .elem_type = elem, .array = std::move(items)};
 }
 
-// Compares two values field by field as their type defines them.
+// Compares two values field by field (the fields a type does not use are default in both).
 void expect_same_value(const GgufValue& a, const GgufValue& b, const std::string& where) {
   ASSERT_EQ(a.type, b.type) << where;
-  switch (a.type) {
-    case GgufType::UINT8:
-    case GgufType::UINT16:
-    case GgufType::UINT32:
-    case GgufType::UINT64:
-      EXPECT_EQ(a.u, b.u) << where;
-      break;
-    case GgufType::INT8:
-    case GgufType::INT16:
-    case GgufType::INT32:
-    case GgufType::INT64:
-    case GgufType::BOOL:
-      EXPECT_EQ(a.i, b.i) << where;
-      break;
-    case GgufType::FLOAT32:
-    case GgufType::FLOAT64:
-      EXPECT_EQ(a.f, b.f) << where;
-      break;
-    case GgufType::STRING:
-      EXPECT_EQ(a.str, b.str) << where;
-      break;
-    case GgufType::ARRAY:
-      ASSERT_EQ(a.elem_type, b.elem_type) << where;
-      ASSERT_EQ(a.array.size(), b.array.size()) << where;
-      for (size_t k = 0; k < a.array.size(); ++k)
-        expect_same_value(a.array[k], b.array[k], where + "[" + std::to_string(k) + "]");
-      break;
-  }
+  EXPECT_EQ(a.u, b.u) << where;
+  EXPECT_EQ(a.i, b.i) << where;
+  EXPECT_EQ(a.f, b.f) << where;
+  EXPECT_EQ(a.str, b.str) << where;
+  ASSERT_EQ(a.elem_type, b.elem_type) << where;
+  ASSERT_EQ(a.array.size(), b.array.size()) << where;
+  for (size_t k = 0; k < a.array.size(); ++k)
+    expect_same_value(a.array[k], b.array[k], where + "[" + std::to_string(k) + "]");
 }
 
 TEST(Gguf, ReadsEveryGoldenFileAndItsDataPointsIntoTheFile) {

@@ -41,6 +41,27 @@ nlohmann::json MachineLimits::to_json() const {
           {"threads", threads}};
 }
 
+namespace {
+
+// One limit: the value given on the command line (> 0), else the cached one, else measure()'s; returns where
+// it came from ("given", "cache", "measured").
+template <typename Measure>
+const char* resolve_limit(double given, const nlohmann::json& cached, const char* key, double& value,
+                          Measure measure) {
+  if (given > 0) {
+    value = given;
+    return "given";
+  }
+  if (cached.contains(key) && cached[key].is_number() && cached[key].get<double>() > 0) {
+    value = cached[key].get<double>();
+    return "cache";
+  }
+  value = measure();
+  return "measured";
+}
+
+}  // namespace
+
 MachineLimits machine_limits(double given_bandwidth_gbps, double given_peak_gflops) {
   MachineLimits limits;
   limits.threads = logical_cpus();
@@ -50,37 +71,18 @@ MachineLimits machine_limits(double given_bandwidth_gbps, double given_peak_gflo
   nlohmann::json cache = cache_path.empty() ? nlohmann::json::object() : read_json_cache(cache_path);
   const nlohmann::json cached =
       cache.contains(key) && cache[key].is_object() ? cache[key] : nlohmann::json::object();
-  bool changed = false;
-
-  if (given_bandwidth_gbps > 0) {
-    limits.bandwidth_gbps = given_bandwidth_gbps;
-    limits.bandwidth_source = "given";
-  } else if (cached.contains("bandwidth_gbps") && cached["bandwidth_gbps"].is_number() &&
-             cached["bandwidth_gbps"].get<double>() > 0) {
-    limits.bandwidth_gbps = cached["bandwidth_gbps"].get<double>();
-    limits.bandwidth_source = "cache";
-  } else {
-    // 1 GiB, or an eighth of the machine's memory if that is less: far beyond any last-level cache.
-    const uint64_t memory =
-        static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    const size_t bytes =
-        static_cast<size_t>(std::min<uint64_t>(1ull << 30, std::max<uint64_t>(memory / 8, 64ull << 20)));
-    limits.bandwidth_gbps = measure_read_bandwidth(bytes, limits.threads, 4) / 1e9;
-    limits.bandwidth_source = "measured";
-    changed = true;
-  }
-  if (given_peak_gflops > 0) {
-    limits.peak_gflops = given_peak_gflops;
-    limits.peak_source = "given";
-  } else if (cached.contains("peak_gflops") && cached["peak_gflops"].is_number() &&
-             cached["peak_gflops"].get<double>() > 0) {
-    limits.peak_gflops = cached["peak_gflops"].get<double>();
-    limits.peak_source = "cache";
-  } else {
-    limits.peak_gflops = measure_peak_flops(limits.threads) / 1e9;
-    limits.peak_source = "measured";
-    changed = true;
-  }
+  limits.bandwidth_source =
+      resolve_limit(given_bandwidth_gbps, cached, "bandwidth_gbps", limits.bandwidth_gbps, [&] {
+        // 1 GiB, or an eighth of the machine's memory if that is less: far beyond any last-level cache.
+        const uint64_t memory =
+            static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+        const size_t bytes =
+            static_cast<size_t>(std::min<uint64_t>(1ull << 30, std::max<uint64_t>(memory / 8, 64ull << 20)));
+        return measure_read_bandwidth(bytes, limits.threads, 4) / 1e9;
+      });
+  limits.peak_source = resolve_limit(given_peak_gflops, cached, "peak_gflops", limits.peak_gflops,
+                                     [&] { return measure_peak_flops(limits.threads) / 1e9; });
+  const bool changed = limits.bandwidth_source == "measured" || limits.peak_source == "measured";
   if (changed && !cache_path.empty()) {
     nlohmann::json entry = cached;
     if (limits.bandwidth_source == "measured") entry["bandwidth_gbps"] = limits.bandwidth_gbps;

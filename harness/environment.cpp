@@ -239,21 +239,26 @@ int logical_cpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::string utc_now_iso8601() {
+namespace {
+
+// The current UTC time in strftime's `format`.
+std::string utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
 
+}  // namespace
+
+std::string utc_now_iso8601() {
+  return utc_now("%Y-%m-%dT%H:%M:%SZ");
+}
+
 std::string new_run_id() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string stamp = utc_now("%Y%m%dT%H%M%SZ");
   std::random_device rd;
   return fmt::format("{}-{:08x}", stamp, rd());
 }

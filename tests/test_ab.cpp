@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "harness/ab.h"
+#include "tests/support/paired_samples.h"
 
 using namespace llamascope;
 
@@ -21,12 +22,7 @@ TEST(Ab, PairsAlternateTheirOrderAndTimeEachSide) {
 
 TEST(Ab, SpeedupIsTheMedianPerPairRatioWithAnInterval) {
   // B takes 80 % of A's time in every pair while both drift together by +-40 %.
-  std::vector<double> a, b;
-  for (int i = 0; i < 40; ++i) {
-    const double drift = 1 + 0.4 * ((i * 13 % 40) / 39.0 - 0.5);
-    a.push_back(1000 * drift * (1 + 0.002 * (i % 5)));
-    b.push_back(800 * drift * (1 + 0.002 * ((i + 2) % 5)));
-  }
+  const auto [a, b] = test::drifting_pairs(40, 13, 0.4, 1000, 800, 0.002);
   const Speedup s = speedup_b_over_a(a, b);
   EXPECT_EQ(s.pairs, 40);
   EXPECT_NEAR(s.median, 1.25, 0.01);

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "harness/gate_compare.h"
+#include "tests/support/paired_samples.h"
 
 using namespace llamascope::gate;
 
@@ -48,12 +49,7 @@ TEST(GateCompare, VerdictsOnConstructedSamples) {
 
 TEST(GateCompare, PairedSamplesCancelDriftThatHidesAChange) {
   // Both sides drift by +-30 % together from pair to pair; the candidate is 5 % slower in every pair.
-  std::vector<double> base, cand;
-  for (int i = 0; i < 10; ++i) {
-    const double drift = 1 + 0.3 * ((i * 7 % 10) / 9.0 - 0.5);
-    base.push_back(100 * drift * (1 + 0.001 * (i % 3)));
-    cand.push_back(105 * drift * (1 + 0.001 * ((i + 1) % 3)));
-  }
+  const auto [base, cand] = llamascope::test::drifting_pairs(10, 7, 0.3, 100, 105, 0.001);
   GateOptions o;
   EXPECT_NE(compare_one("k", timed(base), timed(cand), o).verdict, "regression");  // unpaired: lost
   o.paired = true;

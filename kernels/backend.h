@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/tensor_type.h"
@@ -219,6 +220,19 @@ struct BackendEntry {
   // with a rank above 0, highest first. 0: never a fallback (library and test backends).
   int fallback_rank = 0;
 };
+
+// BackendEntry::create for a backend class built from the options (or from nothing).
+template <class B>
+std::unique_ptr<Backend> create_backend(const BackendOptions& options) {
+  if constexpr (std::is_constructible_v<B, const BackendOptions&>)
+    return std::make_unique<B>(options);
+  else
+    return std::make_unique<B>();
+}
+// BackendEntry::unavailable_reason for a backend that runs wherever this build does.
+inline std::string always_available() {
+  return {};
+}
 
 // Every backend configured into this build, in the order kernels/CMakeLists.txt adds their folders (scalar
 // first). CMake generates the list from each folder's llamascope_add_backend() (kernels/backends.cmake),

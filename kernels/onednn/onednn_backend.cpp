@@ -105,8 +105,8 @@ BackendEntry onednn_backend_entry() {
   return BackendEntry{
       "onednn",
       "oneDNN matmul primitive for F32/F16/BF16 weights (widened to F32); other ops fall back",
-      [] { return std::string(); },
-      [](const BackendOptions& o) -> std::unique_ptr<Backend> { return std::make_unique<OnednnBackend>(o); },
+      always_available,
+      create_backend<OnednnBackend>,
   };
 }
 

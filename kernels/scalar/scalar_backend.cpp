@@ -140,8 +140,8 @@ BackendEntry scalar_backend_entry() {
   return BackendEntry{
       "scalar",
       "reference kernels: plain loops, double accumulation, every op and type, 1 thread",
-      [] { return std::string(); },
-      [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<ScalarBackend>(); },
+      always_available,
+      create_backend<ScalarBackend>,
       MemorySpace::host,
       /*fallback_rank=*/10,  // has every op and type: the host fallback of last resort
   };

@@ -51,8 +51,8 @@ BackendEntry testref_backend_entry() {
   return BackendEntry{
       "testref",
       "test builds only: the scalar reference behind a wrapper (proves a backend folder is all it takes)",
-      [] { return std::string(); },
-      [](const BackendOptions& o) -> std::unique_ptr<Backend> { return std::make_unique<TestrefBackend>(o); },
+      always_available,
+      create_backend<TestrefBackend>,
   };
 }
 

@@ -33,6 +33,11 @@ void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& defa
   add_kv_type_flag(cmd, flags.kv_type);
 }
 
+void add_model_flags(CLI::App& cmd, std::string& model, std::string* tokenizer) {
+  cmd.add_option("-m,--model", model, "GGUF file or llama2.c checkpoint")->required();
+  if (tokenizer) cmd.add_option("-z,--tokenizer", *tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
+}
+
 void add_kv_type_flag(CLI::App& cmd, std::string& kv_type) {
   cmd.add_option("--kv-type", kv_type, "KV cache element type: f32 or f16")
       ->check(CLI::IsMember({"f32", "f16"}))

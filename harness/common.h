@@ -23,6 +23,9 @@ std::string default_kernel_set();
 // Adds -k/--kernels (default_kernels "" = default_kernel_set()) and -t/--threads to a command.
 // Adds --kv-type too.
 void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& default_kernels);
+// Adds the required -m/--model (a GGUF file or llama2.c checkpoint) and, given `tokenizer`, -z/--tokenizer
+// (the llama2.c tokenizer.bin a checkpoint needs) to a command.
+void add_model_flags(CLI::App& cmd, std::string& model, std::string* tokenizer = nullptr);
 // Adds --kv-type f32|f16 (the KV cache's element type) to a command.
 void add_kv_type_flag(CLI::App& cmd, std::string& kv_type);
 // The tensor type of a --kv-type value ("f32" or "f16", already checked by the flag).

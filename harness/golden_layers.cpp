@@ -66,7 +66,7 @@ void register_golden_layers_command(CLI::App& golden) {
   auto args = std::make_shared<LayersArgs>();
   auto* cmd = golden.add_subcommand(
       "layers", "Compare every layer's (--ops: every op's) output of a kernel set with the scalar reference");
-  cmd->add_option("-m,--model", args->model, "GGUF file or llama2.c checkpoint")->required();
+  add_model_flags(*cmd, args->model);
   cmd->add_option("--tokens", args->tokens, "token ids separated by spaces (default: a short English text)");
   cmd->add_option("-p,--prompt", args->prompt, "text to tokenize (BOS first when the vocabulary adds one)");
   cmd->add_flag("--ops", args->every_op, "compare every op's output, not only each layer's hidden state");

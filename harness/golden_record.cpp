@@ -229,7 +229,7 @@ void register_golden_record_commands(CLI::App& golden) {
   auto rec = std::make_shared<RecordArgs>();
   auto* r =
       golden.add_subcommand("record", "Record scalar references (logits, top-k, layer states) for any model");
-  r->add_option("-m,--model", rec->model, "GGUF file or llama2.c checkpoint")->required();
+  add_model_flags(*r, rec->model);
   r->add_option("-o,--out", rec->dir, "folder to write (replaced as a whole)")->required();
   r->add_option("--tokens", rec->tokens, "token ids separated by spaces (default: a short English text)");
   r->add_option("-p,--prompt", rec->prompt, "text to tokenize");

@@ -6,6 +6,7 @@
 
 #include "engine/model.h"
 #include "harness/commands.h"
+#include "harness/common.h"
 
 namespace llamascope {
 namespace {
@@ -79,8 +80,7 @@ void register_info_command(CLI::App& app) {
       "info", "Print a model's architecture, hyper-parameters, tokenizer and tensor table");
   auto model = std::make_shared<std::string>();
   auto tokenizer = std::make_shared<std::string>();
-  cmd->add_option("-m,--model", *model, "GGUF file or llama2.c checkpoint")->required();
-  cmd->add_option("-z,--tokenizer", *tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
+  add_model_flags(*cmd, *model, tokenizer.get());
   cmd->callback([model, tokenizer] { print_info(*load_model(*model, *tokenizer)); });
 }
 

@@ -50,8 +50,7 @@ void register_logits_command(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   auto* cmd =
       app.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
-  cmd->add_option("-m,--model", args->model, "GGUF file or llama2.c checkpoint")->required();
-  cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
+  add_model_flags(*cmd, args->model, &args->tokenizer);
   cmd->add_option("--tokens", args->tokens, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
   cmd->add_option("-o,--output", args->output, "output file: n_tokens x n_vocab float32 little-endian")
       ->required();

@@ -110,8 +110,7 @@ void run(const RunArgs& args) {
 void register_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand("run", "Generate text from a prompt (stdout: the text only)");
-  cmd->add_option("-m,--model", args->model, "GGUF file or llama2.c checkpoint")->required();
-  cmd->add_option("-z,--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (checkpoints only)");
+  add_model_flags(*cmd, args->model, &args->tokenizer);
   cmd->add_option("-p,--prompt", args->prompt, "prompt text");
   cmd->add_option("-n,--n-new", args->n_new,
                   "positions to run after BOS, prompt included, as llama2.c's -n minus 1 (from a lone BOS: "

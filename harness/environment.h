@@ -48,6 +48,9 @@ double measure_peak_flops(int threads);
 std::string cache_dir();
 // The JSON object stored at `path` (a cache file), or an empty object when it is absent, empty or damaged.
 nlohmann::json read_json_cache(const std::string& path);
+// Writes a cache file (creating its folder, replacing it atomically); a cache that cannot be written only
+// costs the work again next time, so failures are ignored.
+void write_json_cache(const std::string& path, const nlohmann::json& cache, int indent);
 
 // Peak resident memory. reset_peak_rss() asks the kernel to restart VmHWM (writing 5 to
 // /proc/self/clear_refs); when it cannot, peaks are the process's since start and `peak_rss_scope()`

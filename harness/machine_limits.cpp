@@ -27,6 +27,14 @@ nlohmann::json read_json_cache(const std::string& path) {
   return nlohmann::json::object();
 }
 
+void write_json_cache(const std::string& path, const nlohmann::json& cache, int indent) {
+  try {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    write_file_atomically(path, cache.dump(indent) + "\n");
+  } catch (const std::exception&) {
+  }
+}
+
 std::string cache_dir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/llamascope";
   if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/llamascope";
@@ -89,12 +97,7 @@ MachineLimits machine_limits(double given_bandwidth_gbps, double given_peak_gflo
     if (limits.peak_source == "measured") entry["peak_gflops"] = limits.peak_gflops;
     entry["measured_at"] = utc_now_iso8601();
     cache[key] = entry;
-    try {
-      std::filesystem::create_directories(dir);
-      write_file_atomically(cache_path, cache.dump(2) + "\n");
-    } catch (const std::exception&) {
-      // An unwritable cache only costs a measurement next time.
-    }
+    write_json_cache(cache_path, cache, 2);
   }
   return limits;
 }

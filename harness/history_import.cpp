@@ -72,34 +72,34 @@ void fill_columns(Row& row, const json& r, const std::string& path) {
   row.n_gen = int_or_null(r, "n_gen");
   row.step = int_or_null(r, "step");
   row.finished_at = str_or_null(r, "time");
+  const auto need = [&](const char* pointer, T type) { require(r, pointer, type, path, row.line); };
+  const auto metric = [&](const char* name, const char* pointer) {
+    row.metric = std::string(name);
+    row.value = number_at(r, pointer);
+  };
   if (row.schema == "llamascope.bench/1") {
-    for (const char* p : {"/run_id", "/test", "/kernels", "/model/name", "/model/sha256"})
-      require(r, p, T::string, path, row.line);
-    require(r, "/threads", T::number_unsigned, path, row.line);
-    require(r, "/tokens_per_second/median", T::number_float, path, row.line);
-    require(r, "/environment", T::object, path, row.line);
-    row.metric = std::string("tokens_per_second");
-    row.value = number_at(r, "/tokens_per_second/median");
+    for (const char* p : {"/run_id", "/test", "/kernels", "/model/name", "/model/sha256"}) need(p, T::string);
+    need("/threads", T::number_unsigned);
+    need("/tokens_per_second/median", T::number_float);
+    need("/environment", T::object);
+    metric("tokens_per_second", "/tokens_per_second/median");
     row.stddev = number_at(r, "/tokens_per_second/stddev");
   } else if (row.schema == "llamascope.profile/1") {
-    require(r, "/run_id", T::string, path, row.line);
-    require(r, "/decode_tokens_per_second", T::number_float, path, row.line);
+    need("/run_id", T::string);
+    need("/decode_tokens_per_second", T::number_float);
     row.test = std::string("profile");
-    row.metric = std::string("decode_tokens_per_second");
-    row.value = number_at(r, "/decode_tokens_per_second");
+    metric("decode_tokens_per_second", "/decode_tokens_per_second");
   } else if (row.schema == "llamascope.step/1" || row.schema.starts_with("llamascope.layer/")) {
-    require(r, "/run_id", T::string, path, row.line);
-    require(r, "/ns", T::number_unsigned, path, row.line);
+    need("/run_id", T::string);
+    need("/ns", T::number_unsigned);
     row.test = row.schema == "llamascope.step/1" ? str_or_null(r, "phase") : str_or_null(r, "op");
     row.layer = int_or_null(r, "layer");
-    row.metric = std::string("ns");
-    row.value = number_at(r, "/ns");
+    metric("ns", "/ns");
   } else if (row.schema == "llamascope.golden/1") {
-    require(r, "/passed", T::boolean, path, row.line);
-    require(r, "/prefill/nmse", T::number_float, path, row.line);
+    need("/passed", T::boolean);
+    need("/prefill/nmse", T::number_float);
     row.test = std::string("golden");
-    row.metric = std::string("prefill_nmse");
-    row.value = number_at(r, "/prefill/nmse");
+    metric("prefill_nmse", "/prefill/nmse");
     row.passed = int64_t{r["passed"].get<bool>() ? 1 : 0};
   }
 }

@@ -3,22 +3,15 @@
 # counts (exit 0, nothing flagged); the same build with LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.02 in the
 # candidate's environment is flagged (exit 1) and the regression names the matmul ops.
 # Usage: gate_counter.sh LLAMASCOPE GOLDEN_DIR
-set -euo pipefail
-bin=$(realpath "$1")
-golden=$(realpath "$2")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib/checks.bash" "$@"
+set -eo pipefail
 cd "$tmp"
-fail() { echo "FAIL: $*"; exit 1; }
-command -v valgrind > /dev/null || fail "valgrind is not installed (ci/install-deps.sh installs it)"
+command -v valgrind > /dev/null || { fail "valgrind is not installed (ci/install-deps.sh installs it)"; exit 1; }
 model=$golden/models/stories260K-f32.gguf
 
-set +e
-"$bin" gate --run "$bin" --candidate "$bin" --counter instructions -m "$model" -p 8 -n 4 --json aa.json > aa.md 2> err.txt
-rc=$?
-set -e
+run_status aa.md "$bin" gate --run "$bin" --candidate "$bin" --counter instructions -m "$model" -p 8 -n 4 --json aa.json
 cat aa.md
-[ $rc -eq 0 ] || { cat err.txt; fail "A/A exit $rc"; }
+[ $rc -eq 0 ] || { cat "$tmp/err"; fail "A/A exit $rc"; }
 grep -q 'Valgrind has no AVX-512: the SIMD backend ran its AVX2 path' aa.md || fail "the AVX2 note is missing"
 /usr/bin/python3 -c "
 import json
@@ -32,15 +25,13 @@ assert all(abs(c['ratio'] - 1) < 1e-4 for c in j['comparisons'])
 assert any(c['op'] == 'attn_qkv' for c in j['comparisons'])
 " || fail "A/A counts are not identical"
 
-set +e
-"$bin" gate --run "$bin" --candidate "$bin" --counter instructions -m "$model" -p 8 -n 4 \
-  --candidate-env LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.02 > inj.md 2> err.txt
-rc=$?
-set -e
+run_status inj.md "$bin" gate --run "$bin" --candidate "$bin" --counter instructions -m "$model" -p 8 -n 4 \
+  --candidate-env LLAMASCOPE_INJECT_SLOWDOWN=matmul:0.02
 cat inj.md
-[ $rc -eq 1 ] || { cat err.txt; fail "injected matmul slowdown: exit $rc, expected 1"; }
+[ $rc -eq 1 ] || { cat "$tmp/err"; fail "injected matmul slowdown: exit $rc, expected 1"; }
 grep -q '^- \*\*regression in all matmul ops\*\* (stories260K-f32.gguf simd t=1 decode' inj.md || fail "matmul not named"
 grep -q '^- \*\*regression in ffn_down\*\*' inj.md || fail "ffn_down not named"
 ! grep -qE '^\| regression \| (attn|rope|swiglu|attn_norm|ffn_norm|output_norm|embed|attn_add|ffn_add) ' inj.md \
   || fail "an op without a matmul was flagged"
-echo "ok"
+echo "gate_counter: $failed failed"
+[ "$failed" -eq 0 ]

@@ -3,8 +3,8 @@
 # golden = the golden folder), py (Debian's python with numpy), a temporary folder $tmp removed on exit,
 # pass/fail counting and the one-error-line check for bad input.
 set -u
-bin=$1
-golden=$2
+bin=$(realpath "$1")
+golden=$(realpath "$2")
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -12,6 +12,15 @@ failed=0
 passed=0
 ok() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+
+# run_status OUT COMMAND...: runs the command (stdout to OUT, stderr to $tmp/err), under `set -e` too, and
+# leaves its exit status in $rc.
+run_status() {
+  local out=$1
+  shift
+  rc=0
+  "$@" > "$out" 2> "$tmp/err" || rc=$?
+}
 
 # expect_error NAME COMMAND...: the command must exit non-zero with exactly one `llamascope: error:` line.
 expect_error() {

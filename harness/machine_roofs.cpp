@@ -87,6 +87,29 @@ bool has_avx2() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+// Thread t's buffer of `bytes` (64-byte aligned), allocated and filled on its first use; the caller frees
+// every buffer with ::operator delete(b, std::align_val_t(64)).
+void* thread_buffer(std::vector<void*>& buffers, int t, size_t bytes) {
+  void*& buf = buffers[static_cast<size_t>(t)];
+  if (!buf) {
+    buf = ::operator new(bytes, std::align_val_t(64));
+    std::fill_n(static_cast<uint8_t*>(buf), bytes, static_cast<uint8_t>(t + 1));
+  }
+  return buf;
+}
+
+// Seconds to read `bytes` at p `passes` times with the widest vector loads the CPU has; `sink` keeps the
+// loads from being optimised away.
+double timed_read(const void* p, size_t bytes, int passes, uint64_t& sink) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t s = has_avx512() ? roofs::read_avx512(p, bytes, passes)
+                     : has_avx2() ? roofs::read_avx2(p, bytes, passes)
+                                  : 0;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (s == 42) sink += s;
+  return secs;
+}
+
 // Bytes/s of `threads` threads each reading its own `bytes`-sized buffer over and over (cache-resident): the
 // best window of about 4 MiB read, over 5 runs of about 128 MiB. Ops last well under a millisecond, and on a
 // shared machine (a neighbour's traffic through a shared L3) a long average sits below what they reach.
@@ -97,21 +120,11 @@ double cache_read_rate(size_t bytes, int threads) {
   const int windows = static_cast<int>(std::max<size_t>(1, (size_t{128} << 20) / bytes / window_passes));
   uint64_t sink = 0;
   const double rate = parallel_rate(threads, 5, [&](int t) {
-    void*& buf = buffers[static_cast<size_t>(t)];
-    if (!buf) {
-      buf = ::operator new(bytes, std::align_val_t(64));
-      std::fill_n(static_cast<uint8_t*>(buf), bytes, static_cast<uint8_t>(t + 1));
-    }
+    const void* buf = thread_buffer(buffers, t, bytes);
     double best = 0;
-    for (int w = 0; w < windows; ++w) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const uint64_t s = has_avx512() ? roofs::read_avx512(buf, bytes, window_passes)
-                         : has_avx2() ? roofs::read_avx2(buf, bytes, window_passes)
-                                      : 0;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (s == 42) sink += s;
-      best = std::max(best, static_cast<double>(bytes) * window_passes / secs);
-    }
+    for (int w = 0; w < windows; ++w)
+      best = std::max(
+          best, static_cast<double>(bytes) * window_passes / timed_read(buf, bytes, window_passes, sink));
     return best;
   });
   for (void* b : buffers) ::operator delete(b, std::align_val_t(64));
@@ -128,22 +141,10 @@ double dram_burst_rate(size_t bytes, int threads) {
   std::vector<void*> buffers(static_cast<size_t>(threads));
   uint64_t sink = 0;
   const double rate = parallel_rate(threads, 3, [&](int t) {
-    void*& buf = buffers[static_cast<size_t>(t)];
-    if (!buf) {
-      buf = ::operator new(share, std::align_val_t(64));
-      std::fill_n(static_cast<uint8_t*>(buf), share, static_cast<uint8_t>(t + 1));
-    }
+    const uint8_t* buf = static_cast<const uint8_t*>(thread_buffer(buffers, t, share));
     double best = 0;
-    for (size_t off = 0; off + window <= share; off += window) {
-      const void* p = static_cast<const uint8_t*>(buf) + off;
-      const auto t0 = std::chrono::steady_clock::now();
-      const uint64_t s = has_avx512() ? roofs::read_avx512(p, window, 1)
-                         : has_avx2() ? roofs::read_avx2(p, window, 1)
-                                      : 0;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (s == 42) sink += s;
-      best = std::max(best, static_cast<double>(window) / secs);
-    }
+    for (size_t off = 0; off + window <= share; off += window)
+      best = std::max(best, static_cast<double>(window) / timed_read(buf + off, window, 1, sink));
     return best;
   });
   for (void* b : buffers) ::operator delete(b, std::align_val_t(64));

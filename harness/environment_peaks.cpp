@@ -1,5 +1,6 @@
 // The microbenchmarks behind this machine's limits: a multi-threaded memory read and FP32 FMA loops (the
-// x86 vector forms are compiled only on x86; elsewhere the scalar loop stands in).
+// x86 vector forms, in machine_roofs_avx2/avx512.cpp, are used only on x86; elsewhere the scalar loop
+// stands in).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -9,11 +10,8 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "harness/environment.h"
+#include "harness/machine_roofs_isa.h"
 
 namespace llamascope {
 
@@ -57,51 +55,12 @@ double measure_read_bandwidth(size_t bytes, int threads, int runs) {
 
 namespace {
 
-#if defined(__x86_64__) || defined(__i386__)
-// FP32 FMA throughput of one thread: independent accumulator chains so the loop is throughput-bound.
-__attribute__((target("avx2,fma"))) double fma_flops_avx2(int64_t iterations) {
-  __m256 acc[10];
-  for (int i = 0; i < 10; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 10; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  __m256 sum = acc[0];
-  for (int i = 1; i < 10; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, sum);
-  if (out[0] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 10.0 * 8 * 2 / s;
-}
-
-__attribute__((target("avx512f"))) double fma_flops_avx512(int64_t iterations) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  __m512 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, sum);
-  if (out[0] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 12.0 * 16 * 2 / s;
-}
-
-#endif
-
 double fma_flops_scalar(int64_t iterations) {
   float acc[8];
   for (int i = 0; i < 8; ++i) acc[i] = 0.001f * i;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int i = 0; i < 8; ++i) acc[i] = acc[i] * 0.999999f + 1e-7f;
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (acc[0] + acc[7] == 42.0f) std::fprintf(stderr, " ");
-  return iterations * 8.0 * 2 / s;
+  return roofs::chain_rate(
+      iterations, acc, 2.0, [](float x, int) { return x * 0.999999f + 1e-7f; },
+      [](float x, float y) { return x + y; }, [](float x) { return x; });
 }
 
 // The FMA loop this CPU runs fastest, best of three.
@@ -110,9 +69,9 @@ double best_thread_flops() {
   for (int r = 0; r < 3; ++r) {
 #if defined(__x86_64__) || defined(__i386__)
     if (__builtin_cpu_supports("avx512f"))
-      best = std::max(best, fma_flops_avx512(2'000'000));
+      best = std::max(best, roofs::fma_avx512(2'000'000));
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      best = std::max(best, fma_flops_avx2(2'000'000));
+      best = std::max(best, roofs::fma_avx2(2'000'000));
     else
 #endif
       best = std::max(best, fma_flops_scalar(4'000'000));

@@ -15,6 +15,7 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/model_inputs.h"
+#include "harness/signals.h"
 
 namespace llamascope::bench {
 
@@ -33,19 +34,10 @@ void on_sigint(int) {
   g_interrupted = 1;
 }
 
-class SigintGuard {
- public:
-  SigintGuard() {
-    g_interrupted = 0;
-    struct sigaction action {};
-    action.sa_handler = on_sigint;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &previous_);
-  }
-  ~SigintGuard() { sigaction(SIGINT, &previous_, nullptr); }
-
- private:
-  struct sigaction previous_ {};
+// While alive: the first Ctrl-C asks the run to finish its row, a second one stops at once.
+struct SigintGuard {
+  SigintGuard() { g_interrupted = 0; }
+  ScopedSignalHandler handler{on_sigint, {SIGINT}};
 };
 
 }  // namespace

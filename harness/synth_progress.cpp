@@ -6,13 +6,9 @@
 #include <cstdio>
 #include <cstring>
 
-namespace llamascope::synth {
+#include "harness/common.h"
 
-std::string human_bytes(uint64_t n) {
-  const double b = static_cast<double>(n);
-  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
-  return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
-}
+namespace llamascope::synth {
 
 std::string human_count(int64_t n) {
   const double c = static_cast<double>(n);
@@ -31,8 +27,8 @@ void WriteProgress::update(uint64_t done, const std::string& tensor) {
   const double pct = 100.0 * static_cast<double>(done) / static_cast<double>(total_);
   const double left = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
   fmt::print(stderr, "{}synth: {:5.1f}% {} / {}, {:.0f} s elapsed, ~{:.0f} s left ({}){}",
-             tty_ ? "\r\033[K" : "", pct, human_bytes(done), human_bytes(total_), elapsed, left, tensor,
-             tty_ ? "" : "\n");
+             tty_ ? "\r\033[K" : "", pct, format_bytes(static_cast<double>(done), 1),
+             format_bytes(static_cast<double>(total_), 1), elapsed, left, tensor, tty_ ? "" : "\n");
   std::fflush(stderr);
   printed_ = true;
 }
@@ -57,16 +53,7 @@ extern "C" void remove_tmp_and_exit(int sig) {
 RemoveTmpOnSignal::RemoveTmpOnSignal(const std::string& tmp_path) {
   if (tmp_path.size() >= sizeof g_tmp_path) return;
   std::memcpy(g_tmp_path, tmp_path.c_str(), tmp_path.size() + 1);
-  struct sigaction sa {};
-  sa.sa_handler = remove_tmp_and_exit;
-  sigemptyset(&sa.sa_mask);
-  installed_ = sigaction(SIGINT, &sa, &old_int_) == 0 && sigaction(SIGTERM, &sa, &old_term_) == 0;
-}
-
-RemoveTmpOnSignal::~RemoveTmpOnSignal() {
-  if (!installed_) return;
-  sigaction(SIGINT, &old_int_, nullptr);
-  sigaction(SIGTERM, &old_term_, nullptr);
+  handler_.emplace(remove_tmp_and_exit, std::initializer_list<int>{SIGINT, SIGTERM});
 }
 
 }  // namespace llamascope::synth

@@ -2,16 +2,16 @@
 // Ctrl-C ends the write, and the sizes and counts as the command prints them.
 #pragma once
 
-#include <signal.h>
-
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "harness/signals.h"
 
 namespace llamascope::synth {
 
-std::string human_bytes(uint64_t n);  // "13.9 MiB", "1.21 GiB"
-std::string human_count(int64_t n);   // "15.2M", "1.10B"
+std::string human_count(int64_t n);  // "15.2M", "1.10B"
 
 // Bytes written so far on stderr: a line redrawn in place on a terminal, else a plain line every 5%.
 // Writes that finish within a second print nothing.
@@ -37,14 +37,9 @@ class WriteProgress {
 class RemoveTmpOnSignal {
  public:
   explicit RemoveTmpOnSignal(const std::string& tmp_path);
-  ~RemoveTmpOnSignal();
-  RemoveTmpOnSignal(const RemoveTmpOnSignal&) = delete;
-  RemoveTmpOnSignal& operator=(const RemoveTmpOnSignal&) = delete;
 
  private:
-  bool installed_ = false;
-  struct sigaction old_int_ {
-  }, old_term_{};
+  std::optional<ScopedSignalHandler> handler_;  // none when the path is too long to keep
 };
 
 }  // namespace llamascope::synth

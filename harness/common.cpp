@@ -1,5 +1,7 @@
 #include "harness/common.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstdio>
@@ -31,6 +33,13 @@ void add_kernel_flags(CLI::App& cmd, KernelFlags& flags, const std::string& defa
       ->capture_default_str();
   cmd.add_option("-t,--threads", flags.threads, "threads")->check(CLI::Range(1, 1024))->capture_default_str();
   add_kv_type_flag(cmd, flags.kv_type);
+}
+
+std::string format_bytes(double bytes, int decimals) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.{}f} {}", bytes, decimals, units[u]);
 }
 
 void add_model_flags(CLI::App& cmd, std::string& model, std::string* tokenizer) {

@@ -39,6 +39,10 @@ int64_t json_integer(const nlohmann::json& v, int64_t lo, int64_t hi, const std:
 // Writes `content` to `path` through PATH.tmp + rename, so a reader never sees a half-written file.
 void write_file_atomically(const std::string& path, const std::string& content);
 
+// "512 B", "13.91 MiB", "1.21 GiB": bytes in the largest binary unit (up to TiB) that keeps the number at
+// least 1, with `decimals` digits after the point.
+std::string format_bytes(double bytes, int decimals = 2);
+
 // Token ids from "1 403 407" (--tokens); Error for anything that is not a non-negative int32, or none.
 std::vector<int32_t> parse_token_list(const std::string& text);
 

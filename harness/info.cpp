@@ -11,14 +11,6 @@
 namespace llamascope {
 namespace {
 
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.2f} {}", v, units[u]);
-}
-
 void print_info(const Model& m) {
   const ModelConfig& c = m.config;
   fmt::print("model:           {}\n", m.path);
@@ -33,7 +25,8 @@ void print_info(const Model& m) {
   }
   fmt::print("architecture:    {}\n", c.architecture);
   fmt::print("parameters:      {} ({:.3f} M)\n", m.parameter_count(), m.parameter_count() / 1e6);
-  fmt::print("weights:         {} ({})\n", human_bytes(m.weight_bytes()), m.weight_type_summary());
+  fmt::print("weights:         {} ({})\n", format_bytes(static_cast<double>(m.weight_bytes())),
+             m.weight_type_summary());
   fmt::print("dim:             {}\n", c.dim);
   fmt::print("layers:          {}\n", c.n_layers);
   fmt::print("heads:           {} (kv heads {}, head dim {}{})\n", c.n_heads, c.n_kv_heads, c.head_dim,

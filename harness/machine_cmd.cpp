@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "harness/commands.h"
+#include "harness/common.h"
 #include "harness/machine_roofs.h"
 
 namespace llamascope {
@@ -15,12 +16,6 @@ struct MachineArgs {
   bool json = false;
   bool refresh = false;
 };
-
-std::string size_text(uint64_t bytes) {
-  if (bytes >= (uint64_t{1} << 30)) return fmt::format("{} GiB", bytes >> 30);
-  if (bytes >= (uint64_t{1} << 20)) return fmt::format("{} MiB", bytes >> 20);
-  return fmt::format("{} KiB", bytes >> 10);
-}
 
 void print_roofs(const MachineRoofs& r) {
   std::string load;
@@ -32,8 +27,8 @@ void print_roofs(const MachineRoofs& r) {
              fmt::format("{} threads", r.threads));
   for (const MemoryRoof& m : r.memory)
     fmt::print("{:<6} {:>10} {:>10} {:>8.1f} GB/s {:>9.1f} GB/s\n", m.level,
-               m.capacity_bytes ? size_text(m.capacity_bytes) : "-", size_text(m.working_set_bytes), m.gbps_1,
-               m.gbps_n);
+               m.capacity_bytes ? format_bytes(static_cast<double>(m.capacity_bytes), 0) : "-",
+               format_bytes(static_cast<double>(m.working_set_bytes), 0), m.gbps_1, m.gbps_n);
   fmt::print("\n{:<9} {:<24} {:>15} {:>15}\n", "peak", "instruction", "1 thread",
              fmt::format("{} threads", r.threads));
   for (const ComputeRoof& c : r.compute)

@@ -57,8 +57,9 @@ void print_list() {
                fmt::format("{}/{}", p.n_heads, p.n_kv_heads), p.hidden, p.vocab, p.context,
                human_count(synth_parameter_count(p, p.vocab)));
     for (const char* t : types)
-      fmt::print(" {:>10}",
-                 human_bytes(planned_file_bytes(metadata, plan_tensors(p, p.vocab, parse_quant_target(t)))));
+      fmt::print(" {:>10}", format_bytes(static_cast<double>(planned_file_bytes(
+                                             metadata, plan_tensors(p, p.vocab, parse_quant_target(t)))),
+                                         1));
     std::string extra;
     if (p.tied) extra += ", tied embeddings";
     if (p.rope_base != 10000.0f) extra += fmt::format(", RoPE base {:g}", p.rope_base);
@@ -120,7 +121,8 @@ void run_synth(const SynthArgs& args) {
   progress.finish();
   fmt::print("wrote {}: {} ({}), {}, {} parameters, {}, seed {}, {:.1f} s, {} threads\n", args.output,
              preset.name, preset.model, target.name, human_count(synth_parameter_count(preset, vocab)),
-             human_bytes(std::filesystem::file_size(args.output)), args.seed, progress.seconds(), threads);
+             format_bytes(static_cast<double>(std::filesystem::file_size(args.output)), 1), args.seed,
+             progress.seconds(), threads);
 }
 
 }  // namespace

@@ -231,9 +231,7 @@ void load_llama2c(Model& m, const std::string& tokenizer_path) {
 std::vector<const Weight*> Model::all_weights() const {
   std::vector<const Weight*> list{&token_embd};
   for (const LayerWeights& L : layers)
-    for (const Weight* w : {&L.attn_norm, &L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_norm,
-                            &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-      list.push_back(w);
+    for (const Weight* w : L.all()) list.push_back(w);
   list.push_back(&output_norm);
   if (!config.tied_embeddings) list.push_back(&output);
   return list;

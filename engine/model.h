@@ -3,6 +3,7 @@
 // before any forward pass.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -49,6 +50,11 @@ struct LayerWeights {
   Weight ffn_gate;     // (hidden, dim)
   Weight ffn_up;       // (hidden, dim)
   Weight ffn_down;     // (dim, hidden)
+
+  // The layer's weights in the order above.
+  std::array<const Weight*, 9> all() const {
+    return {&attn_norm, &attn_q, &attn_k, &attn_v, &attn_output, &ffn_norm, &ffn_gate, &ffn_up, &ffn_down};
+  }
 };
 
 class Model {

@@ -50,9 +50,7 @@ double bytes_read(const Model& model, const BenchTest& test, TensorType kv_type)
   const ModelConfig& c = model.config;
   double weights = static_cast<double>(model.output_norm.bytes() + model.output.bytes());
   for (const LayerWeights& L : model.layers)
-    for (const Weight* w : {&L.attn_norm, &L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_norm,
-                            &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-      weights += static_cast<double>(w->bytes());
+    for (const Weight* w : L.all()) weights += static_cast<double>(w->bytes());
   // K and V of one position, all layers.
   const double kv_row = 2.0 * c.n_layers * c.kv_dim() * (kv_type == TensorType::F16 ? 2 : 4);
   double total = 0;

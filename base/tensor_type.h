@@ -29,6 +29,13 @@ enum class TensorType : uint32_t {
   BF16 = 30,
 };
 
+// Every type a model's weights may have (not the activation formats Q8_1 and Q8_K), for code that covers
+// them all: checks, benchmarks, tests.
+inline constexpr TensorType kModelWeightTypes[] = {
+    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
+    TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,
+    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
 struct TensorTypeInfo {
   TensorType type;
   const char* name;     // as GGUF tools print it: "F32", "Q4_K", ...

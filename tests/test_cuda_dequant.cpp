@@ -18,16 +18,12 @@ namespace llamascope {
 namespace {
 
 TEST(CudaDequant, EveryTypeMatchesTheScalarReference) {
-  const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                              TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                              TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                              TensorType::Q6_K};
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   // 1024: 4 super-blocks, 32 legacy blocks. 172 (float types only, as stories260K's hidden width): a
   // partial last chunk, and F16/BF16 rows that are not 16-byte multiples.
   for (const int64_t kCols : {int64_t{1024}, int64_t{172}})
-    for (TensorType type : types) {
+    for (TensorType type : kModelWeightTypes) {
       if (kCols % type_info(type).block_elems != 0) continue;
       std::vector<float> src(kCols);
       for (float& v : src) v = dist(rng);

@@ -148,11 +148,6 @@ std::vector<double> reference_matmul(const TestWeight& w, const HostMat& x) {
   return out;
 }
 
-const TensorType kMatmulTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                                   TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                                   TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                   TensorType::Q6_K};
-
 class SimdIsaTest : public ::testing::TestWithParam<SimdIsa> {
  protected:
   void SetUp() override {
@@ -171,7 +166,7 @@ TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
   auto backend = make(2);
   // prepare() = the repacked (interleaved) kernels where the ISA has them; without, the row-at-a-time ones.
   for (bool prepared : {false, true})
-    for (TensorType type : kMatmulTypes) {
+    for (TensorType type : kModelWeightTypes) {
       const int64_t block = type_info(type).block_elems;
       const std::vector<int64_t> col_counts = block == 1 ? std::vector<int64_t>{1, 7, 33, 100, 515}
                                                          : std::vector<int64_t>{block, 3 * block, 9 * block};
@@ -218,7 +213,7 @@ TEST_P(SimdIsaTest, MatmulBitsIndependentOfBatchAndThreads) {
   auto one_thread = make(1);
   auto two_threads = make(2);
   for (bool prepared : {false, true})
-    for (TensorType type : kMatmulTypes) {
+    for (TensorType type : kModelWeightTypes) {
       SCOPED_TRACE(std::string(type_name(type)) + (prepared ? " prepared" : ""));
       const int64_t rows = 301, cols = 512, n = 6;  // big enough that the 2-thread backend splits it
       const TestWeight w = random_weight(type, rows, cols, rng);

@@ -15,16 +15,13 @@ namespace {
 template <TensorType kType>
 constexpr size_t kElementBytes = kType == TensorType::F32 ? 4 : 2;
 
-// Eight consecutive elements of a group's k-row as floats.
+// Eight consecutive elements of a group's F32 / F16 k-row as floats.
 template <TensorType kType>
 inline __m256 load8(const uint8_t* p) {
   if constexpr (kType == TensorType::F32) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
-  } else if constexpr (kType == TensorType::F16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   } else {
-    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
 }
 
@@ -41,12 +38,35 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
     acc[2 * j] = acc[2 * j + 1] = _mm256_setzero_ps();
   }
   const uint8_t* w = group;
-  for (int64_t k = 0; k < cols; ++k, w += kStep) {
-    const __m256 w0 = load8<kType>(w), w1 = load8<kType>(w + kStep / 2);
-    for (int j = 0; j < R; ++j) {
-      const __m256 xk = _mm256_broadcast_ss(x[j] + k);
-      acc[2 * j] = _mm256_fmadd_ps(w0, xk, acc[2 * j]);
-      acc[2 * j + 1] = _mm256_fmadd_ps(w1, xk, acc[2 * j + 1]);
+  if constexpr (kType == TensorType::BF16) {
+    // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
+    const __m256i high_half = _mm256_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
+    for (int64_t k = 0; k < cols; k += 2, w += 2 * kStep) {
+      const __m256i p0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+      const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kStep));
+      const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(p0, 16));
+      const __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(p1, 16));
+      for (int j = 0; j < R; ++j) {
+        const __m256 xk = _mm256_broadcast_ss(x[j] + k);
+        acc[2 * j] = _mm256_fmadd_ps(even0, xk, acc[2 * j]);
+        acc[2 * j + 1] = _mm256_fmadd_ps(even1, xk, acc[2 * j + 1]);
+      }
+      const __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(p0, high_half));
+      const __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(p1, high_half));
+      for (int j = 0; j < R; ++j) {
+        const __m256 xk = _mm256_broadcast_ss(x[j] + k + 1);
+        acc[2 * j] = _mm256_fmadd_ps(odd0, xk, acc[2 * j]);
+        acc[2 * j + 1] = _mm256_fmadd_ps(odd1, xk, acc[2 * j + 1]);
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < cols; ++k, w += kStep) {
+      const __m256 w0 = load8<kType>(w), w1 = load8<kType>(w + kStep / 2);
+      for (int j = 0; j < R; ++j) {
+        const __m256 xk = _mm256_broadcast_ss(x[j] + k);
+        acc[2 * j] = _mm256_fmadd_ps(w0, xk, acc[2 * j]);
+        acc[2 * j + 1] = _mm256_fmadd_ps(w1, xk, acc[2 * j + 1]);
+      }
     }
   }
   for (int j = 0; j < R; ++j) {

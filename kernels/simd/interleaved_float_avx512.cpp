@@ -14,15 +14,13 @@ namespace {
 template <TensorType kType>
 constexpr size_t kElementBytes = kType == TensorType::F32 ? 4 : 2;
 
+// Element k of the group's 16 F32 / F16 rows as floats.
 template <TensorType kType>
 inline __m512 load16(const uint8_t* p) {
   if constexpr (kType == TensorType::F32) {
     return _mm512_loadu_ps(p);
-  } else if constexpr (kType == TensorType::F16) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   } else {
-    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 }
 
@@ -37,9 +35,21 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
     acc[j] = _mm512_setzero_ps();
   }
   const uint8_t* w = group;
-  for (int64_t k = 0; k < cols; ++k, w += kStep) {
-    const __m512 wk = load16<kType>(w);
-    for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(wk, _mm512_set1_ps(x[j][k]), acc[j]);
+  if constexpr (kType == TensorType::BF16) {
+    // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
+    const __m512i high_half = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
+    for (int64_t k = 0; k < cols; k += 2, w += 2 * kStep) {
+      const __m512i pair = _mm512_loadu_si512(w);
+      const __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(pair, 16));
+      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(even, _mm512_set1_ps(x[j][k]), acc[j]);
+      const __m512 odd = _mm512_castsi512_ps(_mm512_and_si512(pair, high_half));
+      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(odd, _mm512_set1_ps(x[j][k + 1]), acc[j]);
+    }
+  } else {
+    for (int64_t k = 0; k < cols; ++k, w += kStep) {
+      const __m512 wk = load16<kType>(w);
+      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(wk, _mm512_set1_ps(x[j][k]), acc[j]);
+    }
   }
   for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out + j * out_stride, keep, acc[j]);
 }

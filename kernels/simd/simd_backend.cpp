@@ -71,15 +71,18 @@ struct SimdWeight final : PreparedWeight {
 class SimdBackend final : public Backend {
  public:
   SimdBackend(const BackendOptions& options, SimdIsa isa)
-      : isa_(isa), kernels_(kernels_of(isa)), pool_(shared_thread_pool(std::max(1, options.threads))) {}
+      : isa_(isa),
+        bf16_dot_(simd_bf16_dot(isa)),
+        kernels_(kernels_of(isa)),
+        pool_(shared_thread_pool(std::max(1, options.threads))) {}
 
   std::string name() const override { return "simd"; }
   bool supports(OpKind, TensorType type) const override {
     return type != TensorType::Q8_1 && type != TensorType::Q8_K;
   }
   std::string description() const override {
-    return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_->threads()) + " thread" +
-           (pool_->threads() == 1 ? "" : "s");
+    return std::string("isa ") + kernels_.isa + (bf16_dot_ ? " (BF16 weights: AVX512-BF16 dot)" : "") + ", " +
+           std::to_string(pool_->threads()) + " thread" + (pool_->threads() == 1 ? "" : "s");
   }
   void rest() override { pool_->rest(); }
 
@@ -407,6 +410,7 @@ class SimdBackend final : public Backend {
   // and Q6_K on AVX-512 VNNI; Q4_0 and Q4_K on AVX2. Null: the row kernels read the file's rows.
   GroupKernel group_kernel_for(TensorType type) const {
     if (isa_ == SimdIsa::portable) return nullptr;
+    if (type == TensorType::BF16 && bf16_dot_) return simd::interleaved_bf16dot_group_avx512;
     if (simd::interleaved_float_type(type))
       return isa_ == SimdIsa::avx512 ? simd::interleaved_float_group_avx512
                                      : simd::interleaved_float_group_avx2;
@@ -415,6 +419,7 @@ class SimdBackend final : public Backend {
   }
 
   SimdIsa isa_;
+  bool bf16_dot_;
   const SimdKernels& kernels_;
   std::shared_ptr<ThreadPool> pool_;
   std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
@@ -461,6 +466,18 @@ static bool cpu_has_f16c() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
 }
 #endif
+
+bool simd_bf16_dot(SimdIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  // AVX512_BF16: CPUID leaf 7, sub-leaf 1, EAX bit 5 (by number: older compilers lack the name).
+  unsigned eax, ebx, ecx, edx;
+  return isa == SimdIsa::avx512 && simd_isa_supported(isa) &&
+         __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+#else
+  (void)isa;
+  return false;
+#endif
+}
 
 bool simd_isa_supported(SimdIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -57,13 +57,8 @@ struct CheckArgs {
   bool verbose = false;
 };
 
-// A case as the shell reads it back: OpDesc::str() in single quotes (it holds spaces, never a quote).
-std::string quoted(const OpDesc& c) {
-  return "'" + c.str() + "'";
-}
-
-// Runs the op checker; one line per case (failures always, with the command that re-runs them; passes and
-// skips with -v) and a closing count.
+// Runs the op checker; one line per case, naming it as --case takes it back (failures always, with the
+// command that re-runs them; passes and skips with -v), and a closing count.
 void run_checks(const CheckArgs& args) {
   std::vector<std::string> names;
   if (args.backends.empty()) {
@@ -91,17 +86,18 @@ void run_checks(const CheckArgs& args) {
       const OpCheckResult r = check_op(*backend, c);
       if (!r.supported) {
         ++skipped;
-        if (args.verbose) fmt::print("skip {:<8} {:<62} (not offered by the backend)\n", name, quoted(c));
+        if (args.verbose)
+          fmt::print("skip {:<8} {:<62} (not offered by the backend)\n", name, shell_quote(c.str()));
         continue;
       }
       r.passed() ? ++passed : ++failed;
       if (!r.passed() || args.verbose)
         fmt::print("{} {:<8} {:<62} nmse={:.3g} limit={:.0e}{}{}\n", r.passed() ? "ok  " : "FAIL", name,
-                   quoted(c), r.nmse, r.limit, r.finite ? "" : " NaN/Inf",
+                   shell_quote(c.str()), r.nmse, r.limit, r.finite ? "" : " NaN/Inf",
                    r.guards_intact ? "" : " out-of-bounds write");
       if (!r.passed())
-        fmt::print("     re-run: {} kernels --check -k {} -t {} --case {}\n", program_path(), name,
-                   args.threads, quoted(c));
+        fmt::print("     re-run: {} kernels --check -k {} -t {} --case {}\n", shell_quote(program_path()),
+                   shell_quote(name), args.threads, shell_quote(c.str()));
     }
   }
   fmt::print("op check: {} passed, {} failed, {} skipped (op/type not offered by the backend)\n", passed,
@@ -138,7 +134,7 @@ void register_kernels_command(CLI::App& app) {
       ->excludes(filter);
   cmd->add_option("-t,--threads", args->threads, "threads for the backends under check")
       ->check(CLI::Range(1, 1024));
-  cmd->add_flag("-v,--verbose", args->verbose, "print passing cases too");
+  cmd->add_flag("-v,--verbose", args->verbose, "print passing and skipped cases too");
   cmd->callback([args] { args->check || !args->one_case.empty() ? run_checks(*args) : list_kernels(); });
 }
 

@@ -220,12 +220,9 @@ class Parser {
 }  // namespace
 
 OpDesc OpDesc::matmul(TensorType type, int64_t rows, int64_t cols, int64_t n) {
-  OpDesc d;
-  d.kind = OpKind::matmul;
+  OpDesc d{.kind = OpKind::matmul, .cols = cols, .n = n};
   d.types[0] = type;
   d.rows[0] = rows;
-  d.cols = cols;
-  d.n = n;
   return d;
 }
 
@@ -236,30 +233,24 @@ OpDesc OpDesc::embed(TensorType type, int64_t rows, int64_t cols, int64_t n) {
 }
 
 OpDesc OpDesc::rowwise(OpKind kind, int64_t cols, int64_t n) {
-  OpDesc d;
-  d.kind = kind;
-  d.cols = cols;
-  d.n = n;
-  return d;
+  return OpDesc{.kind = kind, .cols = cols, .n = n};
 }
 
 OpDesc OpDesc::rope(int n_heads, int n_kv_heads, int head_dim, int64_t n, int64_t pos0, bool freq_factors) {
-  OpDesc d = attention(TensorType::F32, n_heads, n_kv_heads, head_dim, n, pos0);
-  d.kind = OpKind::rope;
-  d.freq_factors = freq_factors;
-  return d;
+  return OpDesc{.kind = OpKind::rope,
+                .n = n,
+                .n_heads = n_heads,
+                .n_kv_heads = n_kv_heads,
+                .head_dim = head_dim,
+                .pos0 = pos0,
+                .freq_factors = freq_factors};
 }
 
 OpDesc OpDesc::attention(TensorType kv_type, int n_heads, int n_kv_heads, int head_dim, int64_t n,
                          int64_t pos0) {
-  OpDesc d;
+  OpDesc d = rope(n_heads, n_kv_heads, head_dim, n, pos0, false);
   d.kind = OpKind::attention;
   d.types[0] = kv_type;
-  d.n_heads = n_heads;
-  d.n_kv_heads = n_kv_heads;
-  d.head_dim = head_dim;
-  d.n = n;
-  d.pos0 = pos0;
   return d;
 }
 

@@ -407,7 +407,7 @@ class SimdBackend final : public Backend {
   }
 
   // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q8_0, Q4_K
-  // and Q6_K on AVX-512 VNNI; Q4_0 and Q4_K on AVX2. Null: the row kernels read the file's rows.
+  // and Q6_K on AVX-512 VNNI; Q4_0, Q8_0 and Q4_K on AVX2. Null: the row kernels read the file's rows.
   GroupKernel group_kernel_for(TensorType type) const {
     if (isa_ == SimdIsa::portable) return nullptr;
     if (type == TensorType::BF16 && bf16_dot_) return simd::interleaved_bf16dot_group_avx512;

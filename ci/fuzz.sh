@@ -3,7 +3,9 @@
 # SECONDS (default 30), starting from its committed seeds. Fails on any crash, sanitizer report, leak,
 # hang (-timeout) or memory blow-up (-rss_limit_mb). Usage: ci/fuzz.sh [SECONDS] [TARGET...]
 # (TARGET = gguf, tokenizer_spm, ...; default all). New inputs collect in build-fuzz/corpus/TARGET, crash
-# inputs in build-fuzz/artifacts/; a crash input belongs in tests/fuzz/regressions/TARGET/ once fixed.
+# inputs in build-fuzz/artifacts/; a crash input belongs in tests/fuzz/regressions/TARGET/ once fixed. The
+# committed grown corpus (tests/fuzz/grown/TARGET.tar.xz, unpacked by CMake) seeds each run too; to refresh it
+# after a long run: TARGET -merge=1 into an empty folder from build-fuzz/corpus/TARGET, then tar + xz that folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -29,6 +31,7 @@ for t in "${targets[@]}"; do
   seeds=()
   [ -d "tests/fuzz/corpus/$t" ] && seeds+=("tests/fuzz/corpus/$t")
   [ -d "tests/fuzz/regressions/$t" ] && seeds+=("tests/fuzz/regressions/$t")
+  [ -d "build-fuzz/tests/fuzz/grown/$t" ] && seeds+=("build-fuzz/tests/fuzz/grown/$t")
   log="build-fuzz/logs/$t.log"
   echo "fuzz: $t for ${seconds}s"
   if ./build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

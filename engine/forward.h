@@ -12,6 +12,7 @@
 
 #include "engine/model.h"
 #include "kernels/kernel_set.h"
+#include "kernels/op_desc.h"
 
 namespace llamascope {
 
@@ -34,6 +35,9 @@ struct OpEvent {
   std::span<const Weight* const> weights() const {
     return {weight_slots.data(), static_cast<size_t>(n_weights)};
   }
+  // The op as one descriptor (its weights' types and shapes, the model's widths for the rest) over `rows`
+  // activation rows: what its bytes and FLOPs are computed from (engine/op_event.cpp).
+  OpDesc desc(const ModelConfig& c, int64_t rows) const;
 };
 
 class OpObserver {

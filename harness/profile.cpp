@@ -1,10 +1,10 @@
 // `llamascope profile`: where the time of a forward step goes, per layer and op. An observer on the forward
 // records every op (wall time, backend synchronised around it); bytes moved and FLOPs per op follow from the
-// op's shapes (op_cost in harness/records.h, documented in docs/results.md). Writes llamascope.profile/1 (the
-// run), llamascope.step/1 (one per forward step) and llamascope.layer/2 (one per op) records, an optional
-// Chrome Trace Event file (steps > layers > ops as nested slices), and a summary on stdout: time share per op
-// and per layer, achieved GB/s and GFLOP/s against this machine's limits, and how much of each step's wall
-// time the per-op times cover. --overhead measures what the per-op timing itself costs.
+// op's descriptor (OpDesc in kernels/op_desc.h, documented in docs/results.md). Writes llamascope.profile/1
+// (the run), llamascope.step/1 (one per forward step) and llamascope.layer/2 (one per op) records, an
+// optional Chrome Trace Event file (steps > layers > ops as nested slices), and a summary on stdout: time
+// share per op and per layer, achieved GB/s and GFLOP/s against this machine's limits, and how much of each
+// step's wall time the per-op times cover. --overhead measures what the per-op timing itself costs.
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -58,8 +58,8 @@ nlohmann::json layer_record(const std::string& run_id, const OpEvent& e, const L
           {"n_keys", e.n_keys},
           {"ns", e.ns},
           {"clock", e.clock},
-          {"bytes", f.cost.bytes},
-          {"flops", f.cost.flops},
+          {"bytes", f.bytes},
+          {"flops", f.flops},
           {"start_ns", f.start_ns},
           {"roof",
            {{"compute", f.roof.compute},
@@ -134,7 +134,8 @@ void Collector::add_step(const Step& step) {
 void Collector::add_op(const Step& step, const OpRecord& o) {
   const OpEvent& e = o.event;
   const int64_t rows = op_rows(e);
-  const OpCost cost = op_cost(e.kind, e.weights(), rows, e.pos0, e.n_keys, c_);
+  const OpDesc desc = e.desc(c_, rows);
+  const double bytes = desc.bytes(), flops = desc.flops();
   const WeightFields weight = weight_fields(e);
   const std::string backend = backend_name(e);
   double op_weight_bytes = 0;
@@ -142,16 +143,16 @@ void Collector::add_op(const Step& step, const OpRecord& o) {
   const OpRoof roof = roof_for(roofs_,
                                compute_kind(op_kind_name(e.kind), backend,
                                             weight.type.is_null() ? "" : weight.type.get<std::string>()),
-                               cost.bytes, op_weight_bytes, weight_stream_bytes_, threads_);
+                               bytes, op_weight_bytes, weight_stream_bytes_, threads_);
   records.push_back(layer_record(run_id_, e,
-                                 {step.phase, step.index, rows, cost, weight, backend, roof,
-                                  std::min(op_weight_bytes, cost.bytes), o.start_ns()}));
+                                 {step.phase, step.index, rows, bytes, flops, weight, backend, roof,
+                                  std::min(op_weight_bytes, bytes), o.start_ns()}));
   trace.push_back(trace_event(e.op, "op", o.start_ns(), static_cast<int64_t>(e.ns),
                               {{"layer", e.layer},
-                               {"bytes", cost.bytes},
-                               {"flops", cost.flops},
+                               {"bytes", bytes},
+                               {"flops", flops},
                                {"weight_type", weight.type.is_null() ? nlohmann::json("-") : weight.type}}));
-  (step.index == 0 ? prefill_totals : decode_totals)[e.op].add(e.ns, cost.bytes, cost.flops, roof);
+  (step.index == 0 ? prefill_totals : decode_totals)[e.op].add(e.ns, bytes, flops, roof);
   if (step.index > 0) decode_layer_ns[e.layer] += e.ns;
   if (std::find(op_order.begin(), op_order.end(), e.op) == op_order.end()) op_order.push_back(e.op);
 }

@@ -91,11 +91,11 @@ struct LayerFacts {
   const char* phase;
   int step;
   int64_t rows;
-  OpCost cost;
+  double bytes, flops;  // OpDesc::bytes(), flops()
   WeightFields weight;
   std::string backend;
   OpRoof roof;
-  double roof_weight_bytes;  // of cost.bytes, the weights'
+  double roof_weight_bytes;  // of bytes, the weights'
   int64_t start_ns;
 };
 nlohmann::json layer_record(const std::string& run_id, const OpEvent& e, const LayerFacts& f);

@@ -151,53 +151,6 @@ nlohmann::json model_identity(const Model& model) {
             {"tied_embeddings", c.tied_embeddings}}}};
 }
 
-OpCost op_cost(OpKind kind, const Weight* weight, int64_t rows, int64_t pos0, int64_t n_keys,
-               const ModelConfig& c) {
-  const double n = static_cast<double>(rows), f = sizeof(float);
-  const double weight_bytes = weight ? static_cast<double>(weight->bytes()) : 0.0;
-  switch (kind) {
-    case OpKind::embed:
-      return {n * (weight ? static_cast<double>(weight->row_bytes) : 0.0) + n * c.dim * f, 0};
-    case OpKind::rmsnorm:
-      return {weight_bytes + 2 * n * c.dim * f, 4 * n * c.dim};
-    case OpKind::matmul: {
-      if (!weight) return {};
-      const double out = static_cast<double>(weight->rows), in = static_cast<double>(weight->cols);
-      return {weight_bytes + n * (in + out) * f, 2 * n * out * in};
-    }
-    case OpKind::rope:
-      return {2 * n * (c.q_dim() + c.kv_dim()) * f, 3 * n * (c.q_dim() + c.kv_dim())};
-    case OpKind::attention: {
-      // Query i (position pos0 + i) reads pos0 + i + 1 keys; K and V rows are read once for the batch.
-      const double pairs = n * static_cast<double>(pos0) + n * (n + 1) / 2;
-      return {2.0 * static_cast<double>(n_keys) * c.kv_dim() * f + 2 * n * c.q_dim() * f,
-              c.n_heads * pairs * (4.0 * c.head_dim + 5)};
-    }
-    case OpKind::swiglu:
-      return {3 * n * c.hidden_dim * f, 5 * n * c.hidden_dim};
-    case OpKind::add:
-      return {3 * n * c.dim * f, n * c.dim};
-    case OpKind::count:
-      break;
-  }
-  return {};
-}
-
-OpCost op_cost(OpKind kind, std::span<const Weight* const> weights, int64_t rows, int64_t pos0,
-               int64_t n_keys, const ModelConfig& c) {
-  if (weights.size() <= 1 || kind != OpKind::matmul)
-    return op_cost(kind, weights.empty() ? nullptr : weights.front(), rows, pos0, n_keys, c);
-  OpCost total;
-  for (const Weight* w : weights) {
-    const OpCost one = op_cost(kind, w, rows, pos0, n_keys, c);
-    total.bytes += one.bytes, total.flops += one.flops;
-  }
-  // Each single cost counted the input once; the group reads it once in all.
-  total.bytes -= static_cast<double>(weights.size() - 1) * static_cast<double>(rows) *
-                 static_cast<double>(weights.front()->cols) * sizeof(float);
-  return total;
-}
-
 // ---- output formats ----
 
 OutputFormat parse_output_format(const std::string& name) {

@@ -13,23 +13,6 @@
 namespace llamascope {
 
 class Model;
-struct ModelConfig;
-struct Weight;
-enum class OpKind;
-
-// Bytes moved and floating-point operations of one op, the one formula the profile and the kernel
-// microbenchmarks share (docs/results.md, "Bytes and FLOPs"). rows: activation rows processed; pos0: the
-// first row's position; n_keys: cache rows attention reads (pos0 + rows); weight: the weight read, or null.
-struct OpCost {
-  double bytes = 0;  // weights read + activations read and written (+ K and V rows for attention)
-  double flops = 0;
-};
-OpCost op_cost(OpKind kind, const Weight* weight, int64_t rows, int64_t pos0, int64_t n_keys,
-               const ModelConfig& c);
-// The same for an op that reads several weights: a grouped matmul reads its input once and writes every
-// output, so it costs what one matmul by the weights stacked into one matrix would.
-OpCost op_cost(OpKind kind, std::span<const Weight* const> weights, int64_t rows, int64_t pos0,
-               int64_t n_keys, const ModelConfig& c);
 
 // Summary of raw samples: the record keeps the samples themselves too. stddev is the sample standard
 // deviation (n - 1 in the denominator; 0 for a single sample).

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 
+#include "base/error.h"
 #include "kernels/quant.h"
 
 namespace llamascope {
@@ -171,37 +173,8 @@ std::vector<double> widen(const std::vector<float>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
-}  // namespace
-
-std::string OpCase::str() const {
-  switch (op) {
-    case OpKind::matmul:
-      if (group > 1)
-        return fmt::format("matmuls type={} rows={} cols={} n={} group={}", type_name(type), rows, cols, n,
-                           group);
-      [[fallthrough]];
-    case OpKind::embed:
-      return fmt::format("{} type={} rows={} cols={} n={}", op_kind_name(op), type_name(type), rows, cols, n);
-    case OpKind::rmsnorm:
-    case OpKind::swiglu:
-    case OpKind::add:
-      return fmt::format("{} cols={} n={}", op_kind_name(op), cols, n);
-    case OpKind::rope:
-      return fmt::format("rope heads={} kv_heads={} head_dim={} n={} pos0={} factors={}", n_heads, n_kv_heads,
-                         head_dim, n, pos0, freq_factors ? 1 : 0);
-    case OpKind::attention:
-      return fmt::format("attention kv={} heads={} kv_heads={} head_dim={} n={} pos0={}", type_name(type),
-                         n_heads, n_kv_heads, head_dim, n, pos0);
-    case OpKind::count:
-      break;
-  }
-  return "?";
-}
-
-double op_check_limit(const OpCase& c) {
-  if (c.op == OpKind::embed) return 1e-12;  // a copy of dequantized values: exact up to float rounding
-  if (c.op != OpKind::matmul) return 1e-7;  // float arithmetic on float inputs (test-backend-ops' default)
-  switch (c.type) {
+double matmul_limit(TensorType type) {
+  switch (type) {
     case TensorType::F32:
       return 1e-9;  // float accumulation over <= a few thousand terms: ~1e-12 expected
     case TensorType::F16:
@@ -213,8 +186,18 @@ double op_check_limit(const OpCase& c) {
   }
 }
 
-std::vector<OpCase> default_op_cases() {
-  std::vector<OpCase> cases;
+}  // namespace
+
+double op_check_limit(const OpDesc& c) {
+  if (c.kind == OpKind::embed) return 1e-12;  // a copy of dequantized values: exact up to float rounding
+  if (c.kind != OpKind::matmul) return 1e-7;  // float arithmetic on float inputs (test-backend-ops' default)
+  double limit = 0;                           // a grouped matmul of mixed types: its loosest weight's
+  for (int w = 0; w < c.weights; ++w) limit = std::max(limit, matmul_limit(c.types[w]));
+  return limit;
+}
+
+std::vector<OpDesc> default_op_cases() {
+  std::vector<OpDesc> cases;
   for (TensorType type : kWeightTypes) {
     const int64_t block = type_info(type).block_elems == 256 ? 256 : 32;
     std::vector<int64_t> widths = {block == 256 ? 256 : 96, 512, 768};
@@ -223,57 +206,64 @@ std::vector<OpCase> default_op_cases() {
     if (type_info(type).block_elems == 256) widths.push_back(1280);
     const struct { int64_t rows, n; } shapes[] = {{1, 1}, {7, 1}, {67, 1}, {33, 2}, {37, 5}, {64, 17}};
     for (int64_t cols : widths)
-      for (const auto& s : shapes) cases.push_back(OpCase{OpKind::matmul, type, s.rows, cols, s.n});
-    for (int64_t n : {1, 7}) cases.push_back(OpCase{OpKind::embed, type, 37, block == 256 ? 256 : 96, n});
-    // Grouped matmuls (q, k and v in one call): every output against its own weight's reference.
-    for (const auto& s : {shapes[2], shapes[4]}) {
-      OpCase grouped{OpKind::matmul, type, s.rows, 512, s.n};
-      grouped.group = 3;
-      cases.push_back(grouped);
-    }
+      for (const auto& s : shapes) cases.push_back(OpDesc::matmul(type, s.rows, cols, s.n));
+    for (int64_t n : {1, 7}) cases.push_back(OpDesc::embed(type, 37, block == 256 ? 256 : 96, n));
+    // Grouped matmuls (q, k and v in one call, k and v a quarter of q): every output against its own
+    // weight's reference.
+    for (const auto& s : {shapes[2], shapes[4]})
+      cases.push_back(OpDesc::matmul(type, s.rows, 512, s.n)
+                          .add_weight(type, s.rows / 4 + 1)
+                          .add_weight(type, s.rows / 4 + 1));
   }
   for (int64_t cols : {1, 7, 64, 255, 2048})
-    for (int64_t n : {1, 3}) {
-      cases.push_back(OpCase{OpKind::rmsnorm, TensorType::F32, 0, cols, n});
-      cases.push_back(OpCase{OpKind::swiglu, TensorType::F32, 0, cols, n});
-      cases.push_back(OpCase{OpKind::add, TensorType::F32, 0, cols, n});
-    }
+    for (int64_t n : {1, 3})
+      for (OpKind kind : {OpKind::rmsnorm, OpKind::swiglu, OpKind::add})
+        cases.push_back(OpDesc::rowwise(kind, cols, n));
   const struct {
     int heads, kv, hd;
   } heads[] = {{8, 8, 64}, {8, 2, 64}, {6, 3, 40}, {4, 1, 16}, {32, 4, 128}, {2, 2, 8}};
   for (const auto& h : heads)
     for (int64_t n : {1, 4})
       for (int64_t pos0 : {0, 17, 300}) {
-        OpCase r{OpKind::rope, TensorType::F32, 0, 0, n, h.heads, h.kv, h.hd, pos0 == 300 ? 4000 : pos0};
-        cases.push_back(r);
-        r.freq_factors = true;
-        if (pos0 == 17) cases.push_back(r);
-        cases.push_back(OpCase{OpKind::attention, TensorType::F32, 0, 0, n, h.heads, h.kv, h.hd, pos0});
+        cases.push_back(OpDesc::rope(h.heads, h.kv, h.hd, n, pos0 == 300 ? 4000 : pos0, false));
+        if (pos0 == 17) cases.push_back(OpDesc::rope(h.heads, h.kv, h.hd, n, pos0, true));
+        cases.push_back(OpDesc::attention(TensorType::F32, h.heads, h.kv, h.hd, n, pos0));
         // An F16 cache (--kv-type f16) at a position inside the cache.
-        if (pos0 == 17)
-          cases.push_back(OpCase{OpKind::attention, TensorType::F16, 0, 0, n, h.heads, h.kv, h.hd, pos0});
+        if (pos0 == 17) cases.push_back(OpDesc::attention(TensorType::F16, h.heads, h.kv, h.hd, n, pos0));
       }
   return cases;
 }
 
-OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
+void check_op_size(const OpDesc& c) {
+  constexpr int64_t kMaxValues = int64_t{1} << 26;
+  const int64_t q_cols = int64_t(c.n_heads) * c.head_dim, kv_cols = int64_t(c.n_kv_heads) * c.head_dim;
+  int64_t largest = c.n * std::max<int64_t>({c.cols, q_cols, 1});
+  for (int w = 0; w < c.weights; ++w) largest = std::max(largest, c.rows[w] * std::max<int64_t>(c.cols, 1));
+  if (c.kind == OpKind::attention) largest = std::max(largest, (c.pos0 + c.n + 3) * kv_cols);
+  if (largest > kMaxValues)
+    throw Error(fmt::format("'{}' holds {} values in one operand; the op checker takes at most {}", c.str(),
+                            largest, kMaxValues));
+}
+
+OpCheckResult check_op(Backend& b, const OpDesc& c, uint64_t seed) {
   OpCheckResult result{b.name(), c};
   result.limit = op_check_limit(c);
-  result.supported = b.supports(c.op, c.type);
+  for (int w = 0; w < (c.kind == OpKind::matmul ? c.weights : 1); ++w)
+    result.supported = result.supported && b.supports(c.kind, c.types[w]);
   if (!result.supported) return result;
-  std::mt19937_64 rng(seed * 1000003u + static_cast<uint64_t>(c.op) * 7919u + static_cast<uint64_t>(c.type));
+  std::mt19937_64 rng(seed * 1000003u + static_cast<uint64_t>(c.kind) * 7919u +
+                      static_cast<uint64_t>(c.type()));
   std::vector<double> expected;
   std::vector<float> got;
   Guarded out;
   double scale_floor = 0;  // matmul: the sum of squared products, the size rounding errors scale with
 
-  switch (c.op) {
+  switch (c.kind) {
     case OpKind::matmul: {
       // Weights scaled by 1/sqrt(cols) keep outputs O(1), as in a model.
       std::vector<TestWeight> weights;
-      for (int g = 0; g < c.group; ++g)
-        weights.push_back(make_weight(rng, c.type, g == 0 ? c.rows : c.rows / 4 + 1, c.cols,
-                                      1.0f / std::sqrt(float(c.cols))));
+      for (int g = 0; g < c.weights; ++g)
+        weights.push_back(make_weight(rng, c.types[g], c.rows[g], c.cols, 1.0f / std::sqrt(float(c.cols))));
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
       Guarded in = make_buffer(b, c.n, c.cols, x);
       std::vector<Guarded> outs;
@@ -286,7 +276,7 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
         pointers.push_back(handles.back().get());
         views.push_back(outs.back().view);
       }
-      if (c.group > 1)
+      if (c.weights > 1)
         b.matmuls(pointers, in.view, views);
       else
         b.matmul(*handles[0], in.view, views[0]);
@@ -308,9 +298,9 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       break;
     }
     case OpKind::embed: {
-      TestWeight w = make_weight(rng, c.type, c.rows, c.cols);
+      TestWeight w = make_weight(rng, c.type(), c.rows[0], c.cols);
       std::vector<int32_t> tokens(static_cast<size_t>(c.n));
-      for (int64_t i = 0; i < c.n; ++i) tokens[i] = static_cast<int32_t>((i * 13 + 5) % c.rows);
+      for (int64_t i = 0; i < c.n; ++i) tokens[i] = static_cast<int32_t>((i * 13 + 5) % c.rows[0]);
       out = make_buffer(b, c.n, c.cols, {});
       b.embed(*b.prepare(w.weight, OpKind::embed), tokens, out.view);
       for (int32_t t : tokens)
@@ -341,9 +331,9 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
       const std::vector<float> x = random_values(rng, static_cast<size_t>(c.n * c.cols));
       Guarded ba = make_buffer(b, c.n, c.cols, a), bx = make_buffer(b, c.n, c.cols, x);
       for (size_t i = 0; i < a.size(); ++i)
-        expected.push_back(c.op == OpKind::add ? double(a[i]) + x[i]
-                                               : a[i] / (1.0 + std::exp(-double(a[i]))) * x[i]);
-      if (c.op == OpKind::add) {
+        expected.push_back(c.kind == OpKind::add ? double(a[i]) + x[i]
+                                                 : a[i] / (1.0 + std::exp(-double(a[i]))) * x[i]);
+      if (c.kind == OpKind::add) {
         b.add(ba.view, bx.view);
         out = ba;
       } else {
@@ -393,10 +383,10 @@ OpCheckResult check_op(Backend& b, const OpCase& c, uint64_t seed) {
               bv = make_buffer(b, cache_rows, kv_cols, v);
       out = make_buffer(b, c.n, q_cols, {});
       // The cache is written from the guarded buffers (kv_write) and then attended over.
-      KvCache cache = b.alloc_kv(cache_rows, kv_cols, c.type);
+      KvCache cache = b.alloc_kv(cache_rows, kv_cols, c.type());
       b.kv_write(cache, bk.view, bv.view, 0);
       b.attention(bq.view, cache, c.pos0, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, out.view);
-      if (c.type == TensorType::F16)  // the reference attends over the values the cache holds
+      if (c.type() == TensorType::F16)  // the reference attends over the values the cache holds
         for (std::vector<float>* values : {&k, &v})
           for (float& x : *values) x = fp16_to_fp32(fp32_to_fp16(x));
       expected = ref_attention(q, k, v, c.n, c.pos0, c.n_heads, c.n_kv_heads, c.head_dim);

@@ -9,32 +9,13 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/op_desc.h"
 
 namespace llamascope {
 
-// One test case: an op, the weight type it reads (matmul, embed), and its shapes and parameters.
-struct OpCase {
-  OpKind op = OpKind::matmul;
-  TensorType type = TensorType::F32;  // matmul, embed: the weight's type; attention: the KV cache's
-  int64_t rows = 0;                   // matmul: output width (weight rows); embed: vocabulary rows
-  int64_t cols = 0;                   // matmul/embed: input width; rmsnorm/swiglu/add: row width
-  int64_t n = 1;                      // activation rows (tokens in the batch)
-  int n_heads = 0;                    // rope/attention
-  int n_kv_heads = 0;
-  int head_dim = 0;
-  int64_t pos0 = 0;           // rope/attention: position of the first row
-  bool freq_factors = false;  // rope: with rope_freqs factors
-  // matmul: > 1 runs Backend::matmuls over this many weights of one input, the first `rows` rows and the
-  // others rows / 4 + 1 (the shapes of q, k and v), all of `type`.
-  int group = 1;
-
-  // Printable form; with `llamascope kernels --check --case "<str>"` it reruns exactly this case.
-  std::string str() const;
-};
-
 struct OpCheckResult {
   std::string backend;
-  OpCase op_case;
+  OpDesc op;
   double nmse = 0;
   double limit = 0;
   bool finite = true;
@@ -43,13 +24,19 @@ struct OpCheckResult {
   bool passed() const { return !supported || (finite && guards_intact && nmse <= limit); }
 };
 
-// The standard case list (a few hundred small cases; runs in seconds per backend).
-std::vector<OpCase> default_op_cases();
+// The standard case list (a few hundred small cases; runs in seconds per backend). A case prints as
+// OpDesc::str(), and `llamascope kernels --check --case '<that text>'` re-runs exactly that case: the inputs
+// are drawn from the seed, the op and the type only, never from the case's place in the list.
+std::vector<OpDesc> default_op_cases();
 
 // The normalized-MSE limit of a case; the reasons are written beside the numbers in op_check.cpp.
-double op_check_limit(const OpCase& c);
+double op_check_limit(const OpDesc& c);
 
 // Runs `c` on `backend` with inputs drawn from `seed`; never throws for a numeric mismatch.
-OpCheckResult check_op(Backend& backend, const OpCase& c, uint64_t seed = 1);
+OpCheckResult check_op(Backend& backend, const OpDesc& c, uint64_t seed = 1);
+
+// Throws Error when checking `c` would hold more values in memory than the checker allows (2^26 in any
+// operand): a pasted case is checked in memory, with float64 references beside every value.
+void check_op_size(const OpDesc& c);
 
 }  // namespace llamascope

@@ -20,7 +20,7 @@ TEST_P(OpCheck, EveryCasePasses) {
   for (int threads : {1, 2}) {
     std::unique_ptr<Backend> backend = entry->create(BackendOptions{threads});
     int checked = 0;
-    for (const OpCase& c : default_op_cases()) {
+    for (const OpDesc& c : default_op_cases()) {
       const OpCheckResult r = check_op(*backend, c);
       if (!r.supported) continue;
       ++checked;
@@ -45,8 +45,8 @@ TEST(OpCheck, ReferenceBackendsCoverEveryOpAndType) {
   // The scalar and simd backends must offer every case; only library backends may skip some.
   for (const char* name : {"scalar", "simd"}) {
     std::unique_ptr<Backend> backend = find_backend(name)->create(BackendOptions{1});
-    for (const OpCase& c : default_op_cases())
-      EXPECT_TRUE(backend->supports(c.op, c.type)) << name << ": " << c.str();
+    for (const OpDesc& c : default_op_cases())
+      EXPECT_TRUE(backend->supports(c.kind, c.type())) << name << ": " << c.str();
   }
 }
 
@@ -121,10 +121,10 @@ class OneBlockOffBackend final : public Backend {
 TEST(OpCheck, CatchesOneBlockScaleOff) {
   OneBlockOffBackend broken;
   int caught = 0, cases = 0;
-  for (const OpCase& c : default_op_cases()) {
+  for (const OpDesc& c : default_op_cases()) {
     // Single matmuls: a grouped case only routes to the same broken matmul, with its error diluted by the
     // other weights' rows (BF16's one scaled element then sits under the limit).
-    if (c.op != OpKind::matmul || c.n != 1 || c.rows < 33 || c.group > 1) continue;
+    if (c.kind != OpKind::matmul || c.n != 1 || c.rows[0] < 33 || c.weights > 1) continue;
     ++cases;
     const OpCheckResult r = check_op(broken, c);
     EXPECT_FALSE(r.passed()) << "not caught: " << c.str() << " nmse=" << r.nmse;

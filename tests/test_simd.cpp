@@ -137,6 +137,14 @@ HostMat quantized_activations(const HostMat& x, int64_t block) {
   return q;
 }
 
+// x rounded to BF16 (nearest even), as the AVX512-BF16 kernel rounds the activations of BF16 weights.
+HostMat bf16_activations(const HostMat& x) {
+  HostMat rounded(x.mat.rows, x.mat.cols);
+  for (int64_t r = 0; r < x.mat.rows; ++r)
+    for (int64_t c = 0; c < x.mat.cols; ++c) rounded.at(r, c) = bf16_to_fp32(fp32_to_bf16(x.at(r, c)));
+  return rounded;
+}
+
 std::vector<double> reference_matmul(const TestWeight& w, const HostMat& x) {
   std::vector<double> out;
   for (int64_t i = 0; i < x.mat.rows; ++i)
@@ -172,6 +180,9 @@ TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
                                                          : std::vector<int64_t>{block, 3 * block, 9 * block};
       const simd::TypeKernel kernel = kernels_of(GetParam()).kernel_for(type);
       const bool int8_activations = kernel.dot && kernel.activation != simd::ActivationFormat::f32;
+      // Prepared BF16 weights of even width go through VDPBF16PS where the CPU has AVX512-BF16.
+      const bool bf16_dot = prepared && type == TensorType::BF16 && simd_bf16_dot(GetParam());
+      bool rounded_any = false;
       // Errors pooled over every shape of the type: a single output near zero would make a per-shape ratio
       // meaningless.
       std::vector<double> got_all, exact_all, used_all;
@@ -192,15 +203,24 @@ TEST_P(SimdIsaTest, MatmulEveryTypeMatchesFloat64Reference) {
                   quantized_activations(x, kernel.activation == simd::ActivationFormat::q8_32 ? 32 : 256);
               const std::vector<double> used = reference_matmul(w, xq);
               used_all.insert(used_all.end(), used.begin(), used.end());
+            } else if (bf16_dot) {
+              const bool rounded = cols % 2 == 0;
+              rounded_any = rounded_any || rounded;
+              const std::vector<double> used = reference_matmul(w, rounded ? bf16_activations(x) : x);
+              used_all.insert(used_all.end(), used.begin(), used.end());
             }
           }
       SCOPED_TRACE(std::string(type_name(type)) + (prepared ? " prepared" : ""));
       // Against the exact product: float32 accumulation alone (~1e-7 relative per sum) stays far below 1e-9;
       // int8 activations add their rounding, (max|x|/127)^2/12 relative: ~5e-5 for Gaussian x.
-      EXPECT_LT(nmse(got_all, exact_all), int8_activations ? 3e-4 : 1e-9);
+      // BF16-rounded activations: 2^-9 relative at most per element, ~1e-6 in NMSE.
+      EXPECT_LT(nmse(got_all, exact_all), int8_activations ? 3e-4 : bf16_dot ? 1e-5 : 1e-9);
+      if (bf16_dot) {
+        EXPECT_TRUE(rounded_any) << "no BF16 shape of even width reached the AVX512-BF16 kernel";
+      }
       // Against the product with the activations the kernel actually used: only float32 accumulation
       // remains, so any slip in the integer unpacking shows up here.
-      if (int8_activations) {
+      if (int8_activations || bf16_dot) {
         EXPECT_LT(nmse(got_all, used_all), 1e-9);
       }
     }

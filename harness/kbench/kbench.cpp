@@ -1,9 +1,10 @@
 // llamascope-kbench: Google Benchmark microbenchmarks of every op x backend x tensor type at the shapes of
 // real models (the TinyLlama-1.1B and LLaMA-2-7B matmuls; attention at several cache lengths), with
-// bytes/s and FLOP/s counters from the same cost formulas as `llamascope profile` (harness/records.h).
+// bytes/s and FLOP/s counters from the same op descriptor as `llamascope profile` (kernels/op_desc.h).
 // Google Benchmark's own flags work as usual (--benchmark_filter, --benchmark_format=json,
 // --benchmark_repetitions, ...); --threads=N (default 1) sets the backends' thread count.
-// Names: OP/BACKEND/TYPE/PRESET/WHAT/n:ROWS[/keys:K]; the label is the op checker's OpCase string.
+// Names: OP/BACKEND/TYPE/PRESET/WHAT/n:ROWS[/keys:K]; the label is the op's descriptor (OpDesc::str()), which
+// `llamascope kernels --check --case '<label>'` checks at the same shape.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -17,9 +18,8 @@
 
 #include "engine/model.h"
 #include "harness/environment.h"
-#include "harness/records.h"
 #include "kernels/backend.h"
-#include "kernels/op_check.h"
+#include "kernels/op_desc.h"
 #include "kernels/quant.h"
 
 namespace llamascope {
@@ -104,22 +104,21 @@ std::unique_ptr<Backend> make_backend(const BackendEntry& entry) {
   return entry.create(BackendOptions{g_threads});
 }
 
-void set_counters(benchmark::State& state, const OpCost& cost, const OpCase& op_case) {
-  const double iterations = static_cast<double>(state.iterations());
-  state.SetBytesProcessed(static_cast<int64_t>(cost.bytes * iterations));
-  state.counters["FLOP/s"] = benchmark::Counter(cost.flops * iterations, benchmark::Counter::kIsRate);
-  state.counters["bytes"] = cost.bytes;
-  state.counters["flops"] = cost.flops;
-  state.SetLabel(op_case.str());
+void set_counters(benchmark::State& state, const OpDesc& op) {
+  const double iterations = static_cast<double>(state.iterations()), bytes = op.bytes(), flops = op.flops();
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * iterations));
+  state.counters["FLOP/s"] = benchmark::Counter(flops * iterations, benchmark::Counter::kIsRate);
+  state.counters["bytes"] = bytes;
+  state.counters["flops"] = flops;
+  state.SetLabel(op.str());
 }
 
 void register_matmul(const BackendEntry& entry, const Preset& preset, const char* what, int64_t rows,
                      int64_t cols, TensorType type, int64_t n) {
   const std::string name = fmt::format("matmul/{}/{}/{}/{}:{}x{}/n:{}", entry.name, type_name(type),
                                        preset.name, what, rows, cols, n);
-  const ModelConfig config = preset.config;
   benchmark::RegisterBenchmark(name.c_str(),
-                               [&entry, config, rows, cols, type, n](benchmark::State& state) {
+                               [&entry, rows, cols, type, n](benchmark::State& state) {
                                  std::unique_ptr<Backend> backend = make_backend(entry);
                                  Scratch mem;
                                  const Weight& w = random_weight(type, rows, cols);
@@ -130,9 +129,7 @@ void register_matmul(const BackendEntry& entry, const Preset& preset, const char
                                    backend->matmul(*h, x, out);
                                    backend->synchronize();
                                  }
-                                 OpCase c;
-                                 c.op = OpKind::matmul, c.type = type, c.rows = rows, c.cols = cols, c.n = n;
-                                 set_counters(state, op_cost(OpKind::matmul, &w, n, 0, 0, config), c);
+                                 set_counters(state, OpDesc::matmul(type, rows, cols, n));
                                })
       ->Unit(benchmark::kMicrosecond)
       ->UseRealTime();
@@ -142,25 +139,23 @@ void register_embed(const BackendEntry& entry, const Preset& preset, TensorType 
   const ModelConfig config = preset.config;
   const std::string name = fmt::format("embed/{}/{}/{}/table:{}x{}/n:{}", entry.name, type_name(type),
                                        preset.name, config.vocab_size, config.dim, n);
-  benchmark::RegisterBenchmark(
-      name.c_str(),
-      [&entry, config, type, n](benchmark::State& state) {
-        std::unique_ptr<Backend> backend = make_backend(entry);
-        Scratch mem;
-        const Weight& table = random_weight(type, config.vocab_size, config.dim);
-        std::vector<int32_t> tokens(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i)
-          tokens[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919) % config.vocab_size);
-        const Mat out = mem.alloc(*backend, n, config.dim);
-        const WeightHandle h = backend->prepare(table, OpKind::embed);
-        for (auto _ : state) {
-          backend->embed(*h, tokens, out);
-          backend->synchronize();
-        }
-        OpCase c;
-        c.op = OpKind::embed, c.type = type, c.rows = config.vocab_size, c.cols = config.dim, c.n = n;
-        set_counters(state, op_cost(OpKind::embed, &table, n, 0, 0, config), c);
-      })
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [&entry, config, type, n](benchmark::State& state) {
+                                 std::unique_ptr<Backend> backend = make_backend(entry);
+                                 Scratch mem;
+                                 const Weight& table = random_weight(type, config.vocab_size, config.dim);
+                                 std::vector<int32_t> tokens(static_cast<size_t>(n));
+                                 for (int64_t i = 0; i < n; ++i)
+                                   tokens[static_cast<size_t>(i)] =
+                                       static_cast<int32_t>((i * 7919) % config.vocab_size);
+                                 const Mat out = mem.alloc(*backend, n, config.dim);
+                                 const WeightHandle h = backend->prepare(table, OpKind::embed);
+                                 for (auto _ : state) {
+                                   backend->embed(*h, tokens, out);
+                                   backend->synchronize();
+                                 }
+                                 set_counters(state, OpDesc::embed(type, config.vocab_size, config.dim, n));
+                               })
       ->Unit(benchmark::kMicrosecond)
       ->UseRealTime();
 }
@@ -178,28 +173,24 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
         std::unique_ptr<Backend> backend = make_backend(entry);
         Scratch mem;
         const ModelConfig& c = config;
-        OpCase op_case;
-        op_case.op = op, op_case.n = n, op_case.pos0 = pos0;
-        op_case.n_heads = c.n_heads, op_case.n_kv_heads = c.n_kv_heads, op_case.head_dim = c.head_dim;
         std::vector<float> gain(static_cast<size_t>(c.dim), 1.0f);
         const Weight gain_weight{"gain", TensorType::F32, gain.data(),
                                  1,      c.dim,           static_cast<size_t>(c.dim) * sizeof(float)};
         const RopeParams rope{c.n_heads, c.n_kv_heads, c.head_dim, c.rope_dims, c.rope_freq_base, nullptr};
         const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
-        OpCost cost;
+        OpDesc desc;
         switch (op) {
           case OpKind::rmsnorm: {
             const Mat x = mem.random(*backend, n, c.dim, 1), out = mem.alloc(*backend, n, c.dim);
             const WeightHandle gain_handle = backend->prepare(gain_weight, OpKind::rmsnorm);
             for (auto _ : state) backend->rmsnorm(x, *gain_handle, c.rms_eps, out), backend->synchronize();
-            op_case.cols = c.dim;
-            cost = op_cost(op, &gain_weight, n, 0, 0, c);
+            desc = OpDesc::rowwise(op, c.dim, n);
             break;
           }
           case OpKind::rope: {
             const Mat q = mem.random(*backend, n, c.q_dim(), 1), k = mem.random(*backend, n, c.kv_dim(), 2);
             for (auto _ : state) backend->rope(q, k, pos0, rope), backend->synchronize();
-            cost = op_cost(op, nullptr, n, pos0, 0, c);
+            desc = OpDesc::rope(c.n_heads, c.n_kv_heads, c.head_dim, n, pos0, false);
             break;
           }
           case OpKind::attention: {
@@ -209,7 +200,7 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
             for (auto _ : state)
               backend->attention(q, KvCache::f32_view(k_cache, v_cache), pos0, shape, out),
                   backend->synchronize();
-            cost = op_cost(op, nullptr, n, pos0, pos0 + n, c);
+            desc = OpDesc::attention(TensorType::F32, c.n_heads, c.n_kv_heads, c.head_dim, n, pos0);
             break;
           }
           case OpKind::swiglu: {
@@ -217,22 +208,20 @@ void register_activation_op(const BackendEntry& entry, const Preset& preset, OpK
                       up = mem.random(*backend, n, c.hidden_dim, 2);
             const Mat out = mem.alloc(*backend, n, c.hidden_dim);
             for (auto _ : state) backend->swiglu(gate, up, out), backend->synchronize();
-            op_case.cols = c.hidden_dim;
-            cost = op_cost(op, nullptr, n, 0, 0, c);
+            desc = OpDesc::rowwise(op, c.hidden_dim, n);
             break;
           }
           case OpKind::add: {
             const Mat acc = mem.random(*backend, n, c.dim, 1), x = mem.random(*backend, n, c.dim, 2);
             for (auto _ : state) backend->add(acc, x), backend->synchronize();
-            op_case.cols = c.dim;
-            cost = op_cost(op, nullptr, n, 0, 0, c);
+            desc = OpDesc::rowwise(op, c.dim, n);
             break;
           }
           default:
             state.SkipWithError("not an activation op");
             return;
         }
-        set_counters(state, cost, op_case);
+        set_counters(state, desc);
       })
       ->Unit(benchmark::kMicrosecond)
       ->UseRealTime();

@@ -41,10 +41,33 @@ void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int6
   }
 }
 
+// F32 / F16 / BF16: runs of `run` elements of each row (BF16's pairs: 2, else 1) side by side, [cols / run]
+// [16 rows][run], `element_bytes` each; missing rows stay zero.
+void pack_float(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t cols, size_t element_bytes,
+                int64_t run, uint8_t* dst) {
+  const size_t run_bytes = static_cast<size_t>(run) * element_bytes;
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* src = first_row + r * src_row_bytes;
+    for (int64_t k = 0; k < cols; k += run)
+      std::memcpy(dst + (static_cast<size_t>(k / run) * kGroupRows + r) * run_bytes, src + k * element_bytes,
+                  run_bytes);
+  }
+}
+
 }  // namespace
+
+bool interleaved_float_type(TensorType type) {
+  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
+}
 
 size_t interleaved_group_bytes(TensorType type, int64_t cols) {
   switch (type) {
+    case TensorType::F32:
+      return static_cast<size_t>(cols) * kGroupRows * 4;
+    case TensorType::F16:
+      return static_cast<size_t>(cols) * kGroupRows * 2;
+    case TensorType::BF16:
+      return cols % 2 == 0 ? static_cast<size_t>(cols) * kGroupRows * 2 : 0;
     case TensorType::Q4_0:
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_0);
     case TensorType::Q8_0:
@@ -63,6 +86,15 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   std::memset(dst, 0, interleaved_group_bytes(type, cols));
   const int64_t nb = cols / kBlock32, nsb = cols / kBlockK;
   switch (type) {
+    case TensorType::F32:
+      pack_float(first_row, src_row_bytes, rows, cols, 4, 1, dst);
+      break;
+    case TensorType::F16:
+      pack_float(first_row, src_row_bytes, rows, cols, 2, 1, dst);
+      break;
+    case TensorType::BF16:
+      pack_float(first_row, src_row_bytes, rows, cols, 2, 2, dst);
+      break;
     case TensorType::Q4_0:
       pack_block32<BlockQ4_0>(first_row, src_row_bytes, rows, nb, 0, dst);
       break;

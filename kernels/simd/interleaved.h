@@ -25,6 +25,13 @@
 //         bytes, dword k = elements 4k..4k+3). 276 bytes/row/super-block, 31% more than Q6_K's 210:
 //         rebuilding the 6-bit codes from the file's ql and qh bits in the kernel makes Q6_K decode compute
 //         bound, while bytes unpacked ahead are read at memory speed.
+//   F32 / F16  element k of the 16 rows side by side: [cols][16] in the file's element type, so the copy is
+//         the file's size. Each output is one fused multiply-add chain over k in order, the same in the AVX2
+//         and AVX-512 kernels and for any batch of activation rows.
+//   BF16  elements k and k + 1 of each row side by side: [cols / 2][16][2] (even cols only), so that one
+//         32-bit lane holds a row's pair, as VDPBF16PS reads it; the FMA kernels split the pair and keep the
+//         F32 / F16 order. With AVX512-BF16 the kernel rounds the activations to BF16 (as llama.cpp does for
+//         BF16 weights) and takes VDPBF16PS pair dot products (interleaved_bf16dot_group_avx512).
 // The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q6_K's -32, Q4_K's mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.
@@ -100,5 +107,20 @@ bool interleaved_avx2_has(TensorType type);
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
                                    const uint8_t* activations, size_t activation_stride, int64_t n,
                                    float* out, int64_t out_stride, int rows_in_group);
+
+// F32, F16 and BF16 weights: interleaved as above and multiplied by float activations (rows of floats,
+// `activation_stride` bytes apart). interleaved_float_type() says which types these kernels take.
+bool interleaved_float_type(TensorType type);
+void interleaved_float_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
+                                  const uint8_t* activations, size_t activation_stride, int64_t n, float* out,
+                                  int64_t out_stride, int rows_in_group);
+void interleaved_float_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
+                                    const uint8_t* activations, size_t activation_stride, int64_t n,
+                                    float* out, int64_t out_stride, int rows_in_group);
+// BF16 weights with AVX512-BF16 (call only where the CPU has it): activations rounded to BF16 to nearest
+// even, pair products summed by VDPBF16PS.
+void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
+                                      const uint8_t* activations, size_t activation_stride, int64_t n,
+                                      float* out, int64_t out_stride, int rows_in_group);
 
 }  // namespace llamascope::simd

@@ -1,4 +1,4 @@
-// AVX2 matmul kernels over the row-interleaved Q4_0 and Q4_K weights of interleaved.h, for CPUs without
+// AVX2 matmul kernels over the row-interleaved Q4_0, Q8_0 and Q4_K weights of interleaved.h, for CPUs without
 // AVX-512 VNNI.
 // The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16 rows, so its two
 // 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD, VPMADDUBSW
@@ -53,6 +53,46 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
       }
     }
   });
+}
+
+// Q8_0, stored as q + 128 (the AVX-512 layout): XOR 0x80 gives back the signed codes. VPMADDUBSW takes |q|
+// and x with q's sign, so a pair sum is at most 2 x 128 x 127 and fits 16 bits; VPMADDWD widens each dword's
+// products to a 32-bit sum per row. The integer sum is sum(q * x) exactly, as on AVX-512, and the float steps
+// are the same, so both ISAs give the same bits.
+template <int R>
+void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  const int64_t nb = cols / kBlock32;
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi16(1);
+  const uint8_t* chunk = group;
+  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
+    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
+    for (int i = 0; i < blocks; ++i, qs += 512) {
+      for (int h = 0; h < 2; ++h) {
+        __m256i w[8], magnitude[8];
+        for (int k = 0; k < 8; ++k) {
+          w[k] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h)),
+                                  flip);
+          magnitude[k] = _mm256_sign_epi8(w[k], w[k]);
+        }
+        const __m256 wd = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + i * kGroupRows + 8 * h)));
+        for (int j = 0; j < R; ++j) {
+          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
+          __m256i sum = _mm256_setzero_si256();
+          for (int k = 0; k < 8; ++k) {
+            const __m256i signed_x = _mm256_sign_epi8(broadcast_dword(x.qs + 4 * k), w[k]);
+            sum =
+                _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude[k], signed_x), ones));
+          }
+          acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
+                                           acc[2 * j + h]);
+        }
+      }
+    }
+    chunk = qs;
+  }
 }
 
 // Q4_K: lane r of half h = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block
@@ -121,6 +161,7 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
           __m256* acc) {
   for (int j = 0; j < 2 * R; ++j) acc[j] = _mm256_setzero_ps();
   if (type == TensorType::Q4_0) return rows_q4_0<R>(group, cols, activations, acc);
+  if (type == TensorType::Q8_0) return rows_q8_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
 }
 
@@ -137,7 +178,7 @@ void store_rows(const __m256* acc, float* out, int64_t out_stride, int rows_in_g
 }  // namespace
 
 bool interleaved_avx2_has(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q4_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
 }
 
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,

@@ -155,22 +155,86 @@ void quantize_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
 
 // ---- integer dot products ----
 
-// 32 signed values q - 8 of a Q4_0 block: element j in the low nibble of qs[j], j + 16 in the high one.
-inline __m256i unpack_q4_0(const uint8_t* qs) {
+// The legacy 32-element block types. Q4_0 and Q8_0 codes are signed around zero; Q4_1, Q5_0 and Q5_1 codes
+// are unsigned, with a per-block offset (Q4_1/Q5_1: + m; Q5_0: - 16 d) that multiplies the sum of x.
+enum class Block32 { q4_0, q8_0, q4_1, q5_0, q5_1 };
+
+template <Block32 kType>
+constexpr bool kSignedCodes = kType == Block32::q4_0 || kType == Block32::q8_0;
+
+template <Block32 kType>
+struct Block32Of;
+template <>
+struct Block32Of<Block32::q4_0> {
+  using type = BlockQ4_0;
+};
+template <>
+struct Block32Of<Block32::q8_0> {
+  using type = BlockQ8_0;
+};
+template <>
+struct Block32Of<Block32::q4_1> {
+  using type = BlockQ4_1;
+};
+template <>
+struct Block32Of<Block32::q5_0> {
+  using type = BlockQ5_0;
+};
+template <>
+struct Block32Of<Block32::q5_1> {
+  using type = BlockQ5_1;
+};
+
+// The 32 4-bit codes of a block: element j in the low nibble of qs[j], j + 16 in the high one.
+inline __m256i unpack_nibbles_32(const uint8_t* qs) {
   const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
   const __m128i low_mask = _mm_set1_epi8(0x0F);
-  const __m256i q =
-      _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
-  return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask),
+                          _mm_and_si128(packed, low_mask));
 }
 
-template <bool kQ4>
+// Byte j = 16 where bit j of the block's 32-bit qh is set (the fifth bit of Q5_0 / Q5_1 codes), else 0.
+inline __m256i q5_high_bits(const uint8_t* qh) {
+  int32_t bits;
+  __builtin_memcpy(&bits, qh, sizeof bits);
+  // Byte j takes byte j / 8 of qh (the shuffle works per 128-bit lane; each lane holds all four bytes).
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(bits),
+                          _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit_of_byte = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_of_byte), bit_of_byte),
+                          _mm256_set1_epi8(0x10));
+}
+
+// Block b's 32 codes as bytes in element order: signed (q - 8, q) for Q4_0 / Q8_0, unsigned otherwise.
+template <Block32 kType>
 inline __m256i load_weight_block(const uint8_t* row, int64_t b) {
-  if constexpr (kQ4) {
-    return unpack_q4_0(reinterpret_cast<const BlockQ4_0*>(row)[b].qs);
+  const auto& block = reinterpret_cast<const typename Block32Of<kType>::type*>(row)[b];
+  if constexpr (kType == Block32::q8_0) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
+  } else if constexpr (kType == Block32::q4_0) {
+    return _mm256_sub_epi8(unpack_nibbles_32(block.qs), _mm256_set1_epi8(8));
+  } else if constexpr (kType == Block32::q4_1) {
+    return unpack_nibbles_32(block.qs);
   } else {
-    return _mm256_loadu_si256(
-        reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(row)[b].qs));
+    return _mm256_or_si256(unpack_nibbles_32(block.qs), q5_high_bits(block.qh));
+  }
+}
+
+template <Block32 kType>
+inline float weight_block_scale(const uint8_t* row, int64_t b) {
+  return half_to_float(reinterpret_cast<const typename Block32Of<kType>::type*>(row)[b].d);
+}
+
+// For unsigned codes: what multiplies an activation block's d * minus8_sum (= -8 d sum(x)) in the dot,
+// that is -offset / 8 (exact: a power of two).
+template <Block32 kType>
+inline float weight_block_offset_factor(const uint8_t* row, int64_t b) {
+  const auto& block = reinterpret_cast<const typename Block32Of<kType>::type*>(row)[b];
+  if constexpr (kType == Block32::q5_0) {
+    return 2.0f * half_to_float(block.d);
+  } else {
+    return -0.125f * half_to_float(block.m);
   }
 }
 
@@ -185,74 +249,96 @@ inline __m256i dot_u8s8_i32(__m256i u, __m256i s) {
 #endif
 }
 
-template <bool kQ4>
-inline float weight_block_scale(const uint8_t* row, int64_t b) {
-  if constexpr (kQ4) {
-    return half_to_float(reinterpret_cast<const BlockQ4_0*>(row)[b].d);
+// The int32 lane sums of w * x for one block. maddubs takes one unsigned operand: signed codes go in as
+// |w| with w's sign moved onto x. |w| <= 128 and |x| <= 127 keep pair sums within int16.
+template <Block32 kType>
+inline __m256i block_products(__m256i w, __m256i abs_w, __m256i x) {
+  if constexpr (kSignedCodes<kType>) {
+    return dot_u8s8_i32(abs_w, _mm256_sign_epi8(x, w));
   } else {
-    return half_to_float(reinterpret_cast<const BlockQ8_0*>(row)[b].d);
+    return dot_u8s8_i32(w, x);
   }
 }
 
-// One Q4_0 / Q8_0 weight row against kRows activation rows: each block is unpacked once and used kRows
-// times. Every (weight row, activation row) pair goes through exactly the operations, in the order, of
-// kRows = 1 (two accumulators for even and odd blocks, then their sum), so batching never changes bits.
-template <bool kQ4, int kRows>
+template <Block32 kType>
+inline __m256i abs_codes(__m256i w) {
+  if constexpr (kSignedCodes<kType>) {
+    return _mm256_sign_epi8(w, w);
+  } else {
+    return w;
+  }
+}
+
+// One weight row of a 32-element block type against kRows activation rows: each block is unpacked once and
+// used kRows times. Every (weight row, activation row) pair goes through exactly the operations, in the
+// order, of kRows = 1 (two accumulators for even and odd blocks, then their sum), so batching never
+// changes bits.
+template <Block32 kType, int kRows>
 inline void dot_32_multi(const void* w, const void* const* x, int64_t n, float* out) {
   const uint8_t* row = static_cast<const uint8_t*>(w);
   const ActBlock32* xb[kRows];
   __m256 acc0[kRows], acc1[kRows];
+  float offset0[kRows], offset1[kRows];  // the per-block offsets' share, unsigned codes only
   for (int j = 0; j < kRows; ++j) {
     xb[j] = static_cast<const ActBlock32*>(x[j]);
     acc0[j] = _mm256_setzero_ps();
     acc1[j] = _mm256_setzero_ps();
+    offset0[j] = offset1[j] = 0.0f;
   }
   const int64_t nb = n / kBlock32;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    // maddubs takes one unsigned operand: |w| there, w's sign moved onto x. |w| <= 128 and |x| <= 127 keep
-    // pair sums within int16.
-    const __m256i w0 = load_weight_block<kQ4>(row, b), w1 = load_weight_block<kQ4>(row, b + 1);
-    const __m256i abs0 = _mm256_sign_epi8(w0, w0), abs1 = _mm256_sign_epi8(w1, w1);
-    const float d0 = weight_block_scale<kQ4>(row, b), d1 = weight_block_scale<kQ4>(row, b + 1);
+    const __m256i w0 = load_weight_block<kType>(row, b), w1 = load_weight_block<kType>(row, b + 1);
+    const __m256i abs0 = abs_codes<kType>(w0), abs1 = abs_codes<kType>(w1);
+    const float d0 = weight_block_scale<kType>(row, b), d1 = weight_block_scale<kType>(row, b + 1);
+    float f0 = 0, f1 = 0;
+    if constexpr (!kSignedCodes<kType>) {
+      f0 = weight_block_offset_factor<kType>(row, b);
+      f1 = weight_block_offset_factor<kType>(row, b + 1);
+    }
     for (int j = 0; j < kRows; ++j) {
       const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b].qs));
       const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b + 1].qs));
-      const __m256i p0 = dot_u8s8_i32(abs0, _mm256_sign_epi8(x0, w0));
-      const __m256i p1 = dot_u8s8_i32(abs1, _mm256_sign_epi8(x1, w1));
+      const __m256i p0 = block_products<kType>(w0, abs0, x0);
+      const __m256i p1 = block_products<kType>(w1, abs1, x1);
       acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
       acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * xb[j][b + 1].d), _mm256_cvtepi32_ps(p1), acc1[j]);
+      if constexpr (!kSignedCodes<kType>) {
+        offset0[j] += f0 * (xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum));
+        offset1[j] += f1 * (xb[j][b + 1].d * static_cast<float>(xb[j][b + 1].minus8_sum));
+      }
     }
   }
   if (b < nb) {
-    const __m256i w0 = load_weight_block<kQ4>(row, b);
-    const __m256i abs0 = _mm256_sign_epi8(w0, w0);
-    const float d0 = weight_block_scale<kQ4>(row, b);
+    const __m256i w0 = load_weight_block<kType>(row, b);
+    const __m256i abs0 = abs_codes<kType>(w0);
+    const float d0 = weight_block_scale<kType>(row, b);
+    float f0 = 0;
+    if constexpr (!kSignedCodes<kType>) f0 = weight_block_offset_factor<kType>(row, b);
     for (int j = 0; j < kRows; ++j) {
       const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j][b].qs));
-      const __m256i p0 = dot_u8s8_i32(abs0, _mm256_sign_epi8(x0, w0));
+      const __m256i p0 = block_products<kType>(w0, abs0, x0);
       acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
+      if constexpr (!kSignedCodes<kType>)
+        offset0[j] += f0 * (xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum));
     }
   }
-  for (int j = 0; j < kRows; ++j) out[j] = hsum_ps(_mm256_add_ps(acc0[j], acc1[j]));
+  for (int j = 0; j < kRows; ++j) {
+    out[j] = hsum_ps(_mm256_add_ps(acc0[j], acc1[j]));
+    if constexpr (!kSignedCodes<kType>) out[j] += offset0[j] + offset1[j];
+  }
 }
 
-float dot_q8_0_row(const void* w, const void* x, int64_t n) {
+// The row and four-row entry points of each 32-element block type (RowDot / RowDot4).
+template <Block32 kType>
+float dot_32_row(const void* w, const void* x, int64_t n) {
   float out;
-  dot_32_multi<false, 1>(w, &x, n, &out);
+  dot_32_multi<kType, 1>(w, &x, n, &out);
   return out;
 }
-void dot4_q8_0_row(const void* w, const void* const* x, int64_t n, float* out) {
-  dot_32_multi<false, 4>(w, x, n, out);
-}
-
-float dot_q4_0_row(const void* w, const void* x, int64_t n) {
-  float out;
-  dot_32_multi<true, 1>(w, &x, n, &out);
-  return out;
-}
-void dot4_q4_0_row(const void* w, const void* const* x, int64_t n, float* out) {
-  dot_32_multi<true, 4>(w, x, n, out);
+template <Block32 kType>
+void dot4_32_row(const void* w, const void* const* x, int64_t n, float* out) {
+  dot_32_multi<kType, 4>(w, x, n, out);
 }
 
 // The 6-bit scales and mins of the 8 sub-blocks of a Q4_K / Q5_K super-block.
@@ -366,6 +452,84 @@ float dot_q6_k_row(const void* w, const void* x, int64_t n) {
   return sum;
 }
 
+// Q2_K and Q3_K: the two-bit fields at shift 2k of a half's 32 qs bytes hold that half's elements
+// 32k..32k+31, sub-blocks 2k (low 128-bit lane) and 2k + 1 (high lane) of the half.
+// Q2_K: x = d * scale_s * q - dmin * min_s, so dot = dy * (d * sum_s scale_s * sum(q * y) - dmin * sum_s
+// min_s * bsum_s). Q3_K: x = d * scale_s * (q' - 4) with q' = the two bits | the hmask bit << 2 (0..7), so
+// dot = dy * d * (sum_s scale_s * sum(q' * y) - 4 * sum_s scale_s * bsum_s). Every integer sum is exact.
+// kRows activation rows share each unpacked block; per pair the operations are those of kRows = 1.
+template <bool kThreeBit, int kRows>
+inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float* out) {
+  const int64_t nb = n / kBlockK;
+  const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  const BlockQ8_K* xb[kRows];
+  float sum[kRows];
+  for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int16_t scales[16], offsets[16];  // offsets: what multiplies bsum_s (Q2_K: min_s; Q3_K: scale_s)
+    const uint8_t* qs;
+    __m256i hmask{};
+    float d, dmin = 0.0f;
+    if constexpr (kThreeBit) {
+      const BlockQ3_K& blk = static_cast<const BlockQ3_K*>(w)[b];
+      // 6-bit scales, offset by 32: low nibbles in bytes 0..7 (scales 8..15 in the high halves), the top two
+      // bits of scale s in byte 8 + s % 4 at bit 2 * (s / 4).
+      for (int s = 0; s < 16; ++s) {
+        const int low = s < 8 ? (blk.scales[s] & 0xF) : (blk.scales[s - 8] >> 4);
+        const int high = (blk.scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+        scales[s] = offsets[s] = static_cast<int16_t>((low | (high << 4)) - 32);
+      }
+      qs = blk.qs;
+      hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.hmask));
+      d = half_to_float(blk.d);
+    } else {
+      const BlockQ2_K& blk = static_cast<const BlockQ2_K*>(w)[b];
+      for (int s = 0; s < 16; ++s) scales[s] = blk.scales[s] & 0xF, offsets[s] = blk.scales[s] >> 4;
+      qs = blk.qs;
+      d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
+    }
+    __m256i codes[8], scale_pairs[8];
+    for (int half = 0; half < 2; ++half) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * half));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 4 * half + k;
+        __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * k), two_bits);
+        if constexpr (kThreeBit)
+          q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, g), one), 2));
+        codes[g] = q;
+        scale_pairs[g] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * g + 1]), _mm_set1_epi16(scales[2 * g]));
+      }
+    }
+    for (int j = 0; j < kRows; ++j) {
+      const BlockQ8_K& y = xb[j][b];
+      int32_t offset_sum = 0;
+      for (int s = 0; s < 16; ++s) offset_sum += offsets[s] * y.bsums[s];
+      __m256i acc = _mm256_setzero_si256();
+      for (int g = 0; g < 8; ++g) {
+        const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * g));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], yq), scale_pairs[g]));
+      }
+      if constexpr (kThreeBit) {
+        sum[j] += y.d * d * static_cast<float>(hsum_epi32(acc) - 4 * offset_sum);
+      } else {
+        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) - dmin * static_cast<float>(offset_sum));
+      }
+    }
+  }
+  for (int j = 0; j < kRows; ++j) out[j] = sum[j];
+}
+
+template <bool kThreeBit>
+float dot_k23_row(const void* w, const void* x, int64_t n) {
+  float out;
+  dot_k23_multi<kThreeBit, 1>(w, &x, n, &out);
+  return out;
+}
+template <bool kThreeBit>
+void dot4_k23_row(const void* w, const void* const* x, int64_t n, float* out) {
+  dot_k23_multi<kThreeBit, 4>(w, x, n, out);
+}
+
 TypeKernel kernel_for(TensorType type) {
   switch (type) {
     case TensorType::F32:
@@ -375,9 +539,19 @@ TypeKernel kernel_for(TensorType type) {
     case TensorType::BF16:
       return {ActivationFormat::f32, dot_bf16_row};
     case TensorType::Q8_0:
-      return {ActivationFormat::q8_32, dot_q8_0_row, dot4_q8_0_row};
+      return {ActivationFormat::q8_32, dot_32_row<Block32::q8_0>, dot4_32_row<Block32::q8_0>};
     case TensorType::Q4_0:
-      return {ActivationFormat::q8_32, dot_q4_0_row, dot4_q4_0_row};
+      return {ActivationFormat::q8_32, dot_32_row<Block32::q4_0>, dot4_32_row<Block32::q4_0>};
+    case TensorType::Q4_1:
+      return {ActivationFormat::q8_32, dot_32_row<Block32::q4_1>, dot4_32_row<Block32::q4_1>};
+    case TensorType::Q5_0:
+      return {ActivationFormat::q8_32, dot_32_row<Block32::q5_0>, dot4_32_row<Block32::q5_0>};
+    case TensorType::Q5_1:
+      return {ActivationFormat::q8_32, dot_32_row<Block32::q5_1>, dot4_32_row<Block32::q5_1>};
+    case TensorType::Q2_K:
+      return {ActivationFormat::q8_k, dot_k23_row<false>, dot4_k23_row<false>};
+    case TensorType::Q3_K:
+      return {ActivationFormat::q8_k, dot_k23_row<true>, dot4_k23_row<true>};
     case TensorType::Q4_K:
       return {ActivationFormat::q8_k, dot_q4_k_row};
     case TensorType::Q5_K:

@@ -54,10 +54,13 @@ int64_t ceil_div(int64_t a, int64_t b) {
 struct AlignedDelete {
   void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
 };
-// A weight interleaved 16 rows at a time for the group kernels (interleaved.h).
+// The kernel over one interleaved group of 16 rows (interleaved.h).
+using GroupKernel = decltype(&simd::interleaved_matmul_group_avx512);
+// A weight interleaved 16 rows at a time for the group kernels.
 struct Packed {
   size_t group_bytes = 0;
   std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
+  GroupKernel kernel = nullptr;
 };
 // What prepare() returns: the file's view, and the interleaved copy where the ISA has a kernel for the type.
 struct SimdWeight final : PreparedWeight {
@@ -69,9 +72,8 @@ class SimdBackend final : public Backend {
  public:
   SimdBackend(const BackendOptions& options, SimdIsa isa)
       : isa_(isa),
+        bf16_dot_(simd_bf16_dot(isa)),
         kernels_(kernels_of(isa)),
-        group_kernel_(isa == SimdIsa::avx512 ? simd::interleaved_matmul_group_avx512
-                                             : simd::interleaved_matmul_group_avx2),
         pool_(shared_thread_pool(std::max(1, options.threads))) {}
 
   std::string name() const override { return "simd"; }
@@ -79,8 +81,8 @@ class SimdBackend final : public Backend {
     return type != TensorType::Q8_1 && type != TensorType::Q8_K;
   }
   std::string description() const override {
-    return std::string("isa ") + kernels_.isa + ", " + std::to_string(pool_->threads()) + " thread" +
-           (pool_->threads() == 1 ? "" : "s");
+    return std::string("isa ") + kernels_.isa + (bf16_dot_ ? " (BF16 weights: AVX512-BF16 dot)" : "") + ", " +
+           std::to_string(pool_->threads()) + " thread" + (pool_->threads() == 1 ? "" : "s");
   }
   void rest() override { pool_->rest(); }
 
@@ -117,17 +119,17 @@ class SimdBackend final : public Backend {
     });
   }
 
-  // On AVX-512 VNNI, Q4_0 / Q8_0 / Q4_K / Q6_K matmul weights are repacked 16 rows at a time
-  // (interleaved.h); on AVX2, Q4_0. The copy belongs to the handle.
+  // Matmul weights of the types group_kernel_for() has a kernel for are repacked 16 rows at a time
+  // (interleaved.h). The copy belongs to the handle.
   WeightHandle prepare(const Weight& w, OpKind use) override {
     auto handle = std::make_shared<SimdWeight>(w, this);
-    const bool has_kernel =
-        isa_ == SimdIsa::avx512 || (isa_ == SimdIsa::avx2 && simd::interleaved_avx2_has(w.type));
-    if (use != OpKind::matmul || !has_kernel) return handle;
+    const GroupKernel kernel = group_kernel_for(w.type);
+    if (use != OpKind::matmul || !kernel) return handle;
     const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
     if (group_bytes == 0 || w.rows <= 0) return handle;
     Packed& packed = handle->packed;
     packed.group_bytes = group_bytes;
+    packed.kernel = kernel;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
     pool_->run(groups, [&](int64_t g) {
@@ -366,9 +368,9 @@ class SimdBackend final : public Backend {
     if (packed) {
       static_assert(kRowTile % simd::kGroupRows == 0);
       for (int64_t row = first; row < last; row += simd::kGroupRows)
-        group_kernel_(w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
-                      activation_stride, n, out.data + row, out.stride,
-                      static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+        packed->kernel(w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
+                       activation_stride, n, out.data + row, out.stride,
+                       static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
       return;
     }
     if (kernel.dot) {
@@ -404,11 +406,21 @@ class SimdBackend final : public Backend {
     }
   }
 
+  // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q8_0, Q4_K
+  // and Q6_K on AVX-512 VNNI; Q4_0, Q8_0 and Q4_K on AVX2. Null: the row kernels read the file's rows.
+  GroupKernel group_kernel_for(TensorType type) const {
+    if (isa_ == SimdIsa::portable) return nullptr;
+    if (type == TensorType::BF16 && bf16_dot_) return simd::interleaved_bf16dot_group_avx512;
+    if (simd::interleaved_float_type(type))
+      return isa_ == SimdIsa::avx512 ? simd::interleaved_float_group_avx512
+                                     : simd::interleaved_float_group_avx2;
+    if (isa_ == SimdIsa::avx512) return simd::interleaved_matmul_group_avx512;
+    return simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr;
+  }
+
   SimdIsa isa_;
+  bool bf16_dot_;
   const SimdKernels& kernels_;
-  // The kernel over one interleaved group; called only for weights prepare() packed, so only on AVX-512 or
-  // (for the types interleaved_avx2_has) AVX2.
-  decltype(&simd::interleaved_matmul_group_avx512) group_kernel_;
   std::shared_ptr<ThreadPool> pool_;
   std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
   // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
@@ -454,6 +466,18 @@ static bool cpu_has_f16c() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
 }
 #endif
+
+bool simd_bf16_dot(SimdIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  // AVX512_BF16: CPUID leaf 7, sub-leaf 1, EAX bit 5 (by number: older compilers lack the name).
+  unsigned eax, ebx, ecx, edx;
+  return isa == SimdIsa::avx512 && simd_isa_supported(isa) &&
+         __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+#else
+  (void)isa;
+  return false;
+#endif
+}
 
 bool simd_isa_supported(SimdIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)

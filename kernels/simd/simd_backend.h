@@ -19,6 +19,10 @@ bool simd_isa_supported(SimdIsa isa);
 // unknown value there is an Error, a higher ISA than the CPU has is lowered to the best supported one.
 SimdIsa simd_isa_selected();
 
+// Whether the backend on `isa` takes BF16 matmul weights through AVX512-BF16 pair dot products on this CPU
+// (activations rounded to BF16) rather than float multiply-adds.
+bool simd_bf16_dot(SimdIsa isa);
+
 // A backend on a given ISA (an unsupported one is an Error); for tests that compare the paths.
 std::unique_ptr<Backend> create_simd_backend(const BackendOptions& options, SimdIsa isa);
 

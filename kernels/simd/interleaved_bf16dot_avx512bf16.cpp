@@ -1,0 +1,87 @@
+// BF16 matmul with AVX512-BF16 over weights interleaved 16 rows at a time in pairs (interleaved.h): each
+// activation row is rounded to BF16 (nearest even), and VDPBF16PS adds a row's two pair products to its
+// lane, two multiply-adds per lane per instruction where the FMA kernels take one.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/simd/interleaved.h"
+
+namespace llamascope::simd {
+namespace {
+
+// x[0..cols) rounded to BF16, as cols / 2 pairs (element k in the low half). cols is even.
+void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs) {
+  int64_t k = 0;
+  for (; k + 32 <= cols; k += 32) {
+    const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k));
+    _mm512_storeu_si512(pairs + k / 2, (__m512i)packed);
+  }
+  if (k < cols) {
+    const int64_t left = cols - k;  // even, < 32
+    const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __mmask16 hi = left > 16 ? __mmask16((1u << (left - 16)) - 1) : __mmask16(0);
+    const __m512bh packed =
+        _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + k + 16), _mm512_maskz_loadu_ps(lo, x + k));
+    _mm512_mask_storeu_epi32(pairs + k / 2, __mmask16((1u << (left / 2)) - 1), (__m512i)packed);
+  }
+}
+
+template <int R>
+void bf16dot_rows(const uint8_t* group, int64_t cols, const uint32_t* pairs, int64_t pairs_stride, float* out,
+                  int64_t out_stride, __mmask16 keep) {
+  __m512 acc[R];
+  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+  const uint8_t* w = group;
+  for (int64_t p = 0; p < cols / 2; ++p, w += 64) {
+    const __m512bh wp = (__m512bh)_mm512_loadu_si512(w);
+    for (int j = 0; j < R; ++j)
+      acc[j] = _mm512_dpbf16_ps(
+          acc[j], wp, (__m512bh)_mm512_set1_epi32(static_cast<int32_t>(pairs[j * pairs_stride + p])));
+  }
+  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out + j * out_stride, keep, acc[j]);
+}
+
+}  // namespace
+
+void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
+                                      const uint8_t* activations, size_t activation_stride, int64_t n,
+                                      float* out, int64_t out_stride, int rows_in_group) {
+  if (type != TensorType::BF16 || cols % 2 != 0) return;
+  const __mmask16 keep =
+      rows_in_group >= kGroupRows ? __mmask16(0xFFFF) : __mmask16((1u << rows_in_group) - 1);
+  const int64_t pairs_stride = cols / 2;
+  thread_local std::vector<uint32_t> pairs;
+  pairs.resize(static_cast<size_t>(n * pairs_stride));
+  for (int64_t i = 0; i < n; ++i)
+    round_to_bf16_pairs(reinterpret_cast<const float*>(activations + i * activation_stride), cols,
+                        pairs.data() + i * pairs_stride);
+  constexpr int kBatch = 8;
+  int64_t i = 0;
+  for (; i + kBatch <= n; i += kBatch)
+    bf16dot_rows<kBatch>(group, cols, pairs.data() + i * pairs_stride, pairs_stride, out + i * out_stride,
+                         out_stride, keep);
+  const uint32_t* x = pairs.data() + i * pairs_stride;
+  float* o = out + i * out_stride;
+  switch (n - i) {
+    case 1:
+      return bf16dot_rows<1>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 2:
+      return bf16dot_rows<2>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 3:
+      return bf16dot_rows<3>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 4:
+      return bf16dot_rows<4>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 5:
+      return bf16dot_rows<5>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 6:
+      return bf16dot_rows<6>(group, cols, x, pairs_stride, o, out_stride, keep);
+    case 7:
+      return bf16dot_rows<7>(group, cols, x, pairs_stride, o, out_stride, keep);
+    default:
+      return;
+  }
+}
+
+}  // namespace llamascope::simd

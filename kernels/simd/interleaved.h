@@ -87,6 +87,10 @@ inline void for_each_block32(const uint8_t* group, int64_t nb, Block block) {
   }
 }
 
+// Bytes of one element of a float weight type in the interleaved layout (F32: 4, F16 and BF16: 2).
+template <TensorType kType>
+constexpr size_t kElementBytes = kType == TensorType::F32 ? 4 : 2;
+
 // Bytes of one packed group of 16 rows of `cols` columns; 0 when `type` has no interleaved kernel.
 size_t interleaved_group_bytes(TensorType type, int64_t cols);
 

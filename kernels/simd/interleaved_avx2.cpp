@@ -14,6 +14,7 @@
 
 #include "kernels/quant_blocks.h"
 #include "kernels/simd/interleaved.h"
+#include "kernels/simd/interleaved_avx2_store.h"
 #include "kernels/simd/simd_kernels.h"
 
 namespace llamascope::simd {
@@ -61,38 +62,28 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 // are the same, so both ISAs give the same bits.
 template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
-  const int64_t nb = cols / kBlock32;
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi16(1);
-  const uint8_t* chunk = group;
-  for (int64_t first = 0; first < nb; first += kChunkBlocks) {
-    const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
-    const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
-    const uint8_t* qs = chunk + blocks * 2 * kGroupRows;
-    for (int i = 0; i < blocks; ++i, qs += 512) {
-      for (int h = 0; h < 2; ++h) {
-        __m256i w[8], magnitude[8];
+  for_each_block32<512>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+    for (int h = 0; h < 2; ++h) {
+      __m256i w[8], magnitude[8];
+      for (int k = 0; k < 8; ++k) {
+        w[k] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h)),
+                                flip);
+        magnitude[k] = _mm256_sign_epi8(w[k], w[k]);
+      }
+      const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
+      for (int j = 0; j < R; ++j) {
+        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+        __m256i sum = _mm256_setzero_si256();
         for (int k = 0; k < 8; ++k) {
-          w[k] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h)),
-                                  flip);
-          magnitude[k] = _mm256_sign_epi8(w[k], w[k]);
+          const __m256i signed_x = _mm256_sign_epi8(broadcast_dword(x.qs + 4 * k), w[k]);
+          sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude[k], signed_x), ones));
         }
-        const __m256 wd = _mm256_cvtph_ps(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + i * kGroupRows + 8 * h)));
-        for (int j = 0; j < R; ++j) {
-          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[first + i];
-          __m256i sum = _mm256_setzero_si256();
-          for (int k = 0; k < 8; ++k) {
-            const __m256i signed_x = _mm256_sign_epi8(broadcast_dword(x.qs + 4 * k), w[k]);
-            sum =
-                _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude[k], signed_x), ones));
-          }
-          acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
-                                           acc[2 * j + h]);
-        }
+        acc[2 * j + h] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)), acc[2 * j + h]);
       }
     }
-    chunk = qs;
-  }
+  });
 }
 
 // Q4_K: lane r of half h = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block
@@ -163,16 +154,6 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
   if (type == TensorType::Q4_0) return rows_q4_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q8_0) return rows_q8_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
-}
-
-template <int R>
-void store_rows(const __m256* acc, float* out, int64_t out_stride, int rows_in_group) {
-  for (int j = 0; j < R; ++j) {
-    alignas(32) float lanes[kGroupRows];
-    _mm256_store_ps(lanes, acc[2 * j]);
-    _mm256_store_ps(lanes + 8, acc[2 * j + 1]);
-    std::memcpy(out + j * out_stride, lanes, sizeof(float) * static_cast<size_t>(rows_in_group));
-  }
 }
 
 }  // namespace

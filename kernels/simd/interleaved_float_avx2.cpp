@@ -8,12 +8,10 @@
 #include <cstring>
 
 #include "kernels/simd/interleaved.h"
+#include "kernels/simd/interleaved_avx2_store.h"
 
 namespace llamascope::simd {
 namespace {
-
-template <TensorType kType>
-constexpr size_t kElementBytes = kType == TensorType::F32 ? 4 : 2;
 
 // Eight consecutive elements of a group's F32 / F16 k-row as floats.
 template <TensorType kType>
@@ -69,12 +67,7 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
       }
     }
   }
-  for (int j = 0; j < R; ++j) {
-    alignas(32) float lanes[kGroupRows];
-    _mm256_store_ps(lanes, acc[2 * j]);
-    _mm256_store_ps(lanes + 8, acc[2 * j + 1]);
-    std::memcpy(out + j * out_stride, lanes, sizeof(float) * static_cast<size_t>(live_rows));
-  }
+  store_rows<R>(acc, out, out_stride, live_rows);
 }
 
 // Six activation rows at a time: 12 accumulators, two weight vectors and a broadcast fill the 16 registers.

@@ -11,9 +11,6 @@
 namespace llamascope::simd {
 namespace {
 
-template <TensorType kType>
-constexpr size_t kElementBytes = kType == TensorType::F32 ? 4 : 2;
-
 // Element k of the group's 16 F32 / F16 rows as floats.
 template <TensorType kType>
 inline __m512 load16(const uint8_t* p) {

@@ -15,6 +15,7 @@
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/model_inputs.h"
+#include "harness/progress_line.h"
 #include "harness/signals.h"
 
 namespace llamascope::bench {
@@ -60,31 +61,23 @@ namespace {
 // ---- progress on stderr (terminal only) ----
 class Progress {
  public:
-  Progress(int total, bool enabled)
-      : total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_(Clock::now()) {}
+  Progress(int total, bool enabled) : total_(total), enabled_(enabled && line_.on_terminal()) {}
 
   // fraction_of_current: how much of configuration `done` is finished (repetitions).
   void show(int done, double fraction_of_current, const std::string& what) {
     if (!enabled_) return;
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const double finished = done + fraction_of_current;
     const std::string remaining =
-        finished > 0.05 ? fmt::format("~{:.0f} s left", elapsed / finished * (total_ - finished))
-                        : "estimating";
-    std::fprintf(stderr, "\r\033[K[%d/%d] %s | %.1f s elapsed, %s", done + 1, total_, what.c_str(), elapsed,
-                 remaining.c_str());
-    std::fflush(stderr);
+        finished > 0.05 ? fmt::format("~{:.0f} s left", line_.seconds_left(finished, total_)) : "estimating";
+    line_.show(
+        fmt::format("[{}/{}] {} | {:.1f} s elapsed, {}", done + 1, total_, what, line_.seconds(), remaining));
   }
-  void clear() {
-    if (!enabled_) return;
-    std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-  }
+  void clear() { line_.clear(); }
 
  private:
+  ProgressLine line_;
   int total_;
   bool enabled_;
-  Clock::time_point start_;
 };
 
 // ---- one repetition ----

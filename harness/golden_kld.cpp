@@ -20,6 +20,7 @@
 #include "harness/environment.h"
 #include "harness/kld.h"
 #include "harness/kld_reference.h"
+#include "harness/progress_line.h"
 #include "harness/records.h"
 
 namespace llamascope {
@@ -186,7 +187,7 @@ void golden_kld(const KldArgs& args) {
   Forward model_forward(*model, kernels, ref.ctx, ref.ctx, kv_type);
   DivergenceStats stats;
   size_t position = 0;
-  const bool tty = isatty(STDERR_FILENO) != 0;
+  ProgressLine progress;
   for (uint32_t c = 0; c < ref.n_chunks; ++c) {
     const std::span<const int32_t> chunk =
         std::span<const int32_t>(ref.tokens).subspan(size_t(c) * ref.ctx, ref.ctx);
@@ -203,9 +204,9 @@ void golden_kld(const KldArgs& args) {
         stats.add(divergence_top(ref.position(position), q_row, chunk[i + 1]));
       }
     }
-    if (tty) fmt::print(stderr, "\rgolden kld: chunk {}/{}", c + 1, ref.n_chunks);
+    progress.show(fmt::format("golden kld: chunk {}/{}", c + 1, ref.n_chunks));
   }
-  if (tty) fmt::print(stderr, "\n");
+  progress.keep();
   const nlohmann::json summary = stats.summary();
   print_summary(summary);
 

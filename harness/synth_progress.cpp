@@ -15,26 +15,25 @@ std::string human_count(int64_t n) {
   return c >= 1e9 ? fmt::format("{:.2f}B", c / 1e9) : fmt::format("{:.1f}M", c / 1e6);
 }
 
-WriteProgress::WriteProgress(uint64_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+WriteProgress::WriteProgress(uint64_t total) : total_(total) {}
 
 void WriteProgress::update(uint64_t done, const std::string& tensor) {
   const double elapsed = seconds();
   if (elapsed < 1.0) return;
   const int step = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total_)) / 5;
-  if (tty_ ? elapsed - last_print_ < 0.25 : step <= last_step_) return;
+  if (line_.on_terminal() ? elapsed - last_print_ < 0.25 : step <= last_step_) return;
   last_step_ = step;
   last_print_ = elapsed;
   const double pct = 100.0 * static_cast<double>(done) / static_cast<double>(total_);
-  const double left = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
-  fmt::print(stderr, "{}synth: {:5.1f}% {} / {}, {:.0f} s elapsed, ~{:.0f} s left ({}){}",
-             tty_ ? "\r\033[K" : "", pct, format_bytes(static_cast<double>(done), 1),
-             format_bytes(static_cast<double>(total_), 1), elapsed, left, tensor, tty_ ? "" : "\n");
-  std::fflush(stderr);
-  printed_ = true;
+  line_.show(fmt::format("synth: {:5.1f}% {} / {}, {:.0f} s elapsed, ~{:.0f} s left ({})", pct,
+                         format_bytes(static_cast<double>(done), 1),
+                         format_bytes(static_cast<double>(total_), 1), elapsed,
+                         line_.seconds_left(static_cast<double>(done), static_cast<double>(total_)), tensor),
+             /*lines_off_terminal=*/true);
 }
 
 void WriteProgress::finish() {
-  if (tty_ && printed_) fmt::print(stderr, "\r\033[K");
+  line_.clear();
 }
 
 namespace {

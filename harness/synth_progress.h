@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "harness/progress_line.h"
 #include "harness/signals.h"
 
 namespace llamascope::synth {
@@ -20,16 +21,13 @@ class WriteProgress {
   explicit WriteProgress(uint64_t total);
   void update(uint64_t done, const std::string& tensor);
   void finish();
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double seconds() const { return line_.seconds(); }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  ProgressLine line_;
   uint64_t total_;
-  bool tty_;
-  Clock::time_point start_ = Clock::now();
   double last_print_ = 0;
   int last_step_ = 0;
-  bool printed_ = false;
 };
 
 // While alive, SIGINT and SIGTERM remove `tmp_path` and end the process (the writer's destructor, which

@@ -466,28 +466,44 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
   float sum[kRows];
   for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    int16_t scales[16], offsets[16];  // offsets: what multiplies bsum_s (Q2_K: min_s; Q3_K: scale_s)
+    // The 16 sub-block scales as bytes (Q3_K: signed, 6 bits less 32; Q2_K: the low nibbles) and what
+    // multiplies each activation sum of 16 (Q3_K: the scale, for the -4 offset; Q2_K: the high nibble, the
+    // min).
+    __m128i scale_bytes, offset_bytes;
     const uint8_t* qs;
     __m256i hmask{};
     float d, dmin = 0.0f;
     if constexpr (kThreeBit) {
       const BlockQ3_K& blk = static_cast<const BlockQ3_K*>(w)[b];
-      // 6-bit scales, offset by 32: low nibbles in bytes 0..7 (scales 8..15 in the high halves), the top two
-      // bits of scale s in byte 8 + s % 4 at bit 2 * (s / 4).
-      for (int s = 0; s < 16; ++s) {
-        const int low = s < 8 ? (blk.scales[s] & 0xF) : (blk.scales[s - 8] >> 4);
-        const int high = (blk.scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-        scales[s] = offsets[s] = static_cast<int16_t>((low | (high << 4)) - 32);
-      }
+      // Low nibbles of scales 0..7 in bytes 0..7, of 8..15 in their high halves; the top two bits of scale s
+      // in byte 8 + s % 4 at bit 2 * (s / 4).
+      uint32_t packed[3];
+      __builtin_memcpy(packed, blk.scales, sizeof packed);
+      const uint32_t nibbles = 0x0F0F0F0F, two = 0x03030303;
+      const uint32_t s0 = (packed[0] & nibbles) | ((packed[2] & two) << 4);
+      const uint32_t s1 = (packed[1] & nibbles) | (((packed[2] >> 2) & two) << 4);
+      const uint32_t s2 = ((packed[0] >> 4) & nibbles) | (((packed[2] >> 4) & two) << 4);
+      const uint32_t s3 = ((packed[1] >> 4) & nibbles) | (((packed[2] >> 6) & two) << 4);
+      scale_bytes = _mm_sub_epi8(_mm_setr_epi32(static_cast<int32_t>(s0), static_cast<int32_t>(s1),
+                                                static_cast<int32_t>(s2), static_cast<int32_t>(s3)),
+                                 _mm_set1_epi8(32));
+      offset_bytes = scale_bytes;
       qs = blk.qs;
       hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.hmask));
       d = half_to_float(blk.d);
     } else {
       const BlockQ2_K& blk = static_cast<const BlockQ2_K*>(w)[b];
-      for (int s = 0; s < 16; ++s) scales[s] = blk.scales[s] & 0xF, offsets[s] = blk.scales[s] >> 4;
+      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      scale_bytes = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
+      offset_bytes = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
       qs = blk.qs;
       d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
     }
+    const __m256i offsets = _mm256_cvtepi8_epi16(offset_bytes);
+    // Even scales in the low 128-bit lane, odd ones in the high lane, as int16: pass g's pair (sub-blocks 2g
+    // and 2g + 1) is then element g of each lane, broadcast within the lane by one byte shuffle.
+    const __m256i scales_by_lane = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(scale_bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
     __m256i codes[8], scale_pairs[8];
     for (int half = 0; half < 2; ++half) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * half));
@@ -497,22 +513,25 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
         if constexpr (kThreeBit)
           q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, g), one), 2));
         codes[g] = q;
-        scale_pairs[g] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * g + 1]), _mm_set1_epi16(scales[2 * g]));
+        scale_pairs[g] = _mm256_shuffle_epi8(
+            scales_by_lane, _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * g + 1) + 2 * g)));
       }
     }
     for (int j = 0; j < kRows; ++j) {
       const BlockQ8_K& y = xb[j][b];
-      int32_t offset_sum = 0;
-      for (int s = 0; s < 16; ++s) offset_sum += offsets[s] * y.bsums[s];
+      const __m256i offset_sums =
+          _mm256_madd_epi16(offsets, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
       __m256i acc = _mm256_setzero_si256();
       for (int g = 0; g < 8; ++g) {
         const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * g));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], yq), scale_pairs[g]));
       }
       if constexpr (kThreeBit) {
-        sum[j] += y.d * d * static_cast<float>(hsum_epi32(acc) - 4 * offset_sum);
+        sum[j] += y.d * d *
+                  static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, _mm256_slli_epi32(offset_sums, 2))));
       } else {
-        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) - dmin * static_cast<float>(offset_sum));
+        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) -
+                         dmin * static_cast<float>(hsum_epi32(offset_sums)));
       }
     }
   }

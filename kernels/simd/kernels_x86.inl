@@ -422,12 +422,19 @@ float dot_q6_k_row(const void* w, const void* x, int64_t n) {
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& blk = wb[b];
     const BlockQ8_K& y = xb[b];
-    int32_t offset_sum = 0;
-    for (int s = 0; s < 16; ++s) offset_sum += blk.scales[s] * y.bsums[s];
+    const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+    // -32 * sum_s scale_s * bsum_s, as 8 int32 partial sums.
+    const __m256i offset =
+        _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(scale_bytes),
+                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums))),
+                          5);
+    // Even scales in the low lane, odd in the high one, as int16; element g of each lane broadcast within it
+    // gives sub-blocks (2g, 2g + 1) of a 32-element pass.
+    const __m256i scales_by_lane = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(scale_bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
     __m256i acc = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {  // 128 elements: 64 bytes of ql, 32 of qh, 8 scales
       const uint8_t* ql = blk.ql + 64 * half;
-      const int8_t* sc = blk.scales + 8 * half;
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
@@ -442,11 +449,13 @@ float dot_q6_k_row(const void* w, const void* x, int64_t n) {
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two_bits), 4));
       for (int g = 0; g < 4; ++g) {
         const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 128 * half + 32 * g));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
+        const int pass = 4 * half + g;
+        const __m256i scale = _mm256_shuffle_epi8(
+            scales_by_lane, _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * pass + 1) + 2 * pass)));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yq), scale));
       }
     }
-    const int32_t q_sum = hsum_epi32(acc) - 32 * offset_sum;
+    const int32_t q_sum = hsum_epi32(_mm256_sub_epi32(acc, offset));
     sum += y.d * half_to_float(blk.d) * static_cast<float>(q_sum);
   }
   return sum;

@@ -113,7 +113,8 @@ void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_
                                    float* out, int64_t out_stride, int rows_in_group);
 
 // F32, F16 and BF16 weights: interleaved as above and multiplied by float activations (rows of floats,
-// `activation_stride` bytes apart). interleaved_float_type() says which types these kernels take.
+// `activation_stride` bytes apart). interleaved_float_type() says which types these kernels take. The AVX-512
+// ones (float and BF16 dot) also take rows_in_group up to 32: the group at `group` and the one after it.
 bool interleaved_float_type(TensorType type);
 void interleaved_float_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
                                   const uint8_t* activations, size_t activation_stride, int64_t n, float* out,

@@ -28,19 +28,57 @@ void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs) {
   }
 }
 
-template <int R>
-void bf16dot_rows(const uint8_t* group, int64_t cols, const uint32_t* pairs, int64_t pairs_stride, float* out,
-                  int64_t out_stride, __mmask16 keep) {
-  __m512 acc[R];
-  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
-  const uint8_t* w = group;
+struct Groups {
+  const uint8_t* first;
+  size_t bytes;       // of one group
+  __mmask16 keep[2];  // the live rows of each group
+};
+
+// R activation rows against G consecutive groups (as in interleaved_float_avx512.cpp: two groups let each
+// broadcast pair feed two instructions).
+template <int G, int R>
+void bf16dot_rows(const Groups& groups, int64_t cols, const uint32_t* pairs, int64_t pairs_stride, float* out,
+                  int64_t out_stride) {
+  __m512 acc[G][R];
+  for (int g = 0; g < G; ++g)
+    for (int j = 0; j < R; ++j) acc[g][j] = _mm512_setzero_ps();
+  const uint8_t* w = groups.first;
   for (int64_t p = 0; p < cols / 2; ++p, w += 64) {
-    const __m512bh wp = (__m512bh)_mm512_loadu_si512(w);
-    for (int j = 0; j < R; ++j)
-      acc[j] = _mm512_dpbf16_ps(
-          acc[j], wp, (__m512bh)_mm512_set1_epi32(static_cast<int32_t>(pairs[j * pairs_stride + p])));
+    __m512bh wp[G];
+    for (int g = 0; g < G; ++g) wp[g] = (__m512bh)_mm512_loadu_si512(w + g * groups.bytes);
+    for (int j = 0; j < R; ++j) {
+      const __m512bh xp = (__m512bh)_mm512_set1_epi32(static_cast<int32_t>(pairs[j * pairs_stride + p]));
+      for (int g = 0; g < G; ++g) acc[g][j] = _mm512_dpbf16_ps(acc[g][j], wp[g], xp);
+    }
   }
-  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out + j * out_stride, keep, acc[j]);
+  for (int j = 0; j < R; ++j)
+    for (int g = 0; g < G; ++g)
+      _mm512_mask_storeu_ps(out + j * out_stride + g * kGroupRows, groups.keep[g], acc[g][j]);
+}
+
+template <int G, int R>
+void bf16dot_rows_tail(int rows, const Groups& groups, int64_t cols, const uint32_t* pairs,
+                       int64_t pairs_stride, float* out, int64_t out_stride) {
+  if constexpr (R > 0) {
+    if (rows == R) return bf16dot_rows<G, R>(groups, cols, pairs, pairs_stride, out, out_stride);
+    bf16dot_rows_tail<G, R - 1>(rows, groups, cols, pairs, pairs_stride, out, out_stride);
+  }
+}
+
+template <int G>
+void bf16dot_groups(const Groups& groups, int64_t cols, const uint32_t* pairs, int64_t pairs_stride,
+                    int64_t n, float* out, int64_t out_stride) {
+  constexpr int kBatch = G == 2 ? 12 : 8;
+  int64_t i = 0;
+  for (; i + kBatch <= n; i += kBatch)
+    bf16dot_rows<G, kBatch>(groups, cols, pairs + i * pairs_stride, pairs_stride, out + i * out_stride,
+                            out_stride);
+  bf16dot_rows_tail<G, kBatch - 1>(static_cast<int>(n - i), groups, cols, pairs + i * pairs_stride,
+                                   pairs_stride, out + i * out_stride, out_stride);
+}
+
+__mmask16 live_mask(int rows) {
+  return rows >= kGroupRows ? __mmask16(0xFFFF) : rows <= 0 ? __mmask16(0) : __mmask16((1u << rows) - 1);
 }
 
 }  // namespace
@@ -49,39 +87,18 @@ void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int
                                       const uint8_t* activations, size_t activation_stride, int64_t n,
                                       float* out, int64_t out_stride, int rows_in_group) {
   if (type != TensorType::BF16 || cols % 2 != 0) return;
-  const __mmask16 keep =
-      rows_in_group >= kGroupRows ? __mmask16(0xFFFF) : __mmask16((1u << rows_in_group) - 1);
+  const Groups groups{group,
+                      interleaved_group_bytes(type, cols),
+                      {live_mask(rows_in_group), live_mask(rows_in_group - kGroupRows)}};
   const int64_t pairs_stride = cols / 2;
   thread_local std::vector<uint32_t> pairs;
   pairs.resize(static_cast<size_t>(n * pairs_stride));
   for (int64_t i = 0; i < n; ++i)
     round_to_bf16_pairs(reinterpret_cast<const float*>(activations + i * activation_stride), cols,
                         pairs.data() + i * pairs_stride);
-  constexpr int kBatch = 8;
-  int64_t i = 0;
-  for (; i + kBatch <= n; i += kBatch)
-    bf16dot_rows<kBatch>(group, cols, pairs.data() + i * pairs_stride, pairs_stride, out + i * out_stride,
-                         out_stride, keep);
-  const uint32_t* x = pairs.data() + i * pairs_stride;
-  float* o = out + i * out_stride;
-  switch (n - i) {
-    case 1:
-      return bf16dot_rows<1>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 2:
-      return bf16dot_rows<2>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 3:
-      return bf16dot_rows<3>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 4:
-      return bf16dot_rows<4>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 5:
-      return bf16dot_rows<5>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 6:
-      return bf16dot_rows<6>(group, cols, x, pairs_stride, o, out_stride, keep);
-    case 7:
-      return bf16dot_rows<7>(group, cols, x, pairs_stride, o, out_stride, keep);
-    default:
-      return;
-  }
+  if (rows_in_group > kGroupRows)
+    return bf16dot_groups<2>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
+  bf16dot_groups<1>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
 }
 
 }  // namespace llamascope::simd

@@ -1,7 +1,8 @@
 // AVX-512 matmul over F32 / F16 / BF16 weights interleaved 16 rows at a time (interleaved.h): one 512-bit
-// vector holds element k of the group's 16 rows. The same fused multiply-add chain per output as the AVX2
-// kernel (interleaved_float_avx2.cpp), so both give the same bits; the 32 registers take eight activation
-// rows per pass.
+// vector holds element k of a group's 16 rows. The same fused multiply-add chain per output as the AVX2
+// kernel (interleaved_float_avx2.cpp), so both give the same bits. A call may cover two consecutive groups
+// (rows_in_group up to 32): each broadcast activation element then feeds two multiply-adds, which keeps the
+// loads below the multiply-adds, and twelve activation rows per pass fill 24 of the 32 registers.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -21,64 +22,87 @@ inline __m512 load16(const uint8_t* p) {
   }
 }
 
-template <TensorType kType, int R>
-void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, size_t activation_stride,
-                float* out, int64_t out_stride, __mmask16 keep) {
+struct Groups {
+  const uint8_t* first;
+  size_t bytes;       // of one group
+  __mmask16 keep[2];  // the live rows of each group
+};
+
+// out[j][16 g + r] for R activation rows and G groups: one chain per output, in k order, whatever R and G.
+template <TensorType kType, int G, int R>
+void float_rows(const Groups& groups, int64_t cols, const uint8_t* activations, size_t activation_stride,
+                float* out, int64_t out_stride) {
   constexpr size_t kStep = kGroupRows * kElementBytes<kType>;
   const float* x[R];
-  __m512 acc[R];
+  __m512 acc[G][R];
   for (int j = 0; j < R; ++j) {
     x[j] = reinterpret_cast<const float*>(activations + j * activation_stride);
-    acc[j] = _mm512_setzero_ps();
+    for (int g = 0; g < G; ++g) acc[g][j] = _mm512_setzero_ps();
   }
-  const uint8_t* w = group;
+  const uint8_t* w = groups.first;
   if constexpr (kType == TensorType::BF16) {
     // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
     const __m512i high_half = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
     for (int64_t k = 0; k < cols; k += 2, w += 2 * kStep) {
-      const __m512i pair = _mm512_loadu_si512(w);
-      const __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(pair, 16));
-      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(even, _mm512_set1_ps(x[j][k]), acc[j]);
-      const __m512 odd = _mm512_castsi512_ps(_mm512_and_si512(pair, high_half));
-      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(odd, _mm512_set1_ps(x[j][k + 1]), acc[j]);
+      __m512i pair[G];
+      for (int g = 0; g < G; ++g) pair[g] = _mm512_loadu_si512(w + g * groups.bytes);
+      for (int g = 0; g < G; ++g) {
+        const __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(pair[g], 16));
+        for (int j = 0; j < R; ++j) acc[g][j] = _mm512_fmadd_ps(even, _mm512_set1_ps(x[j][k]), acc[g][j]);
+      }
+      for (int g = 0; g < G; ++g) {
+        const __m512 odd = _mm512_castsi512_ps(_mm512_and_si512(pair[g], high_half));
+        for (int j = 0; j < R; ++j) acc[g][j] = _mm512_fmadd_ps(odd, _mm512_set1_ps(x[j][k + 1]), acc[g][j]);
+      }
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
-      const __m512 wk = load16<kType>(w);
-      for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(wk, _mm512_set1_ps(x[j][k]), acc[j]);
+      __m512 wk[G];
+      for (int g = 0; g < G; ++g) wk[g] = load16<kType>(w + g * groups.bytes);
+      for (int j = 0; j < R; ++j) {
+        const __m512 xk = _mm512_set1_ps(x[j][k]);
+        for (int g = 0; g < G; ++g) acc[g][j] = _mm512_fmadd_ps(wk[g], xk, acc[g][j]);
+      }
     }
   }
-  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out + j * out_stride, keep, acc[j]);
+  for (int j = 0; j < R; ++j)
+    for (int g = 0; g < G; ++g)
+      _mm512_mask_storeu_ps(out + j * out_stride + g * kGroupRows, groups.keep[g], acc[g][j]);
+}
+
+// float_rows for the last `rows` (< R) activation rows of a call.
+template <TensorType kType, int G, int R>
+void float_rows_tail(int rows, const Groups& groups, int64_t cols, const uint8_t* activations,
+                     size_t activation_stride, float* out, int64_t out_stride) {
+  if constexpr (R > 0) {
+    if (rows == R)
+      return float_rows<kType, G, R>(groups, cols, activations, activation_stride, out, out_stride);
+    float_rows_tail<kType, G, R - 1>(rows, groups, cols, activations, activation_stride, out, out_stride);
+  }
+}
+
+template <TensorType kType, int G>
+void float_groups(const Groups& groups, int64_t cols, const uint8_t* activations, size_t activation_stride,
+                  int64_t n, float* out, int64_t out_stride) {
+  constexpr int kBatch = G == 2 ? 12 : 8;
+  int64_t i = 0;
+  for (; i + kBatch <= n; i += kBatch)
+    float_rows<kType, G, kBatch>(groups, cols, activations + i * activation_stride, activation_stride,
+                                 out + i * out_stride, out_stride);
+  float_rows_tail<kType, G, kBatch - 1>(static_cast<int>(n - i), groups, cols,
+                                        activations + i * activation_stride, activation_stride,
+                                        out + i * out_stride, out_stride);
 }
 
 template <TensorType kType>
-void float_group(const uint8_t* group, int64_t cols, const uint8_t* activations, size_t activation_stride,
-                 int64_t n, float* out, int64_t out_stride, __mmask16 keep) {
-  constexpr int kBatch = 8;
-  int64_t i = 0;
-  for (; i + kBatch <= n; i += kBatch)
-    float_rows<kType, kBatch>(group, cols, activations + i * activation_stride, activation_stride,
-                              out + i * out_stride, out_stride, keep);
-  const uint8_t* x = activations + i * activation_stride;
-  float* o = out + i * out_stride;
-  switch (n - i) {
-    case 1:
-      return float_rows<kType, 1>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 2:
-      return float_rows<kType, 2>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 3:
-      return float_rows<kType, 3>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 4:
-      return float_rows<kType, 4>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 5:
-      return float_rows<kType, 5>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 6:
-      return float_rows<kType, 6>(group, cols, x, activation_stride, o, out_stride, keep);
-    case 7:
-      return float_rows<kType, 7>(group, cols, x, activation_stride, o, out_stride, keep);
-    default:
-      return;
-  }
+void float_call(const Groups& groups, bool two, int64_t cols, const uint8_t* activations,
+                size_t activation_stride, int64_t n, float* out, int64_t out_stride) {
+  if (two) return float_groups<kType, 2>(groups, cols, activations, activation_stride, n, out, out_stride);
+  float_groups<kType, 1>(groups, cols, activations, activation_stride, n, out, out_stride);
+}
+
+__mmask16 live_mask(int rows) {
+  return rows >= kGroupRows ? __mmask16(0xFFFF) : rows <= 0 ? __mmask16(0) : __mmask16((1u << rows) - 1);
 }
 
 }  // namespace
@@ -86,18 +110,20 @@ void float_group(const uint8_t* group, int64_t cols, const uint8_t* activations,
 void interleaved_float_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                     const uint8_t* activations, size_t activation_stride, int64_t n,
                                     float* out, int64_t out_stride, int rows_in_group) {
-  const __mmask16 keep =
-      rows_in_group >= kGroupRows ? __mmask16(0xFFFF) : __mmask16((1u << rows_in_group) - 1);
+  const Groups groups{group,
+                      interleaved_group_bytes(type, cols),
+                      {live_mask(rows_in_group), live_mask(rows_in_group - kGroupRows)}};
+  const bool two = rows_in_group > kGroupRows;
   switch (type) {
     case TensorType::F32:
-      return float_group<TensorType::F32>(group, cols, activations, activation_stride, n, out, out_stride,
-                                          keep);
+      return float_call<TensorType::F32>(groups, two, cols, activations, activation_stride, n, out,
+                                         out_stride);
     case TensorType::F16:
-      return float_group<TensorType::F16>(group, cols, activations, activation_stride, n, out, out_stride,
-                                          keep);
+      return float_call<TensorType::F16>(groups, two, cols, activations, activation_stride, n, out,
+                                         out_stride);
     case TensorType::BF16:
-      return float_group<TensorType::BF16>(group, cols, activations, activation_stride, n, out, out_stride,
-                                           keep);
+      return float_call<TensorType::BF16>(groups, two, cols, activations, activation_stride, n, out,
+                                          out_stride);
     default:
       return;
   }

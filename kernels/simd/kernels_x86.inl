@@ -355,28 +355,31 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t* scales, uint8_t* mi
 
 // Q4_K and Q5_K: x = d * scale_j * q - dmin * min_j, so
 // dot = dy * (d * sum_j scale_j * sum(q * y) - dmin * sum_j min_j * sum(y)), with sum(y) from bsums.
-template <bool kFifthBit>
-inline float dot_k4_row(const uint8_t* w, const BlockQ8_K* xb, int64_t n) {
+// kRows activation rows share each unpacked super-block; per pair the operations are those of kRows = 1.
+template <bool kFifthBit, int kRows>
+inline void dot_k4_multi(const void* w, const void* const* x, int64_t n, float* out) {
   const int64_t nb = n / kBlockK;
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  float sum = 0;
+  const BlockQ8_K* xb[kRows];
+  float sum[kRows];
+  for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     uint16_t d_bits, dmin_bits;
     const uint8_t *packed_scales, *qh = nullptr, *qs;
     if constexpr (kFifthBit) {
-      const BlockQ5_K* blk = reinterpret_cast<const BlockQ5_K*>(w) + b;
+      const BlockQ5_K* blk = static_cast<const BlockQ5_K*>(w) + b;
       d_bits = blk->d, dmin_bits = blk->dmin, packed_scales = blk->scales, qh = blk->qh, qs = blk->qs;
     } else {
-      const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w) + b;
+      const BlockQ4_K* blk = static_cast<const BlockQ4_K*>(w) + b;
       d_bits = blk->d, dmin_bits = blk->dmin, packed_scales = blk->scales, qs = blk->qs;
     }
     uint8_t scales[8], mins[8];
     unpack_scales_k4(packed_scales, scales, mins);
-    const BlockQ8_K& y = xb[b];
-    int32_t min_sum = 0;
-    for (int j = 0; j < 8; ++j) min_sum += mins[j] * (y.bsums[2 * j] + y.bsums[2 * j + 1]);
-
-    __m256i acc = _mm256_setzero_si256();
+    // Each min twice, as int16: one madd against the 16 bsums gives min_j * sum(y over sub-block j) pairs.
+    alignas(32) int16_t mins_by_16[16];
+    for (int j = 0; j < 8; ++j) mins_by_16[2 * j] = mins_by_16[2 * j + 1] = mins[j];
+    const __m256i mins16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins_by_16));
+    __m256i codes[8];
     const __m256i high_bits =
         kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : __m256i{};
     for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
@@ -390,48 +393,50 @@ inline float dot_k4_row(const uint8_t* w, const BlockQ8_K* xb, int64_t n) {
         hi = _mm256_or_si256(
             hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * c + 1), one), 4));
       }
-      const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * c));
-      const __m256i yhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * c + 32));
-      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(scales[2 * c]));
-      const __m256i phi =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(scales[2 * c + 1]));
-      acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
+      codes[2 * c] = lo, codes[2 * c + 1] = hi;
     }
-    const int32_t q_sum = hsum_epi32(acc);
-    sum += y.d * (half_to_float(d_bits) * static_cast<float>(q_sum) -
-                  half_to_float(dmin_bits) * static_cast<float>(min_sum));
+    const float d = half_to_float(d_bits), dmin = half_to_float(dmin_bits);
+    for (int j = 0; j < kRows; ++j) {
+      const BlockQ8_K& y = xb[j][b];
+      const int32_t min_sum = hsum_epi32(
+          _mm256_madd_epi16(mins16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums))));
+      __m256i acc = _mm256_setzero_si256();
+      for (int s = 0; s < 8; ++s) {
+        const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * s));
+        acc = _mm256_add_epi32(
+            acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[s], yq), _mm256_set1_epi16(scales[s])));
+      }
+      sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) - dmin * static_cast<float>(min_sum));
+    }
   }
-  return sum;
-}
-
-float dot_q4_k_row(const void* w, const void* x, int64_t n) {
-  return dot_k4_row<false>(static_cast<const uint8_t*>(w), static_cast<const BlockQ8_K*>(x), n);
-}
-float dot_q5_k_row(const void* w, const void* x, int64_t n) {
-  return dot_k4_row<true>(static_cast<const uint8_t*>(w), static_cast<const BlockQ8_K*>(x), n);
+  for (int j = 0; j < kRows; ++j) out[j] = sum[j];
 }
 
 // Q6_K: x = d * scale_s * (q - 32) per sub-block s of 16, so
 // dot = dy * d * (sum_s scale_s * sum(q * y) - 32 * sum_s scale_s * bsum_s).
-float dot_q6_k_row(const void* w, const void* x, int64_t n) {
+template <int kRows>
+inline void dot_q6_k_multi(const void* w, const void* const* x, int64_t n, float* out) {
   const BlockQ6_K* wb = static_cast<const BlockQ6_K*>(w);
-  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
   const int64_t nb = n / kBlockK;
   const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3);
-  float sum = 0;
+  const BlockQ8_K* xb[kRows];
+  float sum[kRows];
+  for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& blk = wb[b];
-    const BlockQ8_K& y = xb[b];
-    int32_t offset_sum = 0;
-    for (int s = 0; s < 16; ++s) offset_sum += blk.scales[s] * y.bsums[s];
-    __m256i acc = _mm256_setzero_si256();
-    for (int half = 0; half < 2; ++half) {  // 128 elements: 64 bytes of ql, 32 of qh, 8 scales
+    const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+    const __m256i scales16 = _mm256_cvtepi8_epi16(scale_bytes);
+    // Even scales in the low lane, odd in the high one, as int16; element g of each lane broadcast within it
+    // gives sub-blocks (2g, 2g + 1) of a 32-element pass.
+    const __m256i scales_by_lane = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(scale_bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+    __m256i codes[8];
+    for (int half = 0; half < 2; ++half) {  // 128 elements: 64 bytes of ql, 32 of qh
       const uint8_t* ql = blk.ql + 64 * half;
-      const int8_t* sc = blk.scales + 8 * half;
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-      __m256i q[4];
+      __m256i* q = codes + 4 * half;
       q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
                              _mm256_slli_epi16(_mm256_and_si256(qh, two_bits), 4));
       q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
@@ -440,16 +445,32 @@ float dot_q6_k_row(const void* w, const void* x, int64_t n) {
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two_bits), 4));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two_bits), 4));
-      for (int g = 0; g < 4; ++g) {
-        const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 128 * half + 32 * g));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yq), scale));
-      }
     }
-    const int32_t q_sum = hsum_epi32(acc) - 32 * offset_sum;
-    sum += y.d * half_to_float(blk.d) * static_cast<float>(q_sum);
+    const float d = half_to_float(blk.d);
+    for (int j = 0; j < kRows; ++j) {
+      const BlockQ8_K& y = xb[j][b];
+      // 32 * sum_s scale_s * bsum_s, as 8 int32 partial sums.
+      const __m256i offset = _mm256_slli_epi32(
+          _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums))), 5);
+      __m256i acc = _mm256_setzero_si256();
+      for (int pass = 0; pass < 8; ++pass) {
+        const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * pass));
+        const __m256i scale = _mm256_shuffle_epi8(
+            scales_by_lane, _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * pass + 1) + 2 * pass)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[pass], yq), scale));
+      }
+      sum[j] += y.d * d * static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, offset)));
+    }
   }
-  return sum;
+  for (int j = 0; j < kRows; ++j) out[j] = sum[j];
+}
+
+// The row and four-row entry points of the K-quant kernels (RowDot / RowDot4).
+template <void (*kMulti1)(const void*, const void* const*, int64_t, float*)>
+float dot_k_row(const void* w, const void* x, int64_t n) {
+  float out;
+  kMulti1(w, &x, n, &out);
+  return out;
 }
 
 // Q2_K and Q3_K: the two-bit fields at shift 2k of a half's 32 qs bytes hold that half's elements
@@ -466,28 +487,44 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
   float sum[kRows];
   for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    int16_t scales[16], offsets[16];  // offsets: what multiplies bsum_s (Q2_K: min_s; Q3_K: scale_s)
+    // The 16 sub-block scales as bytes (Q3_K: signed, 6 bits less 32; Q2_K: the low nibbles) and what
+    // multiplies each activation sum of 16 (Q3_K: the scale, for the -4 offset; Q2_K: the high nibble, the
+    // min).
+    __m128i scale_bytes, offset_bytes;
     const uint8_t* qs;
     __m256i hmask{};
     float d, dmin = 0.0f;
     if constexpr (kThreeBit) {
       const BlockQ3_K& blk = static_cast<const BlockQ3_K*>(w)[b];
-      // 6-bit scales, offset by 32: low nibbles in bytes 0..7 (scales 8..15 in the high halves), the top two
-      // bits of scale s in byte 8 + s % 4 at bit 2 * (s / 4).
-      for (int s = 0; s < 16; ++s) {
-        const int low = s < 8 ? (blk.scales[s] & 0xF) : (blk.scales[s - 8] >> 4);
-        const int high = (blk.scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-        scales[s] = offsets[s] = static_cast<int16_t>((low | (high << 4)) - 32);
-      }
+      // Low nibbles of scales 0..7 in bytes 0..7, of 8..15 in their high halves; the top two bits of scale s
+      // in byte 8 + s % 4 at bit 2 * (s / 4).
+      uint32_t packed[3];
+      __builtin_memcpy(packed, blk.scales, sizeof packed);
+      const uint32_t nibbles = 0x0F0F0F0F, two = 0x03030303;
+      const uint32_t s0 = (packed[0] & nibbles) | ((packed[2] & two) << 4);
+      const uint32_t s1 = (packed[1] & nibbles) | (((packed[2] >> 2) & two) << 4);
+      const uint32_t s2 = ((packed[0] >> 4) & nibbles) | (((packed[2] >> 4) & two) << 4);
+      const uint32_t s3 = ((packed[1] >> 4) & nibbles) | (((packed[2] >> 6) & two) << 4);
+      scale_bytes = _mm_sub_epi8(_mm_setr_epi32(static_cast<int32_t>(s0), static_cast<int32_t>(s1),
+                                                static_cast<int32_t>(s2), static_cast<int32_t>(s3)),
+                                 _mm_set1_epi8(32));
+      offset_bytes = scale_bytes;
       qs = blk.qs;
       hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.hmask));
       d = half_to_float(blk.d);
     } else {
       const BlockQ2_K& blk = static_cast<const BlockQ2_K*>(w)[b];
-      for (int s = 0; s < 16; ++s) scales[s] = blk.scales[s] & 0xF, offsets[s] = blk.scales[s] >> 4;
+      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      scale_bytes = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
+      offset_bytes = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
       qs = blk.qs;
       d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
     }
+    const __m256i offsets = _mm256_cvtepi8_epi16(offset_bytes);
+    // Even scales in the low 128-bit lane, odd ones in the high lane, as int16: pass g's pair (sub-blocks 2g
+    // and 2g + 1) is then element g of each lane, broadcast within the lane by one byte shuffle.
+    const __m256i scales_by_lane = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(scale_bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
     __m256i codes[8], scale_pairs[8];
     for (int half = 0; half < 2; ++half) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * half));
@@ -497,37 +534,29 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
         if constexpr (kThreeBit)
           q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, g), one), 2));
         codes[g] = q;
-        scale_pairs[g] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * g + 1]), _mm_set1_epi16(scales[2 * g]));
+        scale_pairs[g] = _mm256_shuffle_epi8(
+            scales_by_lane, _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * g + 1) + 2 * g)));
       }
     }
     for (int j = 0; j < kRows; ++j) {
       const BlockQ8_K& y = xb[j][b];
-      int32_t offset_sum = 0;
-      for (int s = 0; s < 16; ++s) offset_sum += offsets[s] * y.bsums[s];
+      const __m256i offset_sums =
+          _mm256_madd_epi16(offsets, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
       __m256i acc = _mm256_setzero_si256();
       for (int g = 0; g < 8; ++g) {
         const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * g));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], yq), scale_pairs[g]));
       }
       if constexpr (kThreeBit) {
-        sum[j] += y.d * d * static_cast<float>(hsum_epi32(acc) - 4 * offset_sum);
+        sum[j] += y.d * d *
+                  static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, _mm256_slli_epi32(offset_sums, 2))));
       } else {
-        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) - dmin * static_cast<float>(offset_sum));
+        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) -
+                         dmin * static_cast<float>(hsum_epi32(offset_sums)));
       }
     }
   }
   for (int j = 0; j < kRows; ++j) out[j] = sum[j];
-}
-
-template <bool kThreeBit>
-float dot_k23_row(const void* w, const void* x, int64_t n) {
-  float out;
-  dot_k23_multi<kThreeBit, 1>(w, &x, n, &out);
-  return out;
-}
-template <bool kThreeBit>
-void dot4_k23_row(const void* w, const void* const* x, int64_t n, float* out) {
-  dot_k23_multi<kThreeBit, 4>(w, x, n, out);
 }
 
 TypeKernel kernel_for(TensorType type) {
@@ -549,15 +578,15 @@ TypeKernel kernel_for(TensorType type) {
     case TensorType::Q5_1:
       return {ActivationFormat::q8_32, dot_32_row<Block32::q5_1>, dot4_32_row<Block32::q5_1>};
     case TensorType::Q2_K:
-      return {ActivationFormat::q8_k, dot_k23_row<false>, dot4_k23_row<false>};
+      return {ActivationFormat::q8_k, dot_k_row<dot_k23_multi<false, 1>>, dot_k23_multi<false, 4>};
     case TensorType::Q3_K:
-      return {ActivationFormat::q8_k, dot_k23_row<true>, dot4_k23_row<true>};
+      return {ActivationFormat::q8_k, dot_k_row<dot_k23_multi<true, 1>>, dot_k23_multi<true, 4>};
     case TensorType::Q4_K:
-      return {ActivationFormat::q8_k, dot_q4_k_row};
+      return {ActivationFormat::q8_k, dot_k_row<dot_k4_multi<false, 1>>, dot_k4_multi<false, 4>};
     case TensorType::Q5_K:
-      return {ActivationFormat::q8_k, dot_q5_k_row};
+      return {ActivationFormat::q8_k, dot_k_row<dot_k4_multi<true, 1>>, dot_k4_multi<true, 4>};
     case TensorType::Q6_K:
-      return {ActivationFormat::q8_k, dot_q6_k_row};
+      return {ActivationFormat::q8_k, dot_k_row<dot_q6_k_multi<1>>, dot_q6_k_multi<4>};
     default:
       return {ActivationFormat::f32, nullptr};
   }

@@ -61,6 +61,7 @@ struct Packed {
   size_t group_bytes = 0;
   std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
   GroupKernel kernel = nullptr;
+  int rows_per_call = simd::kGroupRows;  // the AVX-512 float kernels take two consecutive groups a call
 };
 // What prepare() returns: the file's view, and the interleaved copy where the ISA has a kernel for the type.
 struct SimdWeight final : PreparedWeight {
@@ -130,6 +131,8 @@ class SimdBackend final : public Backend {
     Packed& packed = handle->packed;
     packed.group_bytes = group_bytes;
     packed.kernel = kernel;
+    if (isa_ == SimdIsa::avx512 && simd::interleaved_float_type(w.type))
+      packed.rows_per_call = 2 * simd::kGroupRows;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
     pool_->run(groups, [&](int64_t g) {
@@ -367,10 +370,10 @@ class SimdBackend final : public Backend {
     const int64_t n = x.rows, cols = w.cols;
     if (packed) {
       static_assert(kRowTile % simd::kGroupRows == 0);
-      for (int64_t row = first; row < last; row += simd::kGroupRows)
+      for (int64_t row = first; row < last; row += packed->rows_per_call)
         packed->kernel(w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
                        activation_stride, n, out.data + row, out.stride,
-                       static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - row)));
+                       static_cast<int>(std::min<int64_t>(packed->rows_per_call, last - row)));
       return;
     }
     if (kernel.dot) {

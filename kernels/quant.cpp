@@ -669,7 +669,17 @@ void search_weights(const float* x, const float* importance, int n, bool add_rms
 // The K-quant fits stay out of line: inlined into quantize_row's dispatch, GCC compiles them into slower
 // code.
 [[gnu::noinline]] void quantize_blocks(const float* x, BlockQ2_K* blocks, int64_t nb,
-                                       const float* importance) {
+                                       const float* importance);
+[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ3_K* blocks, int64_t nb,
+                                       const float* importance);
+[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ4_K* blocks, int64_t nb,
+                                       const float* importance);
+[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ5_K* blocks, int64_t nb,
+                                       const float* importance);
+[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ6_K* blocks, int64_t nb,
+                                       const float* importance);
+
+void quantize_blocks(const float* x, BlockQ2_K* blocks, int64_t nb, const float* importance) {
   constexpr float kScaleLevels = 15;
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     const float* imp = importance ? importance + i * kBlockK : nullptr;
@@ -731,8 +741,7 @@ void requantize_sub_blocks16(const float* x, float d, SubScale sub_scale, int nm
   }
 }
 
-[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ3_K* blocks, int64_t nb,
-                                       const float* importance) {
+void quantize_blocks(const float* x, BlockQ3_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     BlockQ3_K& y = blocks[i];
     uint8_t L[kBlockK];
@@ -818,8 +827,7 @@ void quantize_k4_common(const float* x, Block& y, uint8_t* L, int nmax, float gr
   }
 }
 
-[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ4_K* blocks, int64_t nb,
-                                       const float* importance) {
+void quantize_blocks(const float* x, BlockQ4_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     uint8_t L[kBlockK];
     quantize_k4_common(x, blocks[i], L, 15, -1.f, 20, importance ? importance + i * kBlockK : nullptr);
@@ -830,8 +838,7 @@ void quantize_k4_common(const float* x, Block& y, uint8_t* L, int nmax, float gr
   }
 }
 
-[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ5_K* blocks, int64_t nb,
-                                       const float* importance) {
+void quantize_blocks(const float* x, BlockQ5_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     uint8_t L[kBlockK];
     quantize_k4_common(x, blocks[i], L, 31, -0.5f, 15, importance ? importance + i * kBlockK : nullptr);
@@ -856,8 +863,7 @@ void quantize_k4_common(const float* x, Block& y, uint8_t* L, int nmax, float gr
   }
 }
 
-[[gnu::noinline]] void quantize_blocks(const float* x, BlockQ6_K* blocks, int64_t nb,
-                                       const float* importance) {
+void quantize_blocks(const float* x, BlockQ6_K* blocks, int64_t nb, const float* importance) {
   for (int64_t i = 0; i < nb; ++i, x += kBlockK) {
     BlockQ6_K& y = blocks[i];
     uint8_t L[kBlockK];

@@ -6,7 +6,9 @@
 // 256 for K-quants, scale = max|x| / 127, round to nearest) and take integer dot products with
 // maddubs/madd; the integer sums are exact, so the only extra error is the activation rounding
 // (normalized MSE about (max|x|/127)^2 / 12 / mean(x^2), ~3e-5 for Gaussian activations).
-// Every dot product sums its blocks in one fixed order, independent of the caller's batching.
+// Every dot product sums its blocks in one fixed order, independent of the caller's batching. The per-block
+// float steps of the kernels instantiated for one and for four activation rows are written as std::fma: left
+// to the compiler, a * b - c * d was contracted differently in the two instantiations, and their bits parted.
 
 inline float hsum_ps(__m256 v) {
   __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -304,8 +306,8 @@ inline void dot_32_multi(const void* w, const void* const* x, int64_t n, float* 
       acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
       acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * xb[j][b + 1].d), _mm256_cvtepi32_ps(p1), acc1[j]);
       if constexpr (!kSignedCodes<kType>) {
-        offset0[j] += f0 * (xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum));
-        offset1[j] += f1 * (xb[j][b + 1].d * static_cast<float>(xb[j][b + 1].minus8_sum));
+        offset0[j] = std::fma(f0, xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum), offset0[j]);
+        offset1[j] = std::fma(f1, xb[j][b + 1].d * static_cast<float>(xb[j][b + 1].minus8_sum), offset1[j]);
       }
     }
   }
@@ -320,7 +322,7 @@ inline void dot_32_multi(const void* w, const void* const* x, int64_t n, float* 
       const __m256i p0 = block_products<kType>(w0, abs0, x0);
       acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xb[j][b].d), _mm256_cvtepi32_ps(p0), acc0[j]);
       if constexpr (!kSignedCodes<kType>)
-        offset0[j] += f0 * (xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum));
+        offset0[j] = std::fma(f0, xb[j][b].d * static_cast<float>(xb[j][b].minus8_sum), offset0[j]);
     }
   }
   for (int j = 0; j < kRows; ++j) {
@@ -406,7 +408,9 @@ inline void dot_k4_multi(const void* w, const void* const* x, int64_t n, float* 
         acc = _mm256_add_epi32(
             acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[s], yq), _mm256_set1_epi16(scales[s])));
       }
-      sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) - dmin * static_cast<float>(min_sum));
+      sum[j] = std::fma(
+          y.d, std::fma(d, static_cast<float>(hsum_epi32(acc)), -(dmin * static_cast<float>(min_sum))),
+          sum[j]);
     }
   }
   for (int j = 0; j < kRows; ++j) out[j] = sum[j];
@@ -459,7 +463,7 @@ inline void dot_q6_k_multi(const void* w, const void* const* x, int64_t n, float
             scales_by_lane, _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * pass + 1) + 2 * pass)));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[pass], yq), scale));
       }
-      sum[j] += y.d * d * static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, offset)));
+      sum[j] = std::fma(y.d * d, static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, offset))), sum[j]);
     }
   }
   for (int j = 0; j < kRows; ++j) out[j] = sum[j];
@@ -548,11 +552,14 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], yq), scale_pairs[g]));
       }
       if constexpr (kThreeBit) {
-        sum[j] += y.d * d *
-                  static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, _mm256_slli_epi32(offset_sums, 2))));
+        sum[j] = std::fma(
+            y.d * d, static_cast<float>(hsum_epi32(_mm256_sub_epi32(acc, _mm256_slli_epi32(offset_sums, 2)))),
+            sum[j]);
       } else {
-        sum[j] += y.d * (d * static_cast<float>(hsum_epi32(acc)) -
-                         dmin * static_cast<float>(hsum_epi32(offset_sums)));
+        sum[j] = std::fma(y.d,
+                          std::fma(d, static_cast<float>(hsum_epi32(acc)),
+                                   -(dmin * static_cast<float>(hsum_epi32(offset_sums)))),
+                          sum[j]);
       }
     }
   }

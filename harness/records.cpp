@@ -167,13 +167,6 @@ nlohmann::json value_at(const nlohmann::json& record, const char* pointer) {
 
 namespace {
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
-  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.2f} {}", bytes, units[u]);
-}
-
 std::string plain(const nlohmann::json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
@@ -189,7 +182,7 @@ std::string md_cell(const nlohmann::json& v, MdStyle style) {
     case MdStyle::integer:
       return v.is_number() ? fmt::format("{:.0f}", v.get<double>()) : plain(v);
     case MdStyle::bytes:
-      return v.is_number() ? human_bytes(v.get<double>()) : plain(v);
+      return v.is_number() ? format_bytes(v.get<double>()) : plain(v);
     case MdStyle::count_millions:
       return v.is_number() ? fmt::format("{:.2f} M", v.get<double>() / 1e6) : plain(v);
     case MdStyle::percent:

@@ -13,11 +13,6 @@
 namespace llamascope {
 namespace {
 
-// Every weight type a model file may hold.
-const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                                   TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                                   TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                   TensorType::Q6_K};
 
 // Outputs are surrounded by one guard row above and below and kGuardCols extra columns, all holding this
 // value; a kernel that writes outside its rows x cols changes one of them.
@@ -198,7 +193,7 @@ double op_check_limit(const OpDesc& c) {
 
 std::vector<OpDesc> default_op_cases() {
   std::vector<OpDesc> cases;
-  for (TensorType type : kWeightTypes) {
+  for (TensorType type : kModelWeightTypes) {
     const int64_t block = type_info(type).block_elems == 256 ? 256 : 32;
     std::vector<int64_t> widths = {block == 256 ? 256 : 96, 512, 768};
     // Full chunks of the interleaved layouts (8 blocks of 32, one super-block) followed by a partial one.

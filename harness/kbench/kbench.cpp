@@ -52,10 +52,6 @@ const std::vector<Preset>& presets() {
   return p;
 }
 
-const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                                   TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                                   TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                   TensorType::Q6_K};
 
 int g_threads = 1;
 
@@ -246,7 +242,7 @@ void register_all() {
         register_activation_op(entry, preset, OpKind::attention, 64, 0);
         register_activation_op(entry, preset, OpKind::attention, 64, 448);
       }
-      for (TensorType type : kWeightTypes)
+      for (TensorType type : kModelWeightTypes)
         if (probe->supports(OpKind::embed, type) && can_quantize_to(type))
           for (int64_t n : {1, 64}) register_embed(entry, preset, type, n);
     }
@@ -264,7 +260,7 @@ void register_all() {
       if (s.rows == c.dim && s.cols == c.dim && std::string(s.what) == "attn_out")
         continue;                                                             // same shape as attn_q
       if (s.rows == c.q_dim() && std::string(s.what) == "attn_kv") continue;  // 7B: no GQA, same as attn_q
-      for (TensorType type : kWeightTypes) {
+      for (TensorType type : kModelWeightTypes) {
         if (type != TensorType::F32 && !can_quantize_to(type)) continue;
         for (const auto& [entry, probe] : usable)
           if (probe->supports(OpKind::matmul, type))

@@ -74,8 +74,6 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
-    case TensorType::Q6_K:
-      return static_cast<size_t>(cols / kBlockK) * kQ6KGroupBytes;
     default:
       return 0;
   }
@@ -117,29 +115,6 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
             k4_scale_min(blk.scales, j, &scales[j * kGroupRows + r], &mins[j * kGroupRows + r]);
           d[r] = blk.d;
           dmin[r] = blk.dmin;
-        }
-      }
-      break;
-    }
-    case TensorType::Q6_K: {
-      for (int64_t b = 0; b < nsb; ++b) {
-        uint8_t* sb = dst + b * kQ6KGroupBytes;
-        int8_t* scales = reinterpret_cast<int8_t*>(sb + kQ6KScalePairs);
-        uint16_t* d = reinterpret_cast<uint16_t*>(sb + kQ6KD);
-        uint8_t* codes = sb + kQ6KCodes;
-        for (int r = 0; r < rows; ++r) {
-          const BlockQ6_K& blk = block_of<BlockQ6_K>(first_row, src_row_bytes, r, b);
-          // Element e of the super-block as its 6-bit code (see the Q6_K dequantize_blocks in quant.cpp for
-          // the bit layout).
-          for (int e = 0; e < kBlockK; ++e) {
-            const int half = e / 128, l = e % 32, quarter = (e % 128) / 32;
-            const uint8_t low = blk.ql[64 * half + l + 32 * (quarter & 1)];
-            const int nibble = quarter < 2 ? (low & 0xF) : (low >> 4);
-            const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
-            codes[(e / 4) * 64 + 4 * r + e % 4] = static_cast<uint8_t>(nibble | (high << 4));
-          }
-          for (int s = 0; s < 16; ++s) scales[((s / 2) * kGroupRows + r) * 2 + s % 2] = blk.scales[s];
-          d[r] = blk.d;
         }
       }
       break;

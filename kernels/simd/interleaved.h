@@ -1,5 +1,5 @@
-// Row-interleaved weights for the AVX-512 VNNI matmul kernels (and the AVX2 Q4_0 one), made by
-// SimdBackend::prepare().
+// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q8_0 and Q4_K; AVX2
+// and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -11,7 +11,7 @@
 // A group holds rows [16 g, 16 g + 16) (rows past the matrix end are zeros) and is stored contiguously.
 // Within it, every unit (a chunk of blocks, a super-block) puts its scales before its codes, so that the
 // kernel reads the group front to back as one sequential stream (docs/kernels.md, Matmul, has the
-// measurements behind this and the Q6_K layout).
+// measurements behind this and behind leaving Q6_K out).
 //   Q4_0  blocks of 32 in chunks of 8 blocks: d[8][16 rows] (fp16), then qs[8][4][16 rows][4 bytes] (row
 //         bytes 4k..4k+3: low nibbles = elements 4k..4k+3, high nibbles = 16+4k..); the last chunk may hold
 //         fewer blocks. 18 bytes/row/block, as Q4_0.
@@ -20,11 +20,9 @@
 //   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
 //         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
 //         144).
-//   Q6_K  per super-block: scales[8][16][2] (int8, sub-blocks 2p and 2p + 1 side by side), d[16] (fp16), 32
-//         bytes of padding (keeps the codes 64-byte aligned), then q[64][16][4] (the 6-bit codes unpacked to
-//         bytes, dword k = elements 4k..4k+3). 276 bytes/row/super-block, 31% more than Q6_K's 210:
-//         rebuilding the 6-bit codes from the file's ql and qh bits in the kernel makes Q6_K decode compute
-//         bound, while bytes unpacked ahead are read at memory speed.
+//   Q6_K is not interleaved: unpacking its 6-bit codes to bytes made the copy 31% larger than the file, and
+//         rebuilding them in the kernel from a file-sized layout made decode compute bound (docs/kernels.md);
+//         the row kernels read the file as fast.
 //   F32 / F16  element k of the 16 rows side by side: [cols][16] in the file's element type, so the copy is
 //         the file's size. Each output is one fused multiply-add chain over k in order, the same in the AVX2
 //         and AVX-512 kernels and for any batch of activation rows.
@@ -32,7 +30,7 @@
 //         32-bit lane holds a row's pair, as VDPBF16PS reads it; the FMA kernels split the pair and keep the
 //         F32 / F16 order. With AVX512-BF16 the kernel rounds the activations to BF16 (as llama.cpp does for
 //         BF16 weights) and takes VDPBF16PS pair dot products (interleaved_bf16dot_group_avx512).
-// The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q6_K's -32, Q4_K's mins) are applied through
+// The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q4_K's mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.
 #pragma once
@@ -51,11 +49,7 @@ constexpr int kGroupRows = 16;
 constexpr size_t kQ4KScales = 0, kQ4KMins = 8 * kGroupRows, kQ4KD = 16 * kGroupRows,
                  kQ4KDmin = kQ4KD + 2 * kGroupRows, kQ4KCodes = kQ4KDmin + 2 * kGroupRows,
                  kQ4KGroupBytes = kQ4KCodes + 128 * kGroupRows;
-// Byte offsets within one Q6_K super-block of a group.
-constexpr size_t kQ6KScalePairs = 0, kQ6KD = 16 * kGroupRows, kQ6KCodes = kQ6KD + 2 * kGroupRows + 32,
-                 kQ6KGroupBytes = kQ6KCodes + 256 * kGroupRows;
-static_assert(kQ4KCodes % 64 == 0 && kQ6KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0 &&
-              kQ6KGroupBytes % 64 == 0);
+static_assert(kQ4KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0);
 
 // Where block b of a Q4_0 / Q8_0 group (nb blocks, code_bytes = 256 or 512 per block) keeps its 16 fp16
 // scales and its codes: chunks of 8 blocks, each scales first, then codes.

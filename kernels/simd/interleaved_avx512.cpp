@@ -129,53 +129,6 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   }
 }
 
-// Q6_K: lane r = sum over super-blocks of d_r * d_x * sum_s scale_rs * (sum(q * x) - 32 * sum(x)) over the
-// 16 sub-blocks s of 16, q the 6-bit codes stored as bytes. The -32 offsets go through VPDPWSSD:
-// (32 scale_2p, 32 scale_2p+1) pairs against the activation's (bsum_2p, bsum_2p+1).
-template <int R>
-void rows_q6_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
-  const int64_t nsb = cols / kBlockK;
-  for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* sb = group + b * kQ6KGroupBytes;
-    const uint8_t* codes = sb + kQ6KCodes;
-    const uint8_t* scale_pairs = sb + kQ6KScalePairs;  // [8][16 rows][2] int8
-    const uint16_t* d = reinterpret_cast<const uint16_t*>(sb + kQ6KD);
-    // Lane r: (scale_r,2p, scale_r,2p+1) as two int16.
-    auto pair = [&](int p) {
-      return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scale_pairs + 32 * p)));
-    };
-    __m512i qsum[R];
-    for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
-    for (int p = 0; p < 8; ++p) {  // sub-blocks 2p and 2p + 1: elements 32p .. 32p + 31, dwords 8p .. 8p + 7
-      const __m512i pairs = pair(p);
-      const __m512i scale_even = _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16);
-      const __m512i scale_odd = _mm512_srai_epi32(pairs, 16);
-      __m512i q[8];
-      for (int k = 0; k < 8; ++k) q[k] = load(codes + (8 * p + k) * 64);
-      for (int j = 0; j < R; ++j) {
-        const int8_t* y = reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 32 * p;
-        __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) {
-          even = dpbusd_broadcast(even, q[k], y + 4 * k);
-          odd = dpbusd_broadcast(odd, q[4 + k], y + 16 + 4 * k);
-        }
-        qsum[j] = _mm512_add_epi32(qsum[j], _mm512_add_epi32(_mm512_mullo_epi32(even, scale_even),
-                                                             _mm512_mullo_epi32(odd, scale_odd)));
-      }
-    }
-    __m512i offset_pairs[8];
-    for (int p = 0; p < 8; ++p) offset_pairs[p] = _mm512_slli_epi16(pair(p), 5);
-    const __m512 wd = load_half16(d);
-    for (int j = 0; j < R; ++j) {
-      const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(activations[j])[b];
-      __m512i offset = _mm512_setzero_si512();
-      for (int p = 0; p < 8; ++p) offset = dpwssd_broadcast(offset, offset_pairs[p], x.bsums + 2 * p);
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qsum[j], offset)),
-                               _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
-    }
-  }
-}
-
 template <int R>
 void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* const* activations,
           __m512* acc) {
@@ -187,8 +140,6 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
       return rows_q8_0<R>(group, cols, activations, acc);
     case TensorType::Q4_K:
       return rows_q4_k<R>(group, cols, activations, acc);
-    case TensorType::Q6_K:
-      return rows_q6_k<R>(group, cols, activations, acc);
     default:
       return;
   }

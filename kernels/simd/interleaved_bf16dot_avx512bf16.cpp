@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "kernels/simd/interleaved.h"
+#include "kernels/simd/interleaved_avx512_groups.h"
+#include "kernels/simd/row_passes.h"
 
 namespace llamascope::simd {
 namespace {
@@ -27,12 +29,6 @@ void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs) {
     _mm512_mask_storeu_epi32(pairs + k / 2, __mmask16((1u << (left / 2)) - 1), (__m512i)packed);
   }
 }
-
-struct Groups {
-  const uint8_t* first;
-  size_t bytes;       // of one group
-  __mmask16 keep[2];  // the live rows of each group
-};
 
 // R activation rows against G consecutive groups (as in interleaved_float_avx512.cpp: two groups let each
 // broadcast pair feed two instructions).
@@ -56,29 +52,12 @@ void bf16dot_rows(const Groups& groups, int64_t cols, const uint32_t* pairs, int
       _mm512_mask_storeu_ps(out + j * out_stride + g * kGroupRows, groups.keep[g], acc[g][j]);
 }
 
-template <int G, int R>
-void bf16dot_rows_tail(int rows, const Groups& groups, int64_t cols, const uint32_t* pairs,
-                       int64_t pairs_stride, float* out, int64_t out_stride) {
-  if constexpr (R > 0) {
-    if (rows == R) return bf16dot_rows<G, R>(groups, cols, pairs, pairs_stride, out, out_stride);
-    bf16dot_rows_tail<G, R - 1>(rows, groups, cols, pairs, pairs_stride, out, out_stride);
-  }
-}
-
 template <int G>
 void bf16dot_groups(const Groups& groups, int64_t cols, const uint32_t* pairs, int64_t pairs_stride,
                     int64_t n, float* out, int64_t out_stride) {
-  constexpr int kBatch = G == 2 ? 12 : 8;
-  int64_t i = 0;
-  for (; i + kBatch <= n; i += kBatch)
-    bf16dot_rows<G, kBatch>(groups, cols, pairs + i * pairs_stride, pairs_stride, out + i * out_stride,
-                            out_stride);
-  bf16dot_rows_tail<G, kBatch - 1>(static_cast<int>(n - i), groups, cols, pairs + i * pairs_stride,
-                                   pairs_stride, out + i * out_stride, out_stride);
-}
-
-__mmask16 live_mask(int rows) {
-  return rows >= kGroupRows ? __mmask16(0xFFFF) : rows <= 0 ? __mmask16(0) : __mmask16((1u << rows) - 1);
+  for_each_row_pass<G == 2 ? 12 : 8>(n, [&]<int R>(int64_t i) {
+    bf16dot_rows<G, R>(groups, cols, pairs + i * pairs_stride, pairs_stride, out + i * out_stride, out_stride);
+  });
 }
 
 }  // namespace
@@ -87,16 +66,14 @@ void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int
                                       const uint8_t* activations, size_t activation_stride, int64_t n,
                                       float* out, int64_t out_stride, int rows_in_group) {
   if (type != TensorType::BF16 || cols % 2 != 0) return;
-  const Groups groups{group,
-                      interleaved_group_bytes(type, cols),
-                      {live_mask(rows_in_group), live_mask(rows_in_group - kGroupRows)}};
+  const Groups groups(type, group, cols, rows_in_group);
   const int64_t pairs_stride = cols / 2;
   thread_local std::vector<uint32_t> pairs;
   pairs.resize(static_cast<size_t>(n * pairs_stride));
   for (int64_t i = 0; i < n; ++i)
     round_to_bf16_pairs(reinterpret_cast<const float*>(activations + i * activation_stride), cols,
                         pairs.data() + i * pairs_stride);
-  if (rows_in_group > kGroupRows)
+  if (groups.two)
     return bf16dot_groups<2>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
   bf16dot_groups<1>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
 }

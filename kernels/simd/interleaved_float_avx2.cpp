@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/interleaved_avx2_store.h"
+#include "kernels/simd/row_passes.h"
 
 namespace llamascope::simd {
 namespace {
@@ -23,18 +25,26 @@ inline __m256 load8(const uint8_t* p) {
   }
 }
 
+// acc += w * x[k] broadcast, for one activation row's two halves.
+[[gnu::always_inline]] inline void multiply_add(__m256& lo, __m256& hi, __m256 w_lo, __m256 w_hi,
+                                                const float* x) {
+  const __m256 xk = _mm256_broadcast_ss(x);
+  lo = _mm256_fmadd_ps(w_lo, xk, lo);
+  hi = _mm256_fmadd_ps(w_hi, xk, hi);
+}
+
 // out[j][r] = sum over k of w[r][k] * x[j][k] for R activation rows: one fused multiply-add chain per
-// output, in k order, so the result does not depend on R.
-template <TensorType kType, int R>
+// output, in k order, so the result does not depend on R. The rows are a parameter pack (J...) rather than a
+// loop so that every accumulator index is a constant: GCC then keeps them in registers instead of storing
+// each one back to the stack on every step.
+template <TensorType kType, size_t... J>
 void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, size_t activation_stride,
-                float* out, int64_t out_stride, int live_rows) {
+                float* out, int64_t out_stride, int live_rows, std::index_sequence<J...>) {
+  constexpr int R = sizeof...(J);
   constexpr size_t kStep = kGroupRows * kElementBytes<kType>;
-  const float* x[R];
-  __m256 acc[2 * R];
-  for (int j = 0; j < R; ++j) {
-    x[j] = reinterpret_cast<const float*>(activations + j * activation_stride);
-    acc[2 * j] = acc[2 * j + 1] = _mm256_setzero_ps();
-  }
+  const float* x[R] = {reinterpret_cast<const float*>(activations + J * activation_stride)...};
+  __m256 lo[R] = {(static_cast<void>(J), _mm256_setzero_ps())...};
+  __m256 hi[R] = {(static_cast<void>(J), _mm256_setzero_ps())...};
   const uint8_t* w = group;
   if constexpr (kType == TensorType::BF16) {
     // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
@@ -44,29 +54,19 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
       const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kStep));
       const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(p0, 16));
       const __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(p1, 16));
-      for (int j = 0; j < R; ++j) {
-        const __m256 xk = _mm256_broadcast_ss(x[j] + k);
-        acc[2 * j] = _mm256_fmadd_ps(even0, xk, acc[2 * j]);
-        acc[2 * j + 1] = _mm256_fmadd_ps(even1, xk, acc[2 * j + 1]);
-      }
+      (multiply_add(lo[J], hi[J], even0, even1, x[J] + k), ...);
       const __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(p0, high_half));
       const __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(p1, high_half));
-      for (int j = 0; j < R; ++j) {
-        const __m256 xk = _mm256_broadcast_ss(x[j] + k + 1);
-        acc[2 * j] = _mm256_fmadd_ps(odd0, xk, acc[2 * j]);
-        acc[2 * j + 1] = _mm256_fmadd_ps(odd1, xk, acc[2 * j + 1]);
-      }
+      (multiply_add(lo[J], hi[J], odd0, odd1, x[J] + k + 1), ...);
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
       const __m256 w0 = load8<kType>(w), w1 = load8<kType>(w + kStep / 2);
-      for (int j = 0; j < R; ++j) {
-        const __m256 xk = _mm256_broadcast_ss(x[j] + k);
-        acc[2 * j] = _mm256_fmadd_ps(w0, xk, acc[2 * j]);
-        acc[2 * j + 1] = _mm256_fmadd_ps(w1, xk, acc[2 * j + 1]);
-      }
+      (multiply_add(lo[J], hi[J], w0, w1, x[J] + k), ...);
     }
   }
+  __m256 acc[2 * R];
+  ((acc[2 * J] = lo[J], acc[2 * J + 1] = hi[J]), ...);
   store_rows<R>(acc, out, out_stride, live_rows);
 }
 
@@ -74,27 +74,10 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
 template <TensorType kType>
 void float_group(const uint8_t* group, int64_t cols, const uint8_t* activations, size_t activation_stride,
                  int64_t n, float* out, int64_t out_stride, int live_rows) {
-  constexpr int kBatch = 6;
-  int64_t i = 0;
-  for (; i + kBatch <= n; i += kBatch)
-    float_rows<kType, kBatch>(group, cols, activations + i * activation_stride, activation_stride,
-                              out + i * out_stride, out_stride, live_rows);
-  const uint8_t* x = activations + i * activation_stride;
-  float* o = out + i * out_stride;
-  switch (n - i) {
-    case 1:
-      return float_rows<kType, 1>(group, cols, x, activation_stride, o, out_stride, live_rows);
-    case 2:
-      return float_rows<kType, 2>(group, cols, x, activation_stride, o, out_stride, live_rows);
-    case 3:
-      return float_rows<kType, 3>(group, cols, x, activation_stride, o, out_stride, live_rows);
-    case 4:
-      return float_rows<kType, 4>(group, cols, x, activation_stride, o, out_stride, live_rows);
-    case 5:
-      return float_rows<kType, 5>(group, cols, x, activation_stride, o, out_stride, live_rows);
-    default:
-      return;
-  }
+  for_each_row_pass<6>(n, [&]<int R>(int64_t i) {
+    float_rows<kType>(group, cols, activations + i * activation_stride, activation_stride,
+                      out + i * out_stride, out_stride, live_rows, std::make_index_sequence<R>());
+  });
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include "kernels/simd/interleaved.h"
+#include "kernels/simd/interleaved_avx512_groups.h"
+#include "kernels/simd/row_passes.h"
 
 namespace llamascope::simd {
 namespace {
@@ -21,12 +23,6 @@ inline __m512 load16(const uint8_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 }
-
-struct Groups {
-  const uint8_t* first;
-  size_t bytes;       // of one group
-  __mmask16 keep[2];  // the live rows of each group
-};
 
 // out[j][16 g + r] for R activation rows and G groups: one chain per output, in k order, whatever R and G.
 template <TensorType kType, int G, int R>
@@ -70,28 +66,13 @@ void float_rows(const Groups& groups, int64_t cols, const uint8_t* activations, 
       _mm512_mask_storeu_ps(out + j * out_stride + g * kGroupRows, groups.keep[g], acc[g][j]);
 }
 
-// float_rows for the last `rows` (< R) activation rows of a call.
-template <TensorType kType, int G, int R>
-void float_rows_tail(int rows, const Groups& groups, int64_t cols, const uint8_t* activations,
-                     size_t activation_stride, float* out, int64_t out_stride) {
-  if constexpr (R > 0) {
-    if (rows == R)
-      return float_rows<kType, G, R>(groups, cols, activations, activation_stride, out, out_stride);
-    float_rows_tail<kType, G, R - 1>(rows, groups, cols, activations, activation_stride, out, out_stride);
-  }
-}
-
 template <TensorType kType, int G>
 void float_groups(const Groups& groups, int64_t cols, const uint8_t* activations, size_t activation_stride,
                   int64_t n, float* out, int64_t out_stride) {
-  constexpr int kBatch = G == 2 ? 12 : 8;
-  int64_t i = 0;
-  for (; i + kBatch <= n; i += kBatch)
-    float_rows<kType, G, kBatch>(groups, cols, activations + i * activation_stride, activation_stride,
-                                 out + i * out_stride, out_stride);
-  float_rows_tail<kType, G, kBatch - 1>(static_cast<int>(n - i), groups, cols,
-                                        activations + i * activation_stride, activation_stride,
-                                        out + i * out_stride, out_stride);
+  for_each_row_pass<G == 2 ? 12 : 8>(n, [&]<int R>(int64_t i) {
+    float_rows<kType, G, R>(groups, cols, activations + i * activation_stride, activation_stride,
+                            out + i * out_stride, out_stride);
+  });
 }
 
 template <TensorType kType>
@@ -101,19 +82,13 @@ void float_call(const Groups& groups, bool two, int64_t cols, const uint8_t* act
   float_groups<kType, 1>(groups, cols, activations, activation_stride, n, out, out_stride);
 }
 
-__mmask16 live_mask(int rows) {
-  return rows >= kGroupRows ? __mmask16(0xFFFF) : rows <= 0 ? __mmask16(0) : __mmask16((1u << rows) - 1);
-}
-
 }  // namespace
 
 void interleaved_float_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                     const uint8_t* activations, size_t activation_stride, int64_t n,
                                     float* out, int64_t out_stride, int rows_in_group) {
-  const Groups groups{group,
-                      interleaved_group_bytes(type, cols),
-                      {live_mask(rows_in_group), live_mask(rows_in_group - kGroupRows)}};
-  const bool two = rows_in_group > kGroupRows;
+  const Groups groups(type, group, cols, rows_in_group);
+  const bool two = groups.two;
   switch (type) {
     case TensorType::F32:
       return float_call<TensorType::F32>(groups, two, cols, activations, activation_stride, n, out,

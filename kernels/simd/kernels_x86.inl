@@ -157,12 +157,12 @@ void quantize_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
 
 // ---- integer dot products ----
 
-// The legacy 32-element block types. Q4_0 and Q8_0 codes are signed around zero; Q4_1, Q5_0 and Q5_1 codes
-// are unsigned, with a per-block offset (Q4_1/Q5_1: + m; Q5_0: - 16 d) that multiplies the sum of x.
+// The legacy 32-element block types. Q4_0, Q5_0 (less 8 or 16) and Q8_0 codes are signed around zero; Q4_1
+// and Q5_1 codes are unsigned, with a per-block offset + m that multiplies the sum of x.
 enum class Block32 { q4_0, q8_0, q4_1, q5_0, q5_1 };
 
 template <Block32 kType>
-constexpr bool kSignedCodes = kType == Block32::q4_0 || kType == Block32::q8_0;
+constexpr bool kSignedCodes = kType == Block32::q4_0 || kType == Block32::q8_0 || kType == Block32::q5_0;
 
 template <Block32 kType>
 struct Block32Of;
@@ -218,6 +218,9 @@ inline __m256i load_weight_block(const uint8_t* row, int64_t b) {
     return _mm256_sub_epi8(unpack_nibbles_32(block.qs), _mm256_set1_epi8(8));
   } else if constexpr (kType == Block32::q4_1) {
     return unpack_nibbles_32(block.qs);
+  } else if constexpr (kType == Block32::q5_0) {
+    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_32(block.qs), q5_high_bits(block.qh)),
+                           _mm256_set1_epi8(16));
   } else {
     return _mm256_or_si256(unpack_nibbles_32(block.qs), q5_high_bits(block.qh));
   }
@@ -229,15 +232,10 @@ inline float weight_block_scale(const uint8_t* row, int64_t b) {
 }
 
 // For unsigned codes: what multiplies an activation block's d * minus8_sum (= -8 d sum(x)) in the dot,
-// that is -offset / 8 (exact: a power of two).
+// that is -m / 8 (exact: a power of two).
 template <Block32 kType>
 inline float weight_block_offset_factor(const uint8_t* row, int64_t b) {
-  const auto& block = reinterpret_cast<const typename Block32Of<kType>::type*>(row)[b];
-  if constexpr (kType == Block32::q5_0) {
-    return 2.0f * half_to_float(block.d);
-  } else {
-    return -0.125f * half_to_float(block.m);
-  }
+  return -0.125f * half_to_float(reinterpret_cast<const typename Block32Of<kType>::type*>(row)[b].m);
 }
 
 // Sums of four adjacent u8 x s8 products in each int32 lane: one instruction with AVX512-VNNI, else

@@ -410,15 +410,13 @@ class SimdBackend final : public Backend {
   }
 
   // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q8_0 and Q4_K
-  // on AVX-512 VNNI and AVX2. Null: the row kernels read the file's rows. Q6_K stays in the file: its
-  // interleaved copy was 31% larger than the file (docs/kernels.md), and the row kernels decode as fast.
+  // on AVX-512 VNNI and AVX2 (interleaved.h says why not Q6_K). Null: the row kernels read the file's rows.
   GroupKernel group_kernel_for(TensorType type) const {
     if (isa_ == SimdIsa::portable) return nullptr;
     if (type == TensorType::BF16 && bf16_dot_) return simd::interleaved_bf16dot_group_avx512;
     if (simd::interleaved_float_type(type))
       return isa_ == SimdIsa::avx512 ? simd::interleaved_float_group_avx512
                                      : simd::interleaved_float_group_avx2;
-    if (type == TensorType::Q6_K) return nullptr;
     if (isa_ == SimdIsa::avx512) return simd::interleaved_matmul_group_avx512;
     return simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr;
   }

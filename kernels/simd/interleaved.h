@@ -110,6 +110,21 @@ void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_
 // `activation_stride` bytes apart). interleaved_float_type() says which types these kernels take. The AVX-512
 // ones (float and BF16 dot) also take rows_in_group up to 32: the group at `group` and the one after it.
 bool interleaved_float_type(TensorType type);
+// f.template operator()<T>() for T = type when it is F32, F16 or BF16 (nothing for other types): how each
+// float kernel instantiates itself per element type.
+template <typename F>
+inline void visit_float_type(TensorType type, F&& f) {
+  switch (type) {
+    case TensorType::F32:
+      return f.template operator()<TensorType::F32>();
+    case TensorType::F16:
+      return f.template operator()<TensorType::F16>();
+    case TensorType::BF16:
+      return f.template operator()<TensorType::BF16>();
+    default:
+      return;
+  }
+}
 void interleaved_float_group_avx2(TensorType type, const uint8_t* group, int64_t cols,
                                   const uint8_t* activations, size_t activation_stride, int64_t n, float* out,
                                   int64_t out_stride, int rows_in_group);

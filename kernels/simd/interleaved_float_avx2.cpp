@@ -86,19 +86,9 @@ void interleaved_float_group_avx2(TensorType type, const uint8_t* group, int64_t
                                   const uint8_t* activations, size_t activation_stride, int64_t n, float* out,
                                   int64_t out_stride, int rows_in_group) {
   const int live_rows = std::min(rows_in_group, kGroupRows);
-  switch (type) {
-    case TensorType::F32:
-      return float_group<TensorType::F32>(group, cols, activations, activation_stride, n, out, out_stride,
-                                          live_rows);
-    case TensorType::F16:
-      return float_group<TensorType::F16>(group, cols, activations, activation_stride, n, out, out_stride,
-                                          live_rows);
-    case TensorType::BF16:
-      return float_group<TensorType::BF16>(group, cols, activations, activation_stride, n, out, out_stride,
-                                           live_rows);
-    default:
-      return;
-  }
+  visit_float_type(type, [&]<TensorType kType>() {
+    float_group<kType>(group, cols, activations, activation_stride, n, out, out_stride, live_rows);
+  });
 }
 
 }  // namespace llamascope::simd

@@ -88,20 +88,9 @@ void interleaved_float_group_avx512(TensorType type, const uint8_t* group, int64
                                     const uint8_t* activations, size_t activation_stride, int64_t n,
                                     float* out, int64_t out_stride, int rows_in_group) {
   const Groups groups(type, group, cols, rows_in_group);
-  const bool two = groups.two;
-  switch (type) {
-    case TensorType::F32:
-      return float_call<TensorType::F32>(groups, two, cols, activations, activation_stride, n, out,
-                                         out_stride);
-    case TensorType::F16:
-      return float_call<TensorType::F16>(groups, two, cols, activations, activation_stride, n, out,
-                                         out_stride);
-    case TensorType::BF16:
-      return float_call<TensorType::BF16>(groups, two, cols, activations, activation_stride, n, out,
-                                          out_stride);
-    default:
-      return;
-  }
+  visit_float_type(type, [&]<TensorType kType>() {
+    float_call<kType>(groups, groups.two, cols, activations, activation_stride, n, out, out_stride);
+  });
 }
 
 }  // namespace llamascope::simd

@@ -52,28 +52,26 @@ std::string verdict(const Speedup& s, double threshold) {
 
 }  // namespace
 
-void profile_ab(const ProfileAbArgs& args) {
-  args.ab.check();
-  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
-  if (args.n_gen < 0) throw Error("-n must be >= 0");
-  if (args.rounds < 2) throw Error("--rounds must be >= 2: the sets are prepared in both orders");
-  if (!(args.threshold > 0 && args.threshold < 1)) throw Error("--ab-threshold must be in (0, 1)");
-  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
-  const std::unique_ptr<Model> model = load_model(model_path);
-  const nlohmann::json identity = model_identity(*model);
-  const std::vector<int32_t> prompt = random_prompt(*model, args.n_prompt);
-  std::vector<float> logits[2] = {std::vector<float>(static_cast<size_t>(model->config.vocab_size)),
-                                  std::vector<float>(static_cast<size_t>(model->config.vocab_size))};
+namespace {
+
+// Every step's A/B pairs: per (phase, op) series, the forward's op order and each set's backends.
+struct AbSamples {
   std::map<std::pair<std::string, std::string>, PairedSeries> series;  // (phase, op)
   std::vector<std::string> order;
   std::vector<std::string> descriptions[2];
+};
+
+// Runs the rounds: two halves, the sets prepared in the order A, B and then B, A (docs/ab.md: a copy of the
+// weights prepared later can stream faster), each round a prefill and n_gen decode steps in turns.
+AbSamples collect_pairs(const ProfileAbArgs& args, const Model& model, const std::vector<int32_t>& prompt) {
+  AbSamples out;
+  std::vector<float> logits[2] = {std::vector<float>(static_cast<size_t>(model.config.vocab_size)),
+                                  std::vector<float>(static_cast<size_t>(model.config.vocab_size))};
   int turn = 0;
-  // Two halves of the rounds, the sets prepared in the order A, B and then B, A (docs/ab.md: a copy of the
-  // weights prepared later can stream faster).
   for (int half = 0; half < 2; ++half) {
-    AbSets ab(*model, args.ab, args.threads, /*b_first=*/half == 1, args.n_prompt + args.n_gen, args.n_prompt,
+    AbSets ab(model, args.ab, args.threads, /*b_first=*/half == 1, args.n_prompt + args.n_gen, args.n_prompt,
               kv_type_from_flag(args.kv_type));
-    for (int side = 0; side < 2; ++side) descriptions[side] = ab.set[side]->descriptions();
+    for (int side = 0; side < 2; ++side) out.descriptions[side] = ab.set[side]->descriptions();
     for (int side = 0; side < 2; ++side) ab.forward[side]->eval(prompt, 0, logits[side].data());  // warm-up
     const int rounds = half == 0 ? (args.rounds + 1) / 2 : args.rounds / 2;
     for (int round = 0; round < rounds; ++round) {
@@ -91,31 +89,64 @@ void profile_ab(const ProfileAbArgs& args) {
           next[side] = argmax(logits[side]);
         });
         const std::string phase = prefill ? "prefill" : "decode";
-        PairedSeries& whole = series[{phase, "(whole step)"}];
+        PairedSeries& whole = out.series[{phase, "(whole step)"}];
         whole.a_ns.push_back(t.a_ns), whole.b_ns.push_back(t.b_ns);
         for (const auto& [op, a_ns] : totals[0].ns) {
           const auto b = totals[1].ns.find(op);
           if (b == totals[1].ns.end()) continue;
-          PairedSeries& p = series[{phase, op}];
+          PairedSeries& p = out.series[{phase, op}];
           p.a_ns.push_back(a_ns), p.b_ns.push_back(b->second);
         }
-        if (order.empty()) order = totals[0].order;
+        if (out.order.empty()) out.order = totals[0].order;
       }
     }
   }
+  return out;
+}
 
-  // Rows in forward order: each op, then each "all <kind> ops", then the whole step.
+// The (phase, op) keys in report order: prefill first, each op in forward order, then each "all <kind> ops",
+// then the whole step.
+std::vector<std::pair<std::string, std::string>> report_order(const AbSamples& samples) {
   auto rank = [&](const std::string& op) {
-    const auto it = std::find(order.begin(), order.end(), op);
-    if (it != order.end()) return static_cast<int>(it - order.begin());
+    const auto it = std::find(samples.order.begin(), samples.order.end(), op);
+    if (it != samples.order.end()) return static_cast<int>(it - samples.order.begin());
     return op == "(whole step)" ? 10000 : 1000;
   };
   std::vector<std::pair<std::string, std::string>> keys;
-  for (const auto& [key, p] : series) keys.push_back(key);
+  for (const auto& [key, p] : samples.series) keys.push_back(key);
   std::stable_sort(keys.begin(), keys.end(), [&](const auto& x, const auto& y) {
     if (x.first != y.first) return x.first == "prefill";
     return rank(x.second) < rank(y.second);
   });
+  return keys;
+}
+
+// The closing lines: per phase, B's change of step time and the op kinds it went to, largest first.
+void print_where_time_went(std::map<std::string, std::vector<std::pair<double, std::string>>>& kind_deltas,
+                           std::map<std::string, double>& step_delta) {
+  for (auto& [phase, deltas] : kind_deltas) {
+    std::sort(deltas.begin(), deltas.end(),
+              [](const auto& x, const auto& y) { return std::fabs(x.first) > std::fabs(y.first); });
+    std::vector<std::string> parts;
+    for (const auto& [delta, op] : deltas)
+      parts.push_back(fmt::format("{} {:+.1f} us", op.substr(4, op.size() - 8), delta / 1e3));
+    fmt::print("{}: B's step {:+.1f} us against A's; by op kind, largest first: {}\n", phase,
+               step_delta[phase] / 1e3, fmt::join(parts, ", "));
+  }
+}
+
+}  // namespace
+
+void profile_ab(const ProfileAbArgs& args) {
+  args.ab.check();
+  if (args.n_prompt < 1) throw Error("-p: the prompt must have at least 1 token");
+  if (args.n_gen < 0) throw Error("-n must be >= 0");
+  if (args.rounds < 2) throw Error("--rounds must be >= 2: the sets are prepared in both orders");
+  if (!(args.threshold > 0 && args.threshold < 1)) throw Error("--ab-threshold must be in (0, 1)");
+  const std::string model_path = args.model.empty() ? bundled_model_path() : args.model;
+  const std::unique_ptr<Model> model = load_model(model_path);
+  const nlohmann::json identity = model_identity(*model);
+  AbSamples samples = collect_pairs(args, *model, random_prompt(*model, args.n_prompt));
 
   const std::string run_id = new_run_id();
   std::vector<nlohmann::json> records;
@@ -124,8 +155,8 @@ void profile_ab(const ProfileAbArgs& args) {
                      {"time", utc_now_iso8601()},
                      {"a", args.ab.a},
                      {"b", args.ab.b},
-                     {"a_backend_descriptions", descriptions[0]},
-                     {"b_backend_descriptions", descriptions[1]},
+                     {"a_backend_descriptions", samples.descriptions[0]},
+                     {"b_backend_descriptions", samples.descriptions[1]},
                      {"threads", args.threads},
                      {"n_prompt", args.n_prompt},
                      {"n_gen", args.n_gen},
@@ -143,8 +174,8 @@ void profile_ab(const ProfileAbArgs& args) {
   // Where each phase's change of step time went: the median per-pair difference (B - A) of each op kind.
   std::map<std::string, std::vector<std::pair<double, std::string>>> kind_deltas;  // by phase
   std::map<std::string, double> step_delta;
-  for (const auto& key : keys) {
-    const PairedSeries& p = series[key];
+  for (const auto& key : report_order(samples)) {
+    const PairedSeries& p = samples.series[key];
     const Speedup s = speedup_b_over_a(p.a_ns, p.b_ns);
     const std::string v = verdict(s, args.threshold);
     const SampleStats a = summarize(p.a_ns), b = summarize(p.b_ns);
@@ -166,15 +197,7 @@ void profile_ab(const ProfileAbArgs& args) {
                        {"verdict", v}});
   }
   fmt::print("\n");
-  for (auto& [phase, deltas] : kind_deltas) {
-    std::sort(deltas.begin(), deltas.end(),
-              [](const auto& x, const auto& y) { return std::fabs(x.first) > std::fabs(y.first); });
-    std::vector<std::string> parts;
-    for (const auto& [delta, op] : deltas)
-      parts.push_back(fmt::format("{} {:+.1f} us", op.substr(4, op.size() - 8), delta / 1e3));
-    fmt::print("{}: B's step {:+.1f} us against A's; by op kind, largest first: {}\n", phase,
-               step_delta[phase] / 1e3, fmt::join(parts, ", "));
-  }
+  print_where_time_went(kind_deltas, step_delta);
   if (!args.jsonl.empty()) {
     std::string text;
     for (const nlohmann::json& r : records) text += r.dump() + "\n";

@@ -61,7 +61,7 @@ struct Packed {
   size_t group_bytes = 0;
   std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
   GroupKernel kernel = nullptr;
-  int rows_per_call = simd::kGroupRows;  // the AVX-512 float kernels take two consecutive groups a call
+  int rows_per_call = simd::kGroupRows;  // rows one kernel call covers (group_kernel_for)
 };
 // What prepare() returns: the file's view, and the interleaved copy where the ISA has a kernel for the type.
 struct SimdWeight final : PreparedWeight {
@@ -124,15 +124,14 @@ class SimdBackend final : public Backend {
   // (interleaved.h). The copy belongs to the handle.
   WeightHandle prepare(const Weight& w, OpKind use) override {
     auto handle = std::make_shared<SimdWeight>(w, this);
-    const GroupKernel kernel = group_kernel_for(w.type);
-    if (use != OpKind::matmul || !kernel) return handle;
+    const GroupKernelChoice choice = group_kernel_for(w.type);
+    if (use != OpKind::matmul || !choice.kernel) return handle;
     const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
     if (group_bytes == 0 || w.rows <= 0) return handle;
     Packed& packed = handle->packed;
     packed.group_bytes = group_bytes;
-    packed.kernel = kernel;
-    if (isa_ == SimdIsa::avx512 && simd::interleaved_float_type(w.type))
-      packed.rows_per_call = 2 * simd::kGroupRows;
+    packed.kernel = choice.kernel;
+    packed.rows_per_call = choice.rows_per_call;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
     pool_->run(groups, [&](int64_t g) {
@@ -411,14 +410,21 @@ class SimdBackend final : public Backend {
 
   // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q8_0 and Q4_K
   // on AVX-512 VNNI and AVX2 (interleaved.h says why not Q6_K). Null: the row kernels read the file's rows.
-  GroupKernel group_kernel_for(TensorType type) const {
-    if (isa_ == SimdIsa::portable) return nullptr;
-    if (type == TensorType::BF16 && bf16_dot_) return simd::interleaved_bf16dot_group_avx512;
+  // With it, how many rows one call covers: the AVX-512 float kernels take two consecutive groups.
+  struct GroupKernelChoice {
+    GroupKernel kernel = nullptr;
+    int rows_per_call = simd::kGroupRows;
+  };
+  GroupKernelChoice group_kernel_for(TensorType type) const {
+    if (isa_ == SimdIsa::portable) return {};
+    if (type == TensorType::BF16 && bf16_dot_)
+      return {simd::interleaved_bf16dot_group_avx512, 2 * simd::kGroupRows};
     if (simd::interleaved_float_type(type))
-      return isa_ == SimdIsa::avx512 ? simd::interleaved_float_group_avx512
-                                     : simd::interleaved_float_group_avx2;
-    if (isa_ == SimdIsa::avx512) return simd::interleaved_matmul_group_avx512;
-    return simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr;
+      return isa_ == SimdIsa::avx512
+                 ? GroupKernelChoice{simd::interleaved_float_group_avx512, 2 * simd::kGroupRows}
+                 : GroupKernelChoice{simd::interleaved_float_group_avx2};
+    if (isa_ == SimdIsa::avx512) return {simd::interleaved_matmul_group_avx512};
+    return {simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr};
   }
 
   SimdIsa isa_;

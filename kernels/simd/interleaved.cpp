@@ -2,6 +2,7 @@
 #include "kernels/simd/interleaved.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -25,18 +26,22 @@ const Block& block_of(const uint8_t* first_row, size_t src_row_bytes, int r, int
   return reinterpret_cast<const Block*>(first_row + r * src_row_bytes)[b];
 }
 
-// Q4_0 and Q8_0: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), then their scales.
+// Q4_0, Q5_0 and Q8_0: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), Q5_0's qh
+// words after them, then their scales.
 template <typename Block>
 void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nb, uint8_t flip,
                   uint8_t* dst) {
   constexpr int kDwords = sizeof(Block::qs) / 4;
-  constexpr size_t kCodeBytes = size_t{kDwords} * 4 * kGroupRows;
+  constexpr size_t kCodeBytes = block32_code_bytes<Block>();
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* codes = dst + block32_codes_offset(b, nb, kCodeBytes);
     uint16_t* d = reinterpret_cast<uint16_t*>(dst + block32_scales_offset(b, kCodeBytes));
     for (int k = 0; k < kDwords; ++k)
       interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qs), k, flip,
                        codes + k * 64);
+    if constexpr (std::is_same_v<Block, BlockQ5_0>)
+      interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qh), 0, 0,
+                       codes + kDwords * 64);
     for (int r = 0; r < rows; ++r) d[r] = block_of<Block>(first_row, src_row_bytes, r, b).d;
   }
 }
@@ -72,6 +77,8 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_0);
     case TensorType::Q8_0:
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
+    case TensorType::Q5_0:
+      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_0);
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
     default:
@@ -98,6 +105,9 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
       break;
     case TensorType::Q8_0:
       pack_block32<BlockQ8_0>(first_row, src_row_bytes, rows, nb, 0x80, dst);
+      break;
+    case TensorType::Q5_0:
+      pack_block32<BlockQ5_0>(first_row, src_row_bytes, rows, nb, 0, dst);
       break;
     case TensorType::Q4_K: {
       for (int64_t b = 0; b < nsb; ++b) {

@@ -17,6 +17,8 @@
 //         fewer blocks. 18 bytes/row/block, as Q4_0.
 //   Q8_0  as Q4_0 with qs[8][8][16][4], each byte XOR 0x80 (q + 128, unsigned for VPDPBUSD).
 //         34 bytes/row/block.
+//   Q5_0  as Q4_0, each block's codes followed by qh[16 rows][4 bytes] (the fifth bits, as in the file).
+//         22 bytes/row/block, as Q5_0 (AVX-512 only).
 //   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
 //         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
 //         144).
@@ -51,9 +53,14 @@ constexpr size_t kQ4KScales = 0, kQ4KMins = 8 * kGroupRows, kQ4KD = 16 * kGroupR
                  kQ4KGroupBytes = kQ4KCodes + 128 * kGroupRows;
 static_assert(kQ4KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0);
 
-// Where block b of a Q4_0 / Q8_0 group (nb blocks, code_bytes = 256 or 512 per block) keeps its 16 fp16
-// scales and its codes: chunks of 8 blocks, each scales first, then codes.
+// Where block b of a Q4_0 / Q5_0 / Q8_0 group (nb blocks, code_bytes = block32_code_bytes per block) keeps
+// its 16 fp16 scales and its codes: chunks of 8 blocks, each scales first, then codes.
 constexpr int64_t kChunkBlocks = 8;
+// Code bytes of one block of a group: all of the 16 rows' block but the fp16 scale (qs, and Q5_0's qh).
+template <typename Block>
+constexpr size_t block32_code_bytes() {
+  return (sizeof(Block) - sizeof(uint16_t)) * kGroupRows;
+}
 inline size_t block32_chunk_offset(int64_t b, size_t code_bytes) {
   return static_cast<size_t>(b / kChunkBlocks) * kChunkBlocks * (code_bytes + 2 * kGroupRows);
 }

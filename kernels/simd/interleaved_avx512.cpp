@@ -62,6 +62,45 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   });
 }
 
+// Q5_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 16 * sum(x)), q = nibble + 16 * fifth bit.
+// The fifth bits come from the row's 32-bit qh word: byte j of it is copied to the row's 4 bytes, tested
+// against one bit per byte, and the bytes whose bit is set get 16 added (a byte-masked add).
+template <int R>
+void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const __m512i low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+  const __m512i dword_first_byte = _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0);
+  const __m512i bits[2] = {_mm512_set1_epi32(0x08040201), _mm512_set1_epi32(static_cast<int>(0x80402010))};
+  constexpr size_t kCodeBytes = block32_code_bytes<BlockQ5_0>();
+  for_each_block32<kCodeBytes>(
+      group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+        const __m512i qh = load(qs + 256);
+        __m512i qh_byte[4];  // byte j of each row's qh in all 4 of the row's bytes: elements 8j..8j+7
+        for (int j = 0; j < 4; ++j)
+          qh_byte[j] = _mm512_shuffle_epi8(qh, _mm512_add_epi8(dword_first_byte, _mm512_set1_epi8(char(j))));
+        __m512i lo[4], hi[4];  // elements 4k..4k+3 and 16+4k..16+4k+3 of each row
+        for (int k = 0; k < 4; ++k) {
+          const __m512i v = load(qs + 64 * k);
+          lo[k] = _mm512_and_si512(v, low);
+          hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+          lo[k] =
+              _mm512_mask_add_epi8(lo[k], _mm512_test_epi8_mask(qh_byte[k / 2], bits[k % 2]), lo[k], sixteen);
+          hi[k] = _mm512_mask_add_epi8(hi[k], _mm512_test_epi8_mask(qh_byte[2 + k / 2], bits[k % 2]), hi[k],
+                                       sixteen);
+        }
+        const __m512 wd = load_half16(scales);
+        for (int j = 0; j < R; ++j) {
+          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+          __m512i sum_lo = _mm512_set1_epi32(2 * x.minus8_sum), sum_hi = _mm512_setzero_si512();
+          for (int k = 0; k < 4; ++k) {
+            sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
+            sum_hi = dpbusd_broadcast(sum_hi, hi[k], x.qs + 16 + 4 * k);
+          }
+          const __m512i sum = _mm512_add_epi32(sum_lo, sum_hi);
+          acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+        }
+      });
+}
+
 // Q8_0 stored as q + 128: lane r = sum over blocks of d_r * d_x * (sum((q + 128) * x) - 128 * sum(x)).
 template <int R>
 void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
@@ -138,6 +177,8 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
       return rows_q4_0<R>(group, cols, activations, acc);
     case TensorType::Q8_0:
       return rows_q8_0<R>(group, cols, activations, acc);
+    case TensorType::Q5_0:
+      return rows_q5_0<R>(group, cols, activations, acc);
     case TensorType::Q4_K:
       return rows_q4_k<R>(group, cols, activations, acc);
     default:

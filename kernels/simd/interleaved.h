@@ -138,10 +138,12 @@ void interleaved_float_group_avx2(TensorType type, const uint8_t* group, int64_t
 void interleaved_float_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                     const uint8_t* activations, size_t activation_stride, int64_t n,
                                     float* out, int64_t out_stride, int rows_in_group);
-// BF16 weights with AVX512-BF16 (call only where the CPU has it): activations rounded to BF16 to nearest
-// even, pair products summed by VDPBF16PS.
+// BF16 weights with AVX512-BF16 (call only where the CPU has it): pair products summed by VDPBF16PS against
+// activations rounded by round_to_bf16_pairs (ActivationFormat::bf16_pairs).
 void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                       const uint8_t* activations, size_t activation_stride, int64_t n,
                                       float* out, int64_t out_stride, int rows_in_group);
+// x[0..cols) rounded to BF16 to nearest even, as cols / 2 pairs (element 2k in the low half); cols even.
+void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs);
 
 }  // namespace llamascope::simd

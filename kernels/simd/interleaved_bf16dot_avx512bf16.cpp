@@ -1,19 +1,17 @@
-// BF16 matmul with AVX512-BF16 over weights interleaved 16 rows at a time in pairs (interleaved.h): each
-// activation row is rounded to BF16 (nearest even), and VDPBF16PS adds a row's two pair products to its
-// lane, two multiply-adds per lane per instruction where the FMA kernels take one.
+// BF16 matmul with AVX512-BF16 over weights interleaved 16 rows at a time in pairs (interleaved.h): the
+// activation rows come rounded to BF16 (nearest even, by round_to_bf16_pairs, once per matmul), and
+// VDPBF16PS adds a row's two pair products to its lane, two multiply-adds per lane per instruction where
+// the FMA kernels take one.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/interleaved_avx512_groups.h"
 #include "kernels/simd/row_passes.h"
 
 namespace llamascope::simd {
-namespace {
 
-// x[0..cols) rounded to BF16, as cols / 2 pairs (element k in the low half). cols is even.
 void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs) {
   int64_t k = 0;
   for (; k + 32 <= cols; k += 32) {
@@ -29,6 +27,8 @@ void round_to_bf16_pairs(const float* x, int64_t cols, uint32_t* pairs) {
     _mm512_mask_storeu_epi32(pairs + k / 2, __mmask16((1u << (left / 2)) - 1), (__m512i)packed);
   }
 }
+
+namespace {
 
 // R activation rows against G consecutive groups (as in interleaved_float_avx512.cpp: two groups let each
 // broadcast pair feed two instructions).
@@ -56,7 +56,8 @@ template <int G>
 void bf16dot_groups(const Groups& groups, int64_t cols, const uint32_t* pairs, int64_t pairs_stride,
                     int64_t n, float* out, int64_t out_stride) {
   for_each_row_pass<G == 2 ? 12 : 8>(n, [&]<int R>(int64_t i) {
-    bf16dot_rows<G, R>(groups, cols, pairs + i * pairs_stride, pairs_stride, out + i * out_stride, out_stride);
+    bf16dot_rows<G, R>(groups, cols, pairs + i * pairs_stride, pairs_stride, out + i * out_stride,
+                       out_stride);
   });
 }
 
@@ -67,15 +68,10 @@ void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int
                                       float* out, int64_t out_stride, int rows_in_group) {
   if (type != TensorType::BF16 || cols % 2 != 0) return;
   const Groups groups(type, group, cols, rows_in_group);
-  const int64_t pairs_stride = cols / 2;
-  thread_local std::vector<uint32_t> pairs;
-  pairs.resize(static_cast<size_t>(n * pairs_stride));
-  for (int64_t i = 0; i < n; ++i)
-    round_to_bf16_pairs(reinterpret_cast<const float*>(activations + i * activation_stride), cols,
-                        pairs.data() + i * pairs_stride);
-  if (groups.two)
-    return bf16dot_groups<2>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
-  bf16dot_groups<1>(groups, cols, pairs.data(), pairs_stride, n, out, out_stride);
+  const uint32_t* pairs = reinterpret_cast<const uint32_t*>(activations);
+  const int64_t pairs_stride = static_cast<int64_t>(activation_stride / sizeof(uint32_t));
+  if (groups.two) return bf16dot_groups<2>(groups, cols, pairs, pairs_stride, n, out, out_stride);
+  bf16dot_groups<1>(groups, cols, pairs, pairs_stride, n, out, out_stride);
 }
 
 }  // namespace llamascope::simd

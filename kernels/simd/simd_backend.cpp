@@ -56,12 +56,15 @@ struct AlignedDelete {
 };
 // The kernel over one interleaved group of 16 rows (interleaved.h).
 using GroupKernel = decltype(&simd::interleaved_matmul_group_avx512);
+// Activation formats other than f32, which a matmul converts x into (once each per call).
+constexpr size_t kConvertedFormats = 3;
 // A weight interleaved 16 rows at a time for the group kernels.
 struct Packed {
   size_t group_bytes = 0;
   std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
   GroupKernel kernel = nullptr;
-  int rows_per_call = simd::kGroupRows;  // rows one kernel call covers (group_kernel_for)
+  int rows_per_call = simd::kGroupRows;                 // rows one kernel call covers (group_kernel_for)
+  ActivationFormat activation = ActivationFormat::f32;  // what the kernel reads
 };
 // What prepare() returns: the file's view, and the interleaved copy where the ISA has a kernel for the type.
 struct SimdWeight final : PreparedWeight {
@@ -132,6 +135,7 @@ class SimdBackend final : public Backend {
     packed.group_bytes = group_bytes;
     packed.kernel = choice.kernel;
     packed.rows_per_call = choice.rows_per_call;
+    packed.activation = choice.activation;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
     packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
     pool_->run(groups, [&](int64_t g) {
@@ -149,18 +153,21 @@ class SimdBackend final : public Backend {
     matmuls(weights, x, {&out, 1});
   }
 
-  // One job over the rows of every weight: x is quantized once per activation format the weights need,
+  // One job over the rows of every weight: x is converted once per activation format the weights need,
   // and the tasks (whole row tiles) of all weights are spread over the pool together.
   void matmuls(std::span<const PreparedWeight* const> weights, Mat x, std::span<const Mat> outs) override {
     const int64_t n = x.rows;
-    std::array<bool, 2> quantized{};  // x already quantized into quantized_[format] by this call
+    std::array<bool, kConvertedFormats> converted{};  // x already converted into converted_[...] by this call
     std::vector<MatmulPart>& parts = parts_;
     parts.clear();
     int64_t total_rows = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       const Weight& w = weights[i]->host;
       MatmulPart part{&w, outs[i], kernels_.kernel_for(w.type), packed_of(*weights[i]), nullptr, 0};
-      std::tie(part.act, part.act_stride) = activations_for(part.kernel, x, quantized);
+      const ActivationFormat format = part.packed       ? part.packed->activation
+                                      : part.kernel.dot ? part.kernel.activation
+                                                        : ActivationFormat::f32;
+      std::tie(part.act, part.act_stride) = activations_for(format, x, converted);
       parts.push_back(part);
       total_rows += w.rows;
     }
@@ -336,28 +343,32 @@ class SimdBackend final : public Backend {
     return p.bytes ? &p : nullptr;
   }
 
-  // The activations a kernel reads: x itself, or x quantized into the buffer of the kernel's format, unless
-  // `quantized` says this call already did. Returns the rows and their stride in bytes.
-  std::pair<const uint8_t*, size_t> activations_for(const TypeKernel& kernel, Mat x,
-                                                    std::array<bool, 2>& quantized) {
+  // The activations a kernel reads: x itself, or x converted into the buffer of the kernel's format, unless
+  // `converted` says this call already did. Returns the rows and their stride in bytes.
+  std::pair<const uint8_t*, size_t> activations_for(ActivationFormat format, Mat x,
+                                                    std::array<bool, kConvertedFormats>& converted) {
     const int64_t n = x.rows, cols = x.cols;
-    if (!kernel.dot || kernel.activation == ActivationFormat::f32)
+    if (format == ActivationFormat::f32)
       return {reinterpret_cast<const uint8_t*>(x.data), sizeof(float) * x.stride};
-    const bool q8_32 = kernel.activation == ActivationFormat::q8_32;
-    const size_t stride = q8_32 ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
-                                : sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK);
-    std::vector<uint8_t>& bytes = quantized_[q8_32 ? 0 : 1];
-    if (!quantized[q8_32 ? 0 : 1]) {
-      quantized[q8_32 ? 0 : 1] = true;
+    const size_t stride =
+        format == ActivationFormat::q8_32  ? sizeof(ActBlock32) * static_cast<size_t>(cols / kBlock32)
+        : format == ActivationFormat::q8_k ? sizeof(BlockQ8_K) * static_cast<size_t>(cols / kBlockK)
+                                           : sizeof(uint16_t) * static_cast<size_t>(cols);
+    const size_t index = static_cast<size_t>(format) - 1;
+    std::vector<uint8_t>& bytes = converted_[index];
+    if (!converted[index]) {
+      converted[index] = true;
       bytes.resize(stride * static_cast<size_t>(n));
       uint8_t* base = bytes.data();
       for_rows(n, cols, [&](int64_t i) {
-        if (q8_32)
-          kernels_.quantize_q8_32(x.data + i * x.stride, reinterpret_cast<ActBlock32*>(base + i * stride),
-                                  cols);
+        const float* row = x.data + i * x.stride;
+        uint8_t* dst = base + i * stride;
+        if (format == ActivationFormat::q8_32)
+          kernels_.quantize_q8_32(row, reinterpret_cast<ActBlock32*>(dst), cols);
+        else if (format == ActivationFormat::q8_k)
+          kernels_.quantize_q8_k(row, reinterpret_cast<BlockQ8_K*>(dst), cols);
         else
-          kernels_.quantize_q8_k(x.data + i * x.stride, reinterpret_cast<BlockQ8_K*>(base + i * stride),
-                                 cols);
+          simd::round_to_bf16_pairs(row, cols, reinterpret_cast<uint32_t*>(dst));
       });
     }
     return {bytes.data(), stride};
@@ -411,27 +422,32 @@ class SimdBackend final : public Backend {
   // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q8_0 and Q4_K
   // on AVX-512 VNNI and AVX2 (interleaved.h says why not Q6_K). Null: the row kernels read the file's rows.
   // With it, how many rows one call covers: the AVX-512 float kernels take two consecutive groups.
+  // And the activation format it reads.
   struct GroupKernelChoice {
     GroupKernel kernel = nullptr;
     int rows_per_call = simd::kGroupRows;
+    ActivationFormat activation = ActivationFormat::f32;
   };
   GroupKernelChoice group_kernel_for(TensorType type) const {
     if (isa_ == SimdIsa::portable) return {};
     if (type == TensorType::BF16 && bf16_dot_)
-      return {simd::interleaved_bf16dot_group_avx512, 2 * simd::kGroupRows};
+      return {simd::interleaved_bf16dot_group_avx512, 2 * simd::kGroupRows, ActivationFormat::bf16_pairs};
     if (simd::interleaved_float_type(type))
       return isa_ == SimdIsa::avx512
                  ? GroupKernelChoice{simd::interleaved_float_group_avx512, 2 * simd::kGroupRows}
                  : GroupKernelChoice{simd::interleaved_float_group_avx2};
-    if (isa_ == SimdIsa::avx512) return {simd::interleaved_matmul_group_avx512};
-    return {simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr};
+    const ActivationFormat int8 = kernels_.kernel_for(type).activation;
+    if (isa_ == SimdIsa::avx512) return {simd::interleaved_matmul_group_avx512, simd::kGroupRows, int8};
+    return {simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr,
+            simd::kGroupRows, int8};
   }
 
   SimdIsa isa_;
   bool bf16_dot_;
   const SimdKernels& kernels_;
   std::shared_ptr<ThreadPool> pool_;
-  std::array<std::vector<uint8_t>, 2> quantized_;  // x quantized for the q8_32 and the q8_k kernels
+  // x converted for the q8_32, q8_k and bf16_pairs kernels (index: ActivationFormat less one)
+  std::array<std::vector<uint8_t>, kConvertedFormats> converted_;
   // One weight of a matmuls() job; kept as a member so a decode step allocates nothing.
   struct MatmulPart {
     const Weight* w;

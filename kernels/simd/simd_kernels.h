@@ -24,9 +24,10 @@ struct ActBlock32 {
 
 // How a matmul's activations are presented to a row dot product.
 enum class ActivationFormat {
-  f32,    // the float row as given
-  q8_32,  // ActBlock32 blocks, for Q8_0 and Q4_0 weights
-  q8_k,   // super-blocks of 256 int8 with a float scale and sums of 16 (BlockQ8_K), for K-quant weights
+  f32,         // the float row as given
+  q8_32,       // ActBlock32 blocks, for Q8_0 and Q4_0 weights
+  q8_k,        // super-blocks of 256 int8 with a float scale and sums of 16 (BlockQ8_K), for K-quant weights
+  bf16_pairs,  // rounded to BF16, elements 2k and 2k + 1 in one 32-bit word: the AVX512-BF16 group kernel's
 };
 
 // dot of one weight row (`cols` elements, in the weight's own format) with one activation row (in the

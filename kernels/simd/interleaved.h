@@ -1,5 +1,5 @@
-// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q8_0 and Q4_K; AVX2
-// and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
+// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q8_0 and Q4_K;
+// AVX-512 VNNI for Q5_0; AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -74,8 +74,8 @@ inline size_t block32_codes_offset(int64_t b, int64_t nb, size_t code_bytes) {
          static_cast<size_t>(b % kChunkBlocks) * code_bytes;
 }
 
-// Walks the nb blocks of a Q4_0 / Q8_0 group in storage order, calling block(b, scales, codes) with block b's
-// 16 fp16 scales and its kCodeBytes of codes.
+// Walks the nb blocks of a Q4_0 / Q5_0 / Q8_0 group in storage order, calling block(b, scales, codes) with
+// block b's 16 fp16 scales and its kCodeBytes of codes.
 template <size_t kCodeBytes, typename Block>
 inline void for_each_block32(const uint8_t* group, int64_t nb, Block block) {
   const uint8_t* chunk = group;
@@ -101,8 +101,9 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
                             int rows_in_group, int64_t cols, uint8_t* dst);
 
 // out[i * out_stride + r] = dot(row r of the group, activation row i) for i < n and r < rows_in_group.
-// Activations are quantized as the type's ActivationFormat (ActBlock32 with sums for Q4_0/Q8_0, BlockQ8_K for
-// the K-quants), `activation_stride` bytes apart. Compiled for AVX-512 VNNI: call only where the CPU has it.
+// Activations are quantized as the type's ActivationFormat (ActBlock32 with sums for Q4_0/Q5_0/Q8_0,
+// BlockQ8_K for the K-quants), `activation_stride` bytes apart. Compiled for AVX-512 VNNI: call only where
+// the CPU has it.
 void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
                                      const uint8_t* activations, size_t activation_stride, int64_t n,
                                      float* out, int64_t out_stride, int rows_in_group);

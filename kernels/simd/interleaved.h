@@ -1,5 +1,5 @@
-// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q8_0 and Q4_K;
-// AVX-512 VNNI for Q5_0; AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
+// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q5_0, Q8_0 and Q4_K;
+// AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -18,7 +18,7 @@
 //   Q8_0  as Q4_0 with qs[8][8][16][4], each byte XOR 0x80 (q + 128, unsigned for VPDPBUSD).
 //         34 bytes/row/block.
 //   Q5_0  as Q4_0, each block's codes followed by qh[16 rows][4 bytes] (the fifth bits, as in the file).
-//         22 bytes/row/block, as Q5_0 (AVX-512 only).
+//         22 bytes/row/block, as Q5_0.
 //   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
 //         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
 //         144).

@@ -1,10 +1,9 @@
-// AVX2 matmul kernels over the row-interleaved Q4_0, Q8_0 and Q4_K weights of interleaved.h, for CPUs without
-// AVX-512 VNNI.
-// The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16 rows, so its two
-// 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD, VPMADDUBSW
-// multiplies the unsigned nibbles by 4 activation bytes broadcast to every lane and adds pairs to 16 bits;
-// the 8 products of a block (low and high nibbles of 4 vectors) are summed in 16 bits, exact because each
-// is at most 2 x 15 x 127 and 8 x 3810 < 32768, and VPMADDWD against ones widens the pairs to one 32-bit
+// AVX2 matmul kernels over the row-interleaved Q4_0, Q5_0, Q8_0 and Q4_K weights of interleaved.h, for CPUs
+// without AVX-512 VNNI. The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16
+// rows, so its two 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD,
+// VPMADDUBSW multiplies the unsigned nibbles by 4 activation bytes broadcast to every lane and adds pairs to
+// 16 bits; the 8 products of a block (low and high nibbles of 4 vectors) are summed in 16 bits, exact because
+// each is at most 2 x 15 x 127 and 8 x 3810 < 32768, and VPMADDWD against ones widens the pairs to one 32-bit
 // sum per row. As in the AVX-512 kernels, every (row, activation row) pair goes through the same operations
 // in the same order whatever the batch.
 #include <immintrin.h>
@@ -54,6 +53,57 @@ void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
       }
     }
   });
+}
+
+// Q5_0: as Q4_0 with the fifth bits from each row's 32-bit qh word (byte j of it copied to the row's 4
+// bytes, one bit per byte tested, 16 added where set), so codes run 0-31. A pair of products is then at most
+// 2 x 31 x 127 = 7874, so the 4 low-nibble and the 4 high-nibble products are summed in 16 bits apart
+// (4 x 7874 < 32768) and widened separately.
+template <int R>
+void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16), ones = _mm256_set1_epi16(1);
+  const __m256i dword_first_byte = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0,
+                                                    0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+  const __m256i bits[2] = {_mm256_set1_epi32(0x08040201), _mm256_set1_epi32(static_cast<int>(0x80402010))};
+  // 16 where bit (8 j + 4 (k % 2) + byte) of the row's qh is set: the fifth bit of the code in that byte.
+  auto fifth_bits = [&](__m256i qh, int j, int k) {
+    const __m256i byte_j =
+        _mm256_shuffle_epi8(qh, _mm256_add_epi8(dword_first_byte, _mm256_set1_epi8(char(j))));
+    const __m256i bit = _mm256_and_si256(byte_j, bits[k % 2]);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(bit, bits[k % 2]), sixteen);
+  };
+  constexpr size_t kCodeBytes = block32_code_bytes<BlockQ5_0>();
+  for_each_block32<kCodeBytes>(
+      group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+        for (int h = 0; h < 2; ++h) {
+          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 256 + 32 * h));
+          __m256i lo[4], hi[4];
+          for (int k = 0; k < 4; ++k) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
+            lo[k] = _mm256_or_si256(_mm256_and_si256(v, low), fifth_bits(qh, k / 2, k));
+            hi[k] =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), fifth_bits(qh, 2 + k / 2, k));
+          }
+          const __m256 wd =
+              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
+          for (int j = 0; j < R; ++j) {
+            const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+            __m256i pairs_lo = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
+            __m256i pairs_hi = _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16));
+            for (int k = 1; k < 4; ++k) {
+              pairs_lo =
+                  _mm256_add_epi16(pairs_lo, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
+              pairs_hi =
+                  _mm256_add_epi16(pairs_hi, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
+            }
+            const __m256i sum = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_madd_epi16(pairs_lo, ones), _mm256_madd_epi16(pairs_hi, ones)),
+                _mm256_set1_epi32(2 * x.minus8_sum));
+            acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
+                                             acc[2 * j + h]);
+          }
+        }
+      });
 }
 
 // Q8_0, stored as q + 128 (the AVX-512 layout): XOR 0x80 gives back the signed codes. VPMADDUBSW takes |q|
@@ -153,13 +203,15 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
   for (int j = 0; j < 2 * R; ++j) acc[j] = _mm256_setzero_ps();
   if (type == TensorType::Q4_0) return rows_q4_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q8_0) return rows_q8_0<R>(group, cols, activations, acc);
+  if (type == TensorType::Q5_0) return rows_q5_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
 }
 
 }  // namespace
 
 bool interleaved_avx2_has(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
+         type == TensorType::Q4_K;
 }
 
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,

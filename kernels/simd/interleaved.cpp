@@ -2,7 +2,6 @@
 #include "kernels/simd/interleaved.h"
 
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -26,8 +25,8 @@ const Block& block_of(const uint8_t* first_row, size_t src_row_bytes, int r, int
   return reinterpret_cast<const Block*>(first_row + r * src_row_bytes)[b];
 }
 
-// Q4_0, Q5_0 and Q8_0: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), Q5_0's qh
-// words after them, then their scales.
+// The block-32 types: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), then their
+// qh words and their m (where the type has them), and their scales d in the chunk's scale area.
 template <typename Block>
 void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nb, uint8_t flip,
                   uint8_t* dst) {
@@ -39,9 +38,13 @@ void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int6
     for (int k = 0; k < kDwords; ++k)
       interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qs), k, flip,
                        codes + k * 64);
-    if constexpr (std::is_same_v<Block, BlockQ5_0>)
+    if constexpr (kHasQh<Block>)
       interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qh), 0, 0,
-                       codes + kDwords * 64);
+                       codes + kQhOffset<Block>);
+    if constexpr (kHasMin<Block>) {
+      uint16_t* m = reinterpret_cast<uint16_t*>(codes + kMinOffset<Block>);
+      for (int r = 0; r < rows; ++r) m[r] = block_of<Block>(first_row, src_row_bytes, r, b).m;
+    }
     for (int r = 0; r < rows; ++r) d[r] = block_of<Block>(first_row, src_row_bytes, r, b).d;
   }
 }
@@ -79,6 +82,10 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
     case TensorType::Q5_0:
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_0);
+    case TensorType::Q4_1:
+      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_1);
+    case TensorType::Q5_1:
+      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_1);
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
     default:
@@ -108,6 +115,12 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
       break;
     case TensorType::Q5_0:
       pack_block32<BlockQ5_0>(first_row, src_row_bytes, rows, nb, 0, dst);
+      break;
+    case TensorType::Q4_1:
+      pack_block32<BlockQ4_1>(first_row, src_row_bytes, rows, nb, 0, dst);
+      break;
+    case TensorType::Q5_1:
+      pack_block32<BlockQ5_1>(first_row, src_row_bytes, rows, nb, 0, dst);
       break;
     case TensorType::Q4_K: {
       for (int64_t b = 0; b < nsb; ++b) {

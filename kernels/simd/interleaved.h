@@ -1,5 +1,5 @@
-// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q5_0, Q8_0 and Q4_K;
-// AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
+// Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0 and Q4_K; AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -19,6 +19,8 @@
 //         34 bytes/row/block.
 //   Q5_0  as Q4_0, each block's codes followed by qh[16 rows][4 bytes] (the fifth bits, as in the file).
 //         22 bytes/row/block, as Q5_0.
+//   Q4_1, Q5_1  as Q4_0 and Q5_0, each block's codes (and qh) followed by m[16 rows] (fp16). 20 and 24
+//         bytes/row/block, as the file.
 //   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
 //         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
 //         144).
@@ -53,14 +55,27 @@ constexpr size_t kQ4KScales = 0, kQ4KMins = 8 * kGroupRows, kQ4KD = 16 * kGroupR
                  kQ4KGroupBytes = kQ4KCodes + 128 * kGroupRows;
 static_assert(kQ4KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0);
 
-// Where block b of a Q4_0 / Q5_0 / Q8_0 group (nb blocks, code_bytes = block32_code_bytes per block) keeps
-// its 16 fp16 scales and its codes: chunks of 8 blocks, each scales first, then codes.
+// Where block b of a Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 group (nb blocks, code_bytes = block32_code_bytes per
+// block) keeps its 16 fp16 scales and its codes: chunks of 8 blocks, each scales first, then codes.
 constexpr int64_t kChunkBlocks = 8;
-// Code bytes of one block of a group: all of the 16 rows' block but the fp16 scale (qs, and Q5_0's qh).
+// Code bytes of one block of a group: all of the 16 rows' block but the fp16 scale d: qs, then qh (Q5_0,
+// Q5_1), then m (Q4_1, Q5_1), at the offsets below.
 template <typename Block>
 constexpr size_t block32_code_bytes() {
   return (sizeof(Block) - sizeof(uint16_t)) * kGroupRows;
 }
+template <typename Block>
+constexpr bool kHasQh = requires {
+  Block::qh;
+};
+template <typename Block>
+constexpr bool kHasMin = requires {
+  Block::m;
+};
+template <typename Block>
+constexpr size_t kQhOffset = sizeof(Block::qs) * kGroupRows;
+template <typename Block>
+constexpr size_t kMinOffset = kQhOffset<Block> + (kHasQh<Block> ? 4 * kGroupRows : 0);
 inline size_t block32_chunk_offset(int64_t b, size_t code_bytes) {
   return static_cast<size_t>(b / kChunkBlocks) * kChunkBlocks * (code_bytes + 2 * kGroupRows);
 }
@@ -74,7 +89,7 @@ inline size_t block32_codes_offset(int64_t b, int64_t nb, size_t code_bytes) {
          static_cast<size_t>(b % kChunkBlocks) * code_bytes;
 }
 
-// Walks the nb blocks of a Q4_0 / Q5_0 / Q8_0 group in storage order, calling block(b, scales, codes) with
+// Walks the nb blocks of a block-32 group in storage order, calling block(b, scales, codes) with
 // block b's 16 fp16 scales and its kCodeBytes of codes.
 template <size_t kCodeBytes, typename Block>
 inline void for_each_block32(const uint8_t* group, int64_t nb, Block block) {

@@ -1,11 +1,11 @@
-// AVX2 matmul kernels over the row-interleaved Q4_0, Q5_0, Q8_0 and Q4_K weights of interleaved.h, for CPUs
-// without AVX-512 VNNI. The layout is the AVX-512 one: each 64-byte code vector holds 4 bytes of each of 16
-// rows, so its two 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being row r. Without VPDPBUSD,
-// VPMADDUBSW multiplies the unsigned nibbles by 4 activation bytes broadcast to every lane and adds pairs to
-// 16 bits; the 8 products of a block (low and high nibbles of 4 vectors) are summed in 16 bits, exact because
-// each is at most 2 x 15 x 127 and 8 x 3810 < 32768, and VPMADDWD against ones widens the pairs to one 32-bit
-// sum per row. As in the AVX-512 kernels, every (row, activation row) pair goes through the same operations
-// in the same order whatever the batch.
+// AVX2 matmul kernels over the row-interleaved Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K weights of
+// interleaved.h, for CPUs without AVX-512 VNNI. The layout is the AVX-512 one: each 64-byte code vector holds
+// 4 bytes of each of 16 rows, so its two 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being
+// row r. Without VPDPBUSD, VPMADDUBSW multiplies the unsigned nibbles by 4 activation bytes broadcast to
+// every lane and adds pairs to 16 bits; the 8 products of a block (low and high nibbles of 4 vectors) are
+// summed in 16 bits, exact because each is at most 2 x 15 x 127 and 8 x 3810 < 32768, and VPMADDWD against
+// ones widens the pairs to one 32-bit sum per row. As in the AVX-512 kernels, every (row, activation row)
+// pair goes through the same operations in the same order whatever the batch.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -25,42 +25,69 @@ inline __m256i broadcast_dword(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-// Q4_0: lane r of half h = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)) for row 8 h + r.
-// acc[2 j + h]: activation row j, rows 8 h .. 8 h + 7.
-template <int R>
-void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
-  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  for_each_block32<256>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
-    for (int h = 0; h < 2; ++h) {
-      __m256i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
-        lo[k] = _mm256_and_si256(v, low);
-        hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-      }
-      const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
-      for (int j = 0; j < R; ++j) {
-        const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-        __m256i pairs = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
-        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16)));
-        for (int k = 1; k < 4; ++k) {
-          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
-          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
-        }
-        const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), _mm256_set1_epi32(x.minus8_sum));
-        acc[2 * j + h] =
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)), acc[2 * j + h]);
-      }
-    }
-  });
+// The float step of a block for activation row x and half h of the rows: acc += d_r d_x sum, and for Q4_1 /
+// Q5_1 (whose codes carry no offset) + m_r d_x sum(x), sum(x) = -minus8_sum / 8 exactly.
+template <typename Block>
+[[gnu::always_inline]] inline __m256 block32_step(__m256 acc, __m256i sum, __m256 wd, __m256 wm,
+                                                  const ActBlock32& x) {
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)), acc);
+  if constexpr (kHasMin<Block>)
+    acc = _mm256_fmadd_ps(wm, _mm256_set1_ps(x.d * (-0.125f * x.minus8_sum)), acc);
+  return acc;
 }
 
-// Q5_0: as Q4_0 with the fifth bits from each row's 32-bit qh word (byte j of it copied to the row's 4
-// bytes, one bit per byte tested, 16 added where set), so codes run 0-31. A pair of products is then at most
-// 2 x 31 x 127 = 7874, so the 4 low-nibble and the 4 high-nibble products are summed in 16 bits apart
-// (4 x 7874 < 32768) and widened separately.
-template <int R>
-void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+// Eight fp16 values of a group's per-row field as floats: the scales d, or m (Q4_1, Q5_1; zeros otherwise).
+inline __m256 load_half8(const void* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+}
+template <typename Block>
+inline __m256 block32_mins(const uint8_t* codes, int h) {
+  if constexpr (kHasMin<Block>) {
+    return load_half8(codes + kMinOffset<Block> + 16 * h);
+  } else {
+    return _mm256_setzero_ps();
+  }
+}
+
+// Q4_0 and Q4_1: lane r of half h = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)) for row 8 h + r
+// (Q4_1: d_r * d_x * sum(q * x) + m_r * d_x * sum(x)). acc[2 j + h]: activation row j, rows 8 h .. 8 h + 7.
+template <typename Block, int R>
+void rows_q4(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  constexpr size_t kCodeBytes = block32_code_bytes<Block>();
+  for_each_block32<kCodeBytes>(
+      group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+        for (int h = 0; h < 2; ++h) {
+          __m256i lo[4], hi[4];
+          for (int k = 0; k < 4; ++k) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
+            lo[k] = _mm256_and_si256(v, low);
+            hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+          }
+          const __m256 wd = load_half8(scales + 8 * h), wm = block32_mins<Block>(qs, h);
+          for (int j = 0; j < R; ++j) {
+            const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+            __m256i pairs = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
+            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[0], broadcast_dword(x.qs + 16)));
+            for (int k = 1; k < 4; ++k) {
+              pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo[k], broadcast_dword(x.qs + 4 * k)));
+              pairs =
+                  _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
+            }
+            __m256i sum = _mm256_madd_epi16(pairs, ones);
+            if constexpr (!kHasMin<Block>) sum = _mm256_add_epi32(sum, _mm256_set1_epi32(x.minus8_sum));
+            acc[2 * j + h] = block32_step<Block>(acc[2 * j + h], sum, wd, wm, x);
+          }
+        }
+      });
+}
+
+// Q5_0 and Q5_1: as Q4_0 and Q4_1 with the fifth bits from each row's 32-bit qh word (byte j of it copied to
+// the row's 4 bytes, one bit per byte tested, 16 added where set), so codes run 0-31. A pair of products is
+// then at most 2 x 31 x 127 = 7874, so the 4 low-nibble and the 4 high-nibble products are summed in 16 bits
+// apart (4 x 7874 < 32768) and widened separately.
+template <typename Block, int R>
+void rows_q5(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
   const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16), ones = _mm256_set1_epi16(1);
   const __m256i dword_first_byte = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0,
                                                     0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
@@ -72,11 +99,12 @@ void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
     const __m256i bit = _mm256_and_si256(byte_j, bits[k % 2]);
     return _mm256_and_si256(_mm256_cmpeq_epi8(bit, bits[k % 2]), sixteen);
   };
-  constexpr size_t kCodeBytes = block32_code_bytes<BlockQ5_0>();
+  constexpr size_t kCodeBytes = block32_code_bytes<Block>();
   for_each_block32<kCodeBytes>(
       group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
         for (int h = 0; h < 2; ++h) {
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 256 + 32 * h));
+          const __m256i qh =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + kQhOffset<Block> + 32 * h));
           __m256i lo[4], hi[4];
           for (int k = 0; k < 4; ++k) {
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * k + 32 * h));
@@ -84,8 +112,7 @@ void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
             hi[k] =
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), fifth_bits(qh, 2 + k / 2, k));
           }
-          const __m256 wd =
-              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
+          const __m256 wd = load_half8(scales + 8 * h), wm = block32_mins<Block>(qs, h);
           for (int j = 0; j < R; ++j) {
             const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
             __m256i pairs_lo = _mm256_maddubs_epi16(lo[0], broadcast_dword(x.qs));
@@ -96,11 +123,10 @@ void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
               pairs_hi =
                   _mm256_add_epi16(pairs_hi, _mm256_maddubs_epi16(hi[k], broadcast_dword(x.qs + 16 + 4 * k)));
             }
-            const __m256i sum = _mm256_add_epi32(
-                _mm256_add_epi32(_mm256_madd_epi16(pairs_lo, ones), _mm256_madd_epi16(pairs_hi, ones)),
-                _mm256_set1_epi32(2 * x.minus8_sum));
-            acc[2 * j + h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, _mm256_set1_ps(x.d)),
-                                             acc[2 * j + h]);
+            __m256i sum =
+                _mm256_add_epi32(_mm256_madd_epi16(pairs_lo, ones), _mm256_madd_epi16(pairs_hi, ones));
+            if constexpr (!kHasMin<Block>) sum = _mm256_add_epi32(sum, _mm256_set1_epi32(2 * x.minus8_sum));
+            acc[2 * j + h] = block32_step<Block>(acc[2 * j + h], sum, wd, wm, x);
           }
         }
       });
@@ -121,7 +147,7 @@ void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
                                 flip);
         magnitude[k] = _mm256_sign_epi8(w[k], w[k]);
       }
-      const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 8 * h)));
+      const __m256 wd = load_half8(scales + 8 * h);
       for (int j = 0; j < R; ++j) {
         const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
         __m256i sum = _mm256_setzero_si256();
@@ -201,17 +227,19 @@ template <int R>
 void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* const* activations,
           __m256* acc) {
   for (int j = 0; j < 2 * R; ++j) acc[j] = _mm256_setzero_ps();
-  if (type == TensorType::Q4_0) return rows_q4_0<R>(group, cols, activations, acc);
+  if (type == TensorType::Q4_0) return rows_q4<BlockQ4_0, R>(group, cols, activations, acc);
+  if (type == TensorType::Q4_1) return rows_q4<BlockQ4_1, R>(group, cols, activations, acc);
   if (type == TensorType::Q8_0) return rows_q8_0<R>(group, cols, activations, acc);
-  if (type == TensorType::Q5_0) return rows_q5_0<R>(group, cols, activations, acc);
+  if (type == TensorType::Q5_0) return rows_q5<BlockQ5_0, R>(group, cols, activations, acc);
+  if (type == TensorType::Q5_1) return rows_q5<BlockQ5_1, R>(group, cols, activations, acc);
   if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
 }
 
 }  // namespace
 
 bool interleaved_avx2_has(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
-         type == TensorType::Q4_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
+         type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
 }
 
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,

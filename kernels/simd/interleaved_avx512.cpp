@@ -35,45 +35,70 @@ inline __m512i load(const uint8_t* p) {
   return _mm512_loadu_si512(p);
 }
 
-// Q4_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)), q the unsigned nibbles. The high
-// nibbles are used in place (v & 0xF0 = 16 q): their dot product is exactly 16 times q's, so one shift of
-// the sum replaces a shift of every weight vector, and the two sums are independent dependency chains.
-template <int R>
-void rows_q4_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
-  const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
-  for_each_block32<256>(group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
-    __m512i lo[4], hi16[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512i v = load(qs + 64 * k);
-      lo[k] = _mm512_and_si512(v, low);
-      hi16[k] = _mm512_and_si512(v, high);
-    }
-    const __m512 wd = load_half16(scales);
-    for (int j = 0; j < R; ++j) {
-      const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-      __m512i sum_lo = _mm512_set1_epi32(x.minus8_sum), sum_hi = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
-        sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
-      }
-      const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
-    }
-  });
+// The float step of a block for activation row x: acc += d_r d_x sum, and for Q4_1 / Q5_1 (whose codes
+// carry no offset) + m_r d_x sum(x), sum(x) = -minus8_sum / 8 exactly.
+template <typename Block>
+[[gnu::always_inline]] inline __m512 block32_step(__m512 acc, __m512i sum, __m512 wd, __m512 wm,
+                                                  const ActBlock32& x) {
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc);
+  if constexpr (kHasMin<Block>)
+    acc = _mm512_fmadd_ps(wm, _mm512_set1_ps(x.d * (-0.125f * x.minus8_sum)), acc);
+  return acc;
 }
 
-// Q5_0: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 16 * sum(x)), q = nibble + 16 * fifth bit.
-// The fifth bits come from the row's 32-bit qh word: byte j of it is copied to the row's 4 bytes, tested
-// against one bit per byte, and the bytes whose bit is set get 16 added (a byte-masked add).
-template <int R>
-void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+// The rows' m (Q4_1, Q5_1) of the block whose codes start at `codes`.
+template <typename Block>
+inline __m512 block32_mins(const uint8_t* codes) {
+  if constexpr (kHasMin<Block>) {
+    return load_half16(reinterpret_cast<const uint16_t*>(codes + kMinOffset<Block>));
+  } else {
+    return _mm512_setzero_ps();
+  }
+}
+
+// Q4_0 and Q4_1: lane r = sum over blocks of d_r * d_x * (sum(q * x) - 8 * sum(x)) for Q4_0, of
+// d_r * d_x * sum(q * x) + m_r * d_x * sum(x) for Q4_1, q the unsigned nibbles. The high nibbles are used in
+// place (v & 0xF0 = 16 q): their dot product is exactly 16 times q's, so one shift of the sum replaces a
+// shift of every weight vector, and the two sums are independent dependency chains.
+template <typename Block, int R>
+void rows_q4(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
+  constexpr size_t kCodeBytes = block32_code_bytes<Block>();
+  for_each_block32<kCodeBytes>(
+      group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
+        __m512i lo[4], hi16[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m512i v = load(qs + 64 * k);
+          lo[k] = _mm512_and_si512(v, low);
+          hi16[k] = _mm512_and_si512(v, high);
+        }
+        const __m512 wd = load_half16(scales), wm = block32_mins<Block>(qs);
+        for (int j = 0; j < R; ++j) {
+          const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
+          __m512i sum_lo = kHasMin<Block> ? _mm512_setzero_si512() : _mm512_set1_epi32(x.minus8_sum),
+                  sum_hi = _mm512_setzero_si512();
+          for (int k = 0; k < 4; ++k) {
+            sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
+            sum_hi = dpbusd_broadcast(sum_hi, hi16[k], x.qs + 16 + 4 * k);
+          }
+          const __m512i sum = _mm512_add_epi32(sum_lo, _mm512_srai_epi32(sum_hi, 4));
+          acc[j] = block32_step<Block>(acc[j], sum, wd, wm, x);
+        }
+      });
+}
+
+// Q5_0 and Q5_1: as Q4_0 and Q4_1 with q = nibble + 16 * fifth bit and Q5_0's offset 16. The fifth bits
+// come from the row's 32-bit qh word: byte j of it is copied to the row's 4 bytes, tested against one bit
+// per byte, and the bytes whose bit is set get 16 added (a byte-masked add).
+template <typename Block, int R>
+void rows_q5(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   const __m512i low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
   const __m512i dword_first_byte = _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0);
   const __m512i bits[2] = {_mm512_set1_epi32(0x08040201), _mm512_set1_epi32(static_cast<int>(0x80402010))};
-  constexpr size_t kCodeBytes = block32_code_bytes<BlockQ5_0>();
+  constexpr size_t kCodeBytes = block32_code_bytes<Block>();
   for_each_block32<kCodeBytes>(
       group, cols / kBlock32, [=](int64_t b, const uint16_t* scales, const uint8_t* qs) {
-        const __m512i qh = load(qs + 256);
+        const __m512i qh = load(qs + kQhOffset<Block>);
         __m512i qh_byte[4];  // byte j of each row's qh in all 4 of the row's bytes: elements 8j..8j+7
         for (int j = 0; j < 4; ++j)
           qh_byte[j] = _mm512_shuffle_epi8(qh, _mm512_add_epi8(dword_first_byte, _mm512_set1_epi8(char(j))));
@@ -87,16 +112,16 @@ void rows_q5_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
           hi[k] = _mm512_mask_add_epi8(hi[k], _mm512_test_epi8_mask(qh_byte[2 + k / 2], bits[k % 2]), hi[k],
                                        sixteen);
         }
-        const __m512 wd = load_half16(scales);
+        const __m512 wd = load_half16(scales), wm = block32_mins<Block>(qs);
         for (int j = 0; j < R; ++j) {
           const ActBlock32& x = reinterpret_cast<const ActBlock32*>(activations[j])[b];
-          __m512i sum_lo = _mm512_set1_epi32(2 * x.minus8_sum), sum_hi = _mm512_setzero_si512();
+          __m512i sum_lo = kHasMin<Block> ? _mm512_setzero_si512() : _mm512_set1_epi32(2 * x.minus8_sum),
+                  sum_hi = _mm512_setzero_si512();
           for (int k = 0; k < 4; ++k) {
             sum_lo = dpbusd_broadcast(sum_lo, lo[k], x.qs + 4 * k);
             sum_hi = dpbusd_broadcast(sum_hi, hi[k], x.qs + 16 + 4 * k);
           }
-          const __m512i sum = _mm512_add_epi32(sum_lo, sum_hi);
-          acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(x.d)), acc[j]);
+          acc[j] = block32_step<Block>(acc[j], _mm512_add_epi32(sum_lo, sum_hi), wd, wm, x);
         }
       });
 }
@@ -174,11 +199,15 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
   for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
   switch (type) {
     case TensorType::Q4_0:
-      return rows_q4_0<R>(group, cols, activations, acc);
+      return rows_q4<BlockQ4_0, R>(group, cols, activations, acc);
+    case TensorType::Q4_1:
+      return rows_q4<BlockQ4_1, R>(group, cols, activations, acc);
     case TensorType::Q8_0:
       return rows_q8_0<R>(group, cols, activations, acc);
     case TensorType::Q5_0:
-      return rows_q5_0<R>(group, cols, activations, acc);
+      return rows_q5<BlockQ5_0, R>(group, cols, activations, acc);
+    case TensorType::Q5_1:
+      return rows_q5<BlockQ5_1, R>(group, cols, activations, acc);
     case TensorType::Q4_K:
       return rows_q4_k<R>(group, cols, activations, acc);
     default:

@@ -419,9 +419,9 @@ class SimdBackend final : public Backend {
     }
   }
 
-  // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; Q4_0, Q5_0, Q8_0
-  // and Q4_K on AVX-512 VNNI and AVX2 (interleaved.h says why not Q6_K). Null: the row kernels read the
-  // file's rows. With it, how many rows one call covers (the AVX-512 float kernels take two
+  // The group kernel for a weight type on this ISA: F32 / F16 / BF16 on AVX2 and AVX-512; the
+  // block-32 types and Q4_K on AVX-512 VNNI and AVX2 (interleaved.h says why not Q6_K). Null: the row kernels
+  // read the file's rows. With it, how many rows one call covers (the AVX-512 float kernels take two
   // consecutive groups) and the activation format it reads.
   struct GroupKernelChoice {
     GroupKernel kernel = nullptr;

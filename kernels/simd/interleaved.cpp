@@ -49,6 +49,34 @@ void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int6
   }
 }
 
+// Q4_K and Q5_K: per super-block, the rows' scales and mins unpacked to bytes, d, dmin, the codes as
+// interleaved dwords, and Q5_K's qh as interleaved dwords.
+template <typename Block>
+void pack_k4(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nsb, size_t group_bytes,
+             uint8_t* dst) {
+  for (int64_t b = 0; b < nsb; ++b) {
+    uint8_t* sb = dst + b * group_bytes;
+    for (int k = 0; k < 32; ++k)
+      interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qs), k, 0,
+                       sb + kQ4KCodes + k * 64);
+    if constexpr (kHasQh<Block>)
+      for (int k = 0; k < 8; ++k)
+        interleave_dword(first_row, src_row_bytes, rows, sizeof(Block), b, offsetof(Block, qh), k, 0,
+                         sb + kQ5KHighBits + k * 64);
+    uint8_t* scales = sb + kQ4KScales;
+    uint8_t* mins = sb + kQ4KMins;
+    uint16_t* d = reinterpret_cast<uint16_t*>(sb + kQ4KD);
+    uint16_t* dmin = reinterpret_cast<uint16_t*>(sb + kQ4KDmin);
+    for (int r = 0; r < rows; ++r) {
+      const Block& blk = block_of<Block>(first_row, src_row_bytes, r, b);
+      for (int j = 0; j < 8; ++j)
+        k4_scale_min(blk.scales, j, &scales[j * kGroupRows + r], &mins[j * kGroupRows + r]);
+      d[r] = blk.d;
+      dmin[r] = blk.dmin;
+    }
+  }
+}
+
 // F32 / F16 / BF16: runs of `run` elements of each row (BF16's pairs: 2, else 1) side by side, [cols / run]
 // [16 rows][run], `element_bytes` each; missing rows stay zero.
 void pack_float(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t cols, size_t element_bytes,
@@ -88,6 +116,8 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols) {
       return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_1);
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
+    case TensorType::Q5_K:
+      return static_cast<size_t>(cols / kBlockK) * kQ5KGroupBytes;
     default:
       return 0;
   }
@@ -122,26 +152,12 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
     case TensorType::Q5_1:
       pack_block32<BlockQ5_1>(first_row, src_row_bytes, rows, nb, 0, dst);
       break;
-    case TensorType::Q4_K: {
-      for (int64_t b = 0; b < nsb; ++b) {
-        uint8_t* sb = dst + b * kQ4KGroupBytes;
-        for (int k = 0; k < 32; ++k)
-          interleave_dword(first_row, src_row_bytes, rows, sizeof(BlockQ4_K), b, offsetof(BlockQ4_K, qs), k,
-                           0, sb + kQ4KCodes + k * 64);
-        uint8_t* scales = sb + kQ4KScales;
-        uint8_t* mins = sb + kQ4KMins;
-        uint16_t* d = reinterpret_cast<uint16_t*>(sb + kQ4KD);
-        uint16_t* dmin = reinterpret_cast<uint16_t*>(sb + kQ4KDmin);
-        for (int r = 0; r < rows; ++r) {
-          const BlockQ4_K& blk = block_of<BlockQ4_K>(first_row, src_row_bytes, r, b);
-          for (int j = 0; j < 8; ++j)
-            k4_scale_min(blk.scales, j, &scales[j * kGroupRows + r], &mins[j * kGroupRows + r]);
-          d[r] = blk.d;
-          dmin[r] = blk.dmin;
-        }
-      }
+    case TensorType::Q4_K:
+      pack_k4<BlockQ4_K>(first_row, src_row_bytes, rows, nsb, kQ4KGroupBytes, dst);
       break;
-    }
+    case TensorType::Q5_K:
+      pack_k4<BlockQ5_K>(first_row, src_row_bytes, rows, nsb, kQ5KGroupBytes, dst);
+      break;
     default:
       break;
   }

@@ -1,5 +1,5 @@
 // Row-interleaved weights for the group matmul kernels (AVX-512 VNNI and AVX2 for Q4_0, Q4_1, Q5_0, Q5_1,
-// Q8_0 and Q4_K; AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
+// Q8_0, Q4_K and Q5_K; AVX2 and AVX-512 for F32, F16 and BF16), made by SimdBackend::prepare().
 //
 // Why: a row-at-a-time integer dot product spends most of its instructions on per-block bookkeeping (unpack,
 // sign fix-up, int-to-float, scale) for 32 multiply-adds. Interleaving 16 rows so that one 512-bit vector
@@ -24,6 +24,9 @@
 //   Q4_K  per super-block: scale[8][16], min[8][16] (6-bit values unpacked to bytes), d[16], dmin[16]
 //         (fp16), then qs[32][16][4] (dword k of the row's 128 qs bytes). 148 bytes/row/super-block (Q4_K:
 //         144).
+//   Q5_K  as Q4_K, then qh[8][16][4] (dword k of the row's 32 qh bytes: bit s of byte l is the fifth bit of
+//         element l of sub-block s, so code vector k of every chunk takes its bits from qh vector k % 8).
+//         180 bytes/row/super-block (Q5_K: 176).
 //   Q6_K is not interleaved: unpacking its 6-bit codes to bytes made the copy 31% larger than the file, and
 //         rebuilding them in the kernel from a file-sized layout made decode compute bound (docs/kernels.md);
 //         the row kernels read the file as fast.
@@ -34,7 +37,7 @@
 //         32-bit lane holds a row's pair, as VDPBF16PS reads it; the FMA kernels split the pair and keep the
 //         F32 / F16 order. With AVX512-BF16 the kernel rounds the activations to BF16 (as llama.cpp does for
 //         BF16 weights) and takes VDPBF16PS pair dot products (interleaved_bf16dot_group_avx512).
-// The activation offsets this needs (Q4_0's -8, Q8_0's +128, Q4_K's mins) are applied through
+// The activation offsets this needs (Q4_0's -8, Q8_0's +128, the K-quants' mins) are applied through
 // the activation block sums, so every integer sum is exact and a row's result does not depend on how many
 // activation rows are processed together or how rows are split between threads.
 #pragma once
@@ -54,6 +57,8 @@ constexpr size_t kQ4KScales = 0, kQ4KMins = 8 * kGroupRows, kQ4KD = 16 * kGroupR
                  kQ4KDmin = kQ4KD + 2 * kGroupRows, kQ4KCodes = kQ4KDmin + 2 * kGroupRows,
                  kQ4KGroupBytes = kQ4KCodes + 128 * kGroupRows;
 static_assert(kQ4KCodes % 64 == 0 && kQ4KGroupBytes % 64 == 0);
+// Q5_K: the Q4_K super-block, then the fifth bits.
+constexpr size_t kQ5KHighBits = kQ4KGroupBytes, kQ5KGroupBytes = kQ5KHighBits + 32 * kGroupRows;
 
 // Where block b of a Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 group (nb blocks, code_bytes = block32_code_bytes per
 // block) keeps its 16 fp16 scales and its codes: chunks of 8 blocks, each scales first, then codes.

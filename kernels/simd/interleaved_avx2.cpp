@@ -1,4 +1,4 @@
-// AVX2 matmul kernels over the row-interleaved Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K weights of
+// AVX2 matmul kernels over the row-interleaved Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K and Q5_K weights of
 // interleaved.h, for CPUs without AVX-512 VNNI. The layout is the AVX-512 one: each 64-byte code vector holds
 // 4 bytes of each of 16 rows, so its two 256-bit halves are rows 0-7 and rows 8-15, lane r of a half being
 // row r. Without VPDPBUSD, VPMADDUBSW multiplies the unsigned nibbles by 4 activation bytes broadcast to
@@ -165,18 +165,26 @@ void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 // Q4_K: lane r of half h = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block
 // j) - dmin_r * sum_j min_rj * sum(x over sub-block j)). VPMADDWD against (scale, scale) 16-bit pairs both
 // widens a sub-block's 16-bit sums and applies its scale; (min, min) pairs against the activation's
-// (bsum_2j, bsum_2j+1) give min * (sum of the 32 x).
-template <int R>
-void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+// (bsum_2j, bsum_2j+1) give min * (sum of the 32 x). Q5_K (as Q4_K, plus 16 where bit s of the code byte's
+// qh byte is set, for sub-block s) has codes up to 31, so its eight products are summed in 16 bits as two
+// sums of four (4 x 2 x 31 x 127 < 32768), each widened with the scale.
+template <typename Block, int R>
+void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m256* acc) {
+  constexpr bool kFive = kHasQh<Block>;
+  constexpr size_t kGroupBytes = kFive ? kQ5KGroupBytes : kQ4KGroupBytes;
   const int64_t nsb = cols / kBlockK;
-  const __m256i low = _mm256_set1_epi8(0x0F);
+  const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+  // 16 in each byte whose bit s is set (shifting in 16-bit lanes moves no other byte's bit onto bit 4).
+  auto fifth_bits = [&](__m256i qh, int s) {
+    return _mm256_and_si256(s <= 4 ? _mm256_slli_epi16(qh, 4 - s) : _mm256_srli_epi16(qh, s - 4), sixteen);
+  };
   // Row r's byte at p[r] for the 8 rows of half h, as the 16-bit pair (v, v) in 32-bit lane r.
   auto pairs_of = [](const uint8_t* p) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
   };
   for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* sb = group + b * kQ4KGroupBytes;
+    const uint8_t* sb = group + b * kGroupBytes;
     const uint8_t* base = sb + kQ4KCodes;
     for (int h = 0; h < 2; ++h) {
       __m256i qsum[R], msum[R];
@@ -189,14 +197,31 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
             const __m256i v =
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + (8 * c + k) * 64 + 32 * h));
             q[k] = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, low);
+            if constexpr (kFive) {
+              const __m256i qh =
+                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQ5KHighBits + k * 64 + 32 * h));
+              q[k] = _mm256_or_si256(q[k], fifth_bits(qh, sub));
+            }
           }
           const __m256i scale = pairs_of(sb + kQ4KScales + sub * kGroupRows + 8 * h);
           for (int j = 0; j < R; ++j) {
             const int8_t* y = reinterpret_cast<const BlockQ8_K*>(activations[j])[b].qs + 32 * sub;
-            __m256i pairs = _mm256_maddubs_epi16(q[0], broadcast_dword(y));
-            for (int k = 1; k < 8; ++k)
-              pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[k], broadcast_dword(y + 4 * k)));
-            qsum[j] = _mm256_add_epi32(qsum[j], _mm256_madd_epi16(pairs, scale));
+            if constexpr (kFive) {
+              __m256i first = _mm256_maddubs_epi16(q[0], broadcast_dword(y));
+              __m256i second = _mm256_maddubs_epi16(q[4], broadcast_dword(y + 16));
+              for (int k = 1; k < 4; ++k) {
+                first = _mm256_add_epi16(first, _mm256_maddubs_epi16(q[k], broadcast_dword(y + 4 * k)));
+                second =
+                    _mm256_add_epi16(second, _mm256_maddubs_epi16(q[4 + k], broadcast_dword(y + 16 + 4 * k)));
+              }
+              qsum[j] = _mm256_add_epi32(qsum[j], _mm256_add_epi32(_mm256_madd_epi16(first, scale),
+                                                                   _mm256_madd_epi16(second, scale)));
+            } else {
+              __m256i pairs = _mm256_maddubs_epi16(q[0], broadcast_dword(y));
+              for (int k = 1; k < 8; ++k)
+                pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[k], broadcast_dword(y + 4 * k)));
+              qsum[j] = _mm256_add_epi32(qsum[j], _mm256_madd_epi16(pairs, scale));
+            }
           }
         }
       }
@@ -232,14 +257,16 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
   if (type == TensorType::Q8_0) return rows_q8_0<R>(group, cols, activations, acc);
   if (type == TensorType::Q5_0) return rows_q5<BlockQ5_0, R>(group, cols, activations, acc);
   if (type == TensorType::Q5_1) return rows_q5<BlockQ5_1, R>(group, cols, activations, acc);
-  if (type == TensorType::Q4_K) return rows_q4_k<R>(group, cols, activations, acc);
+  if (type == TensorType::Q4_K) return rows_k4<BlockQ4_K, R>(group, cols, activations, acc);
+  if (type == TensorType::Q5_K) return rows_k4<BlockQ5_K, R>(group, cols, activations, acc);
 }
 
 }  // namespace
 
 bool interleaved_avx2_has(TensorType type) {
   return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
-         type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
+         type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q5_K;
 }
 
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,

@@ -142,14 +142,17 @@ void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
   });
 }
 
-// Q4_K: lane r = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block j)
-//                                                - dmin_r * sum_j min_rj * sum(x over sub-block j)).
-template <int R>
-void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+// Q4_K and Q5_K: lane r = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block j)
+//                                                         - dmin_r * sum_j min_rj * sum(x over sub-block j)).
+// Q5_K's fifth bit of sub-block s is bit s of the code byte's qh byte: tested per byte, added as 16.
+template <typename Block, int R>
+void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
+  constexpr bool kFive = kHasQh<Block>;
+  constexpr size_t kGroupBytes = kFive ? kQ5KGroupBytes : kQ4KGroupBytes;
   const int64_t nsb = cols / kBlockK;
-  const __m512i low = _mm512_set1_epi8(0x0F);
+  const __m512i low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
   for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* sb = group + b * kQ4KGroupBytes;
+    const uint8_t* sb = group + b * kGroupBytes;
     const uint8_t* base = sb + kQ4KCodes;
     const uint8_t* scales = sb + kQ4KScales;
     const uint8_t* mins = sb + kQ4KMins;
@@ -163,6 +166,11 @@ void rows_q4_k(const uint8_t* group, int64_t cols, const uint8_t* const* activat
         for (int k = 0; k < 8; ++k) {
           const __m512i v = load(base + (8 * c + k) * 64);
           q[k] = _mm512_and_si512(half ? _mm512_srli_epi16(v, 4) : v, low);
+          if constexpr (kFive) {
+            const __mmask64 fifth = _mm512_test_epi8_mask(load(sb + kQ5KHighBits + k * 64),
+                                                          _mm512_set1_epi8(static_cast<char>(1 << sub)));
+            q[k] = _mm512_mask_add_epi8(q[k], fifth, q[k], sixteen);
+          }
         }
         const __m512i scale = _mm512_cvtepu8_epi32(
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + sub * kGroupRows)));
@@ -209,7 +217,9 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
     case TensorType::Q5_1:
       return rows_q5<BlockQ5_1, R>(group, cols, activations, acc);
     case TensorType::Q4_K:
-      return rows_q4_k<R>(group, cols, activations, acc);
+      return rows_k4<BlockQ4_K, R>(group, cols, activations, acc);
+    case TensorType::Q5_K:
+      return rows_k4<BlockQ5_K, R>(group, cols, activations, acc);
     default:
       return;
   }

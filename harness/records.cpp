@@ -167,6 +167,13 @@ nlohmann::json value_at(const nlohmann::json& record, const char* pointer) {
 
 namespace {
 
+// The value of a column in a record: its dotted name read as a JSON pointer.
+nlohmann::json column_value(const nlohmann::json& record, const Column& c) {
+  std::string pointer = std::string("/") + c.name;
+  std::replace(pointer.begin(), pointer.end(), '.', '/');
+  return value_at(record, pointer.c_str());
+}
+
 std::string plain(const nlohmann::json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
@@ -226,7 +233,7 @@ std::string format_md_header(std::span<const Column> columns) {
 std::string format_md_row(const nlohmann::json& record, std::span<const Column> columns) {
   std::string row = "|";
   for (const Column& c : columns)
-    if (*c.md_header) row += fmt::format(" {} |", md_cell(value_at(record, c.pointer), c.md_style));
+    if (*c.md_header) row += fmt::format(" {} |", md_cell(column_value(record, c), c.md_style));
   return row + "\n";
 }
 
@@ -245,7 +252,7 @@ std::string format_records(std::span<const nlohmann::json> records, std::span<co
       for (const nlohmann::json& r : records) {
         first = true;
         for (const Column& c : columns)
-          if (c.csv) out += (first ? "" : ",") + csv_cell(value_at(r, c.pointer)), first = false;
+          if (c.csv) out += (first ? "" : ",") + csv_cell(column_value(r, c)), first = false;
         out += "\n";
       }
       break;

@@ -48,12 +48,12 @@ enum class MdStyle {
   millis,          // nanoseconds shown as milliseconds: "12.345"
 };
 
-// One column of the tabular formats: `name` is the CSV header (and documents where the value lives),
-// `pointer` a JSON pointer into the record. A column with an empty md_header is CSV-only; one with
-// csv = false is Markdown-only (a composite such as mean ± stddev).
+// One column of the tabular formats: `name` is the CSV header and where the value lives in the record, a
+// dot for each level of nesting ("tokens_per_second.median" is the record's /tokens_per_second/median). A
+// column with an empty md_header is CSV-only; one with csv = false is Markdown-only (a composite such as
+// mean ± stddev).
 struct Column {
   const char* name;
-  const char* pointer;
   const char* md_header;
   MdStyle md_style = MdStyle::text;
   bool csv = true;

@@ -434,8 +434,7 @@ TEST(Records, FileSha256MatchesSha256sumAndIsCached) {
 }
 
 TEST(Records, CsvQuotesOnlyWhatNeedsQuotingAndMarkdownFollowsTheColumns) {
-  const Column columns[] = {
-      {"a", "/a", "A"}, {"b.c", "/b/c", "", MdStyle::text}, {"d", "/d", "D", MdStyle::percent}};
+  const Column columns[] = {{"a", "A"}, {"b.c", "", MdStyle::text}, {"d", "D", MdStyle::percent}};
   const json rec = {{"a", "x,\"y\""}, {"b", {{"c", 1.5}}}, {"d", 0.25}};
   const std::string csv = format_records(std::span<const json>(&rec, 1), columns, OutputFormat::csv);
   EXPECT_EQ(csv, "a,b.c,d\n\"x,\"\"y\"\"\",1.5,0.25\n");

@@ -121,8 +121,11 @@ std::string file_sha256(const std::string& path) {
   return digest;
 }
 
+// The hyper-parameters the model identity keeps (its "config"), each under its name in ModelConfig.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelConfig, dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim,
+                                   vocab_size, context_length, tied_embeddings)
+
 nlohmann::json model_identity(const Model& model) {
-  const ModelConfig& c = model.config;
   std::map<std::string, int> type_counts;
   for (const Weight* w : model.all_weights()) ++type_counts[type_name(w->type)];
   nlohmann::json tensor_types = nlohmann::json::object();
@@ -133,22 +136,13 @@ nlohmann::json model_identity(const Model& model) {
           {"name", std::filesystem::path(model.path).filename().string()},
           {"sha256", file_sha256(model.path)},
           {"format", model.format_name()},
-          {"architecture", c.architecture},
+          {"architecture", model.config.architecture},
           {"parameter_count", model.parameter_count()},
           {"file_bytes", ec ? 0 : file_bytes},
           {"weight_bytes", model.weight_bytes()},
           {"weight_types", model.weight_type_summary()},
           {"tensor_types", tensor_types},
-          {"config",
-           {{"dim", c.dim},
-            {"n_layers", c.n_layers},
-            {"n_heads", c.n_heads},
-            {"n_kv_heads", c.n_kv_heads},
-            {"head_dim", c.head_dim},
-            {"hidden_dim", c.hidden_dim},
-            {"vocab_size", c.vocab_size},
-            {"context_length", c.context_length},
-            {"tied_embeddings", c.tied_embeddings}}}};
+          {"config", model.config}};
 }
 
 // ---- output formats ----

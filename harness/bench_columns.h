@@ -10,6 +10,5 @@ inline constexpr Column kModel{"model.name", "model"};
 inline constexpr Column kKernels{"kernels", "kernels"};
 inline constexpr Column kThreads{"threads", "threads", MdStyle::integer};
 inline constexpr Column kTest{"test", "test"};
-inline constexpr Column kTokensPerSecond{"tokens_per_second", "t/s", MdStyle::mean_stddev, false};
 
 }  // namespace llamascope::bench_columns

@@ -52,7 +52,7 @@ const Column kRecordColumns[] = {
     bench_columns::kKernels,
     bench_columns::kThreads,
     bench_columns::kTest,
-    bench_columns::kTokensPerSecond,
+    {"tokens_per_second", "t/s", MdStyle::mean_stddev, CsvCells::none},
     {"tokens_per_second.median", "median t/s"},
     {"environment.build.git.revision", ""},
     {"environment.build.git.dirty", ""},

@@ -161,11 +161,22 @@ nlohmann::json value_at(const nlohmann::json& record, const char* pointer) {
 
 namespace {
 
-// The value of a column in a record: its dotted name read as a JSON pointer.
-nlohmann::json column_value(const nlohmann::json& record, const Column& c) {
-  std::string pointer = std::string("/") + c.name;
+// The value under a column's dotted name: the name read as a JSON pointer.
+nlohmann::json named_value(const nlohmann::json& record, const std::string& name) {
+  std::string pointer = "/" + name;
   std::replace(pointer.begin(), pointer.end(), '.', '/');
   return value_at(record, pointer.c_str());
+}
+
+// The CSV's header: the columns' names, a statistics column's expanded into one per field.
+std::vector<std::string> csv_names(std::span<const Column> columns) {
+  std::vector<std::string> names;
+  for (const Column& c : columns) {
+    if (c.csv == CsvCells::value) names.push_back(c.name);
+    if (c.csv == CsvCells::stats)
+      for (const char* field : SampleStats::kFields) names.push_back(std::string(c.name) + "." + field);
+  }
+  return names;
 }
 
 std::string plain(const nlohmann::json& v) {
@@ -227,7 +238,7 @@ std::string format_md_header(std::span<const Column> columns) {
 std::string format_md_row(const nlohmann::json& record, std::span<const Column> columns) {
   std::string row = "|";
   for (const Column& c : columns)
-    if (*c.md_header) row += fmt::format(" {} |", md_cell(column_value(record, c), c.md_style));
+    if (*c.md_header) row += fmt::format(" {} |", md_cell(named_value(record, c.name), c.md_style));
   return row + "\n";
 }
 
@@ -239,14 +250,11 @@ std::string format_records(std::span<const nlohmann::json> records, std::span<co
       for (const nlohmann::json& r : records) out += r.dump() + "\n";
       break;
     case OutputFormat::csv: {
-      bool first = true;
-      for (const Column& c : columns)
-        if (c.csv) out += (first ? "" : ",") + csv_cell(c.name), first = false;
+      const std::vector<std::string> names = csv_names(columns);
+      for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + csv_cell(names[i]);
       out += "\n";
       for (const nlohmann::json& r : records) {
-        first = true;
-        for (const Column& c : columns)
-          if (c.csv) out += (first ? "" : ",") + csv_cell(column_value(r, c)), first = false;
+        for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + csv_cell(named_value(r, names[i]));
         out += "\n";
       }
       break;

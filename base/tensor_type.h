@@ -2,9 +2,11 @@
 // backend, the quantizer and the harness, so that a type id read from a file means one thing everywhere.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -44,9 +46,33 @@ struct TensorTypeInfo {
   bool quantized;
 };
 
+// Every type this build knows. In the header so that type_info is constexpr: device code derives its block
+// addressing from the same numbers (kernels/cuda/dequant.cuh).
+inline constexpr std::array<TensorTypeInfo, 15> kTensorTypes = {{
+    {TensorType::F32, "F32", 1, 4, false},
+    {TensorType::F16, "F16", 1, 2, false},
+    {TensorType::Q4_0, "Q4_0", 32, 18, true},
+    {TensorType::Q4_1, "Q4_1", 32, 20, true},
+    {TensorType::Q5_0, "Q5_0", 32, 22, true},
+    {TensorType::Q5_1, "Q5_1", 32, 24, true},
+    {TensorType::Q8_0, "Q8_0", 32, 34, true},
+    {TensorType::Q8_1, "Q8_1", 32, 36, true},
+    {TensorType::Q2_K, "Q2_K", 256, 84, true},
+    {TensorType::Q3_K, "Q3_K", 256, 110, true},
+    {TensorType::Q4_K, "Q4_K", 256, 144, true},
+    {TensorType::Q5_K, "Q5_K", 256, 176, true},
+    {TensorType::Q6_K, "Q6_K", 256, 210, true},
+    {TensorType::Q8_K, "Q8_K", 256, 292, true},
+    {TensorType::BF16, "BF16", 1, 2, false},
+}};
+
 // nullopt for a type id this build does not know (an unknown id in a file is an error, never a guess).
 std::optional<TensorType> tensor_type_from_id(uint32_t id);
-const TensorTypeInfo& type_info(TensorType type);
+constexpr const TensorTypeInfo& type_info(TensorType type) {
+  for (const TensorTypeInfo& info : kTensorTypes)
+    if (info.type == type) return info;
+  throw std::logic_error("type_info: unknown tensor type");
+}
 inline const char* type_name(TensorType type) {
   return type_info(type).name;
 }

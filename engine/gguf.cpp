@@ -76,39 +76,6 @@ bool is_known_value_type(uint32_t t) {
   return t <= static_cast<uint32_t>(GgufType::FLOAT64);
 }
 
-uint64_t min_encoded_bytes(GgufType t) {
-  switch (t) {
-    case GgufType::UINT8:
-    case GgufType::INT8:
-    case GgufType::BOOL:
-      return 1;
-    case GgufType::UINT16:
-    case GgufType::INT16:
-      return 2;
-    case GgufType::UINT32:
-    case GgufType::INT32:
-    case GgufType::FLOAT32:
-      return 4;
-    case GgufType::UINT64:
-    case GgufType::INT64:
-    case GgufType::FLOAT64:
-    case GgufType::STRING:  // the u64 length
-      return 8;
-    case GgufType::ARRAY:  // element type and count
-      return 12;
-  }
-  return 1;
-}
-
-// Bytes of a value as GGUF encodes it (after its type tag).
-uint64_t encoded_bytes(const GgufValue& v) {
-  if (v.type == GgufType::STRING) return min_encoded_bytes(v.type) + v.str.size();
-  if (v.type != GgufType::ARRAY) return min_encoded_bytes(v.type);
-  uint64_t n = min_encoded_bytes(v.type);
-  for (const GgufValue& e : v.array) n += encoded_bytes(e);
-  return n;
-}
-
 // Calls f(T{}) with the C++ type of a numeric GGUF value type and returns true; false for BOOL, STRING and
 // ARRAY, which are not one number of their own type.
 template <typename F>
@@ -137,6 +104,30 @@ bool visit_numeric_type(GgufType type, F&& f) {
     default:
       return false;
   }
+}
+
+// The smallest encoding of a value: a number's own size, a bool's byte, a string's u64 length, an array's
+// element type and count.
+uint64_t min_encoded_bytes(GgufType t) {
+  uint64_t bytes = 0;
+  if (visit_numeric_type(t, [&](auto tag) { bytes = sizeof(tag); })) return bytes;
+  switch (t) {
+    case GgufType::STRING:
+      return 8;
+    case GgufType::ARRAY:
+      return 12;
+    default:  // BOOL
+      return 1;
+  }
+}
+
+// Bytes of a value as GGUF encodes it (after its type tag).
+uint64_t encoded_bytes(const GgufValue& v) {
+  if (v.type == GgufType::STRING) return min_encoded_bytes(v.type) + v.str.size();
+  if (v.type != GgufType::ARRAY) return min_encoded_bytes(v.type);
+  uint64_t n = min_encoded_bytes(v.type);
+  for (const GgufValue& e : v.array) n += encoded_bytes(e);
+  return n;
 }
 
 // Bounds-checked sequential reads over the mapping; every failure names the file.
@@ -257,25 +248,17 @@ const char* gguf_type_name(GgufType type) {
 }
 
 bool GgufValue::is_integer() const {
-  switch (type) {
-    case GgufType::UINT8:
-    case GgufType::INT8:
-    case GgufType::UINT16:
-    case GgufType::INT16:
-    case GgufType::UINT32:
-    case GgufType::INT32:
-    case GgufType::UINT64:
-    case GgufType::INT64:
-      return true;
-    default:
-      return false;
-  }
+  bool integer = false;
+  visit_numeric_type(type, [&](auto tag) { integer = std::is_integral_v<decltype(tag)>; });
+  return integer;
 }
 
 namespace {
 
 bool is_unsigned(GgufType t) {
-  return t == GgufType::UINT8 || t == GgufType::UINT16 || t == GgufType::UINT32 || t == GgufType::UINT64;
+  bool is = false;
+  visit_numeric_type(t, [&](auto tag) { is = std::is_unsigned_v<decltype(tag)>; });
+  return is;
 }
 
 // The type of a value as an error message names it: "string", "array of float32".

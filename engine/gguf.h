@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/non_copyable.h"
 #include "base/tensor_type.h"
 #include "engine/mapped_file.h"
 
@@ -102,12 +103,10 @@ class GgufFile {
 // Usage: add metadata and declare every tensor, then write_header(), then write each tensor's bytes in
 // declaration order with write_tensor_data(), then finish(). Writes PATH.tmp and renames on finish(); the
 // destructor removes the temporary file if finish() was never reached.
-class GgufWriter {
+class GgufWriter : NonCopyable {
  public:
   explicit GgufWriter(std::string path, uint64_t alignment = 32);
   ~GgufWriter();
-  GgufWriter(const GgufWriter&) = delete;
-  GgufWriter& operator=(const GgufWriter&) = delete;
 
   void set(const std::string& key, GgufValue value);  // replaces an existing key, else appends
   void set_u32(const std::string& key, uint32_t v);

@@ -5,16 +5,16 @@
 #include <cstdint>
 #include <string>
 
+#include "base/non_copyable.h"
+
 namespace llamascope {
 
-class MappedFile {
+class MappedFile : NonCopyable {
  public:
   // Throws Error("PATH: ...") when the path is missing, a directory, unreadable or cannot be mapped.
   // An empty file maps to size() == 0, data() == nullptr.
   explicit MappedFile(const std::string& path);
   ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "harness/bench.h"
+#include "harness/bench_columns.h"
 #include "harness/common.h"
 
 namespace llamascope::bench {
@@ -12,36 +13,30 @@ namespace {
 
 // The columns of every tabular output; JSONL writes the whole record.
 const Column kBenchColumns[] = {
-    {"model.name", "/model/name", "model"},
-    {"model.file_bytes", "/model/file_bytes", "size", MdStyle::bytes},
-    {"model.parameter_count", "/model/parameter_count", "params", MdStyle::count_millions},
-    {"model.weight_types", "/model/weight_types", "types"},
-    {"kernels", "/kernels", "kernels"},
-    {"threads", "/threads", "threads", MdStyle::integer},
-    {"test", "/test", "test"},
-    {"tokens_per_second", "/tokens_per_second", "t/s", MdStyle::mean_stddev, false},
-    {"tokens_per_second.median", "/tokens_per_second/median", ""},
-    {"tokens_per_second.mean", "/tokens_per_second/mean", ""},
-    {"tokens_per_second.stddev", "/tokens_per_second/stddev", ""},
-    {"tokens_per_second.min", "/tokens_per_second/min", ""},
-    {"tokens_per_second.max", "/tokens_per_second/max", ""},
-    {"tokens_per_second.samples", "/tokens_per_second/samples", ""},
-    {"time_to_first_token_ns.median", "/time_to_first_token_ns/median", "ttft ms", MdStyle::millis},
-    {"time_per_output_token_ns.median", "/time_per_output_token_ns/median", "ms/token", MdStyle::millis},
-    {"bandwidth.fraction", "/bandwidth/fraction", "of BW", MdStyle::percent},
-    {"bandwidth.achieved_gbps", "/bandwidth/achieved_gbps", ""},
-    {"bandwidth.machine_gbps", "/bandwidth/machine_gbps", ""},
-    {"memory.peak_rss_bytes", "/memory/peak_rss_bytes", "peak RSS", MdStyle::bytes},
-    {"memory.weight_bytes", "/memory/weight_bytes", ""},
-    {"memory.kv_cache_bytes", "/memory/kv_cache_bytes", "KV", MdStyle::bytes},
-    {"memory.kv_type", "/memory/kv_type", ""},
-    {"n_prompt", "/n_prompt", ""},
-    {"n_gen", "/n_gen", ""},
-    {"repetitions", "/repetitions", ""},
-    {"model.path", "/model/path", ""},
-    {"model.sha256", "/model/sha256", ""},
-    {"run_id", "/run_id", ""},
-    {"repro", "/repro", ""},
+    bench_columns::kModel,
+    {"model.file_bytes", "size", MdStyle::bytes},
+    {"model.parameter_count", "params", MdStyle::count_millions},
+    {"model.weight_types", "types"},
+    bench_columns::kKernels,
+    bench_columns::kThreads,
+    bench_columns::kTest,
+    {"tokens_per_second", "t/s", MdStyle::mean_stddev, CsvCells::stats},
+    {"time_to_first_token_ns.median", "ttft ms", MdStyle::millis},
+    {"time_per_output_token_ns.median", "ms/token", MdStyle::millis},
+    {"bandwidth.fraction", "of BW", MdStyle::percent},
+    {"bandwidth.achieved_gbps", ""},
+    {"bandwidth.machine_gbps", ""},
+    {"memory.peak_rss_bytes", "peak RSS", MdStyle::bytes},
+    {"memory.weight_bytes", ""},
+    {"memory.kv_cache_bytes", "KV", MdStyle::bytes},
+    {"memory.kv_type", ""},
+    {"n_prompt", ""},
+    {"n_gen", ""},
+    {"repetitions", ""},
+    {"model.path", ""},
+    {"model.sha256", ""},
+    {"run_id", ""},
+    {"repro", ""},
 };
 
 // Bytes a test reads from memory: every weight a pass streams (the token table only for its rows, except

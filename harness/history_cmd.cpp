@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/bench_columns.h"
 #include "harness/commands.h"
 #include "harness/common.h"
 #include "harness/history.h"
@@ -30,44 +31,44 @@ struct HistoryArgs {
 };
 
 const Column kRunColumns[] = {
-    {"run_id", "/run_id", "run"},
-    {"kind", "/kind", "kind"},
-    {"started", "/started", "started"},
-    {"hostname", "/hostname", "host"},
-    {"cpu_model", "/cpu_model", "cpu"},
-    {"revision", "/revision", "commit"},
-    {"dirty", "/dirty", "dirty"},
-    {"records", "/records", "records", MdStyle::integer},
-    {"models", "/models", "models", MdStyle::integer},
+    {"run_id", "run"},
+    {"kind", "kind"},
+    {"started", "started"},
+    {"hostname", "host"},
+    {"cpu_model", "cpu"},
+    {"revision", "commit"},
+    {"dirty", "dirty"},
+    {"records", "records", MdStyle::integer},
+    {"models", "models", MdStyle::integer},
 };
 
 // Export's CSV columns, and show's table (those with a Markdown header).
 const Column kRecordColumns[] = {
-    {"run_id", "/run_id", ""},
-    {"schema", "/schema", "schema"},
-    {"time", "/time", ""},
-    {"model.name", "/model/name", "model"},
-    {"model.sha256", "/model/sha256", ""},
-    {"kernels", "/kernels", "kernels"},
-    {"threads", "/threads", "threads", MdStyle::integer},
-    {"test", "/test", "test"},
-    {"tokens_per_second", "/tokens_per_second", "t/s", MdStyle::mean_stddev, false},
-    {"tokens_per_second.median", "/tokens_per_second/median", "median t/s"},
-    {"environment.build.git.revision", "/environment/build/git/revision", ""},
-    {"environment.build.git.dirty", "/environment/build/git/dirty", ""},
-    {"environment.hostname", "/environment/hostname", ""},
-    {"environment.cpu.model", "/environment/cpu/model", ""},
+    {"run_id", ""},
+    {"schema", "schema"},
+    {"time", ""},
+    bench_columns::kModel,
+    {"model.sha256", ""},
+    bench_columns::kKernels,
+    bench_columns::kThreads,
+    bench_columns::kTest,
+    {"tokens_per_second", "t/s", MdStyle::mean_stddev, CsvCells::none},
+    {"tokens_per_second.median", "median t/s"},
+    {"environment.build.git.revision", ""},
+    {"environment.build.git.dirty", ""},
+    {"environment.hostname", ""},
+    {"environment.cpu.model", ""},
 };
 
 const Column kTrendColumns[] = {
-    {"commit", "/commit", "commit"},
-    {"dirty", "/dirty", "dirty"},
-    {"first_time", "/first_time", "first measured"},
-    {"records", "/records", "records", MdStyle::integer},
-    {"median", "/median", "median t/s"},
-    {"min", "/min", "min"},
-    {"max", "/max", "max"},
-    {"change", "/change", "vs previous", MdStyle::percent},
+    {"commit", "commit"},
+    {"dirty", "dirty"},
+    {"first_time", "first measured"},
+    {"records", "records", MdStyle::integer},
+    {"median", "median t/s"},
+    {"min", "min"},
+    {"max", "max"},
+    {"change", "vs previous", MdStyle::percent},
 };
 
 void print(const std::string& text) {

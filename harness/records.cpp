@@ -121,8 +121,11 @@ std::string file_sha256(const std::string& path) {
   return digest;
 }
 
+// The hyper-parameters the model identity keeps (its "config"), each under its name in ModelConfig.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelConfig, dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim,
+                                   vocab_size, context_length, tied_embeddings)
+
 nlohmann::json model_identity(const Model& model) {
-  const ModelConfig& c = model.config;
   std::map<std::string, int> type_counts;
   for (const Weight* w : model.all_weights()) ++type_counts[type_name(w->type)];
   nlohmann::json tensor_types = nlohmann::json::object();
@@ -133,22 +136,13 @@ nlohmann::json model_identity(const Model& model) {
           {"name", std::filesystem::path(model.path).filename().string()},
           {"sha256", file_sha256(model.path)},
           {"format", model.format_name()},
-          {"architecture", c.architecture},
+          {"architecture", model.config.architecture},
           {"parameter_count", model.parameter_count()},
           {"file_bytes", ec ? 0 : file_bytes},
           {"weight_bytes", model.weight_bytes()},
           {"weight_types", model.weight_type_summary()},
           {"tensor_types", tensor_types},
-          {"config",
-           {{"dim", c.dim},
-            {"n_layers", c.n_layers},
-            {"n_heads", c.n_heads},
-            {"n_kv_heads", c.n_kv_heads},
-            {"head_dim", c.head_dim},
-            {"hidden_dim", c.hidden_dim},
-            {"vocab_size", c.vocab_size},
-            {"context_length", c.context_length},
-            {"tied_embeddings", c.tied_embeddings}}}};
+          {"config", model.config}};
 }
 
 // ---- output formats ----
@@ -166,6 +160,24 @@ nlohmann::json value_at(const nlohmann::json& record, const char* pointer) {
 }
 
 namespace {
+
+// The value under a column's dotted name: the name read as a JSON pointer.
+nlohmann::json named_value(const nlohmann::json& record, const std::string& name) {
+  std::string pointer = "/" + name;
+  std::replace(pointer.begin(), pointer.end(), '.', '/');
+  return value_at(record, pointer.c_str());
+}
+
+// The CSV's header: the columns' names, a statistics column's expanded into one per field.
+std::vector<std::string> csv_names(std::span<const Column> columns) {
+  std::vector<std::string> names;
+  for (const Column& c : columns) {
+    if (c.csv == CsvCells::value) names.push_back(c.name);
+    if (c.csv == CsvCells::stats)
+      for (const char* field : SampleStats::kFields) names.push_back(std::string(c.name) + "." + field);
+  }
+  return names;
+}
 
 std::string plain(const nlohmann::json& v) {
   if (v.is_null()) return "";
@@ -226,7 +238,7 @@ std::string format_md_header(std::span<const Column> columns) {
 std::string format_md_row(const nlohmann::json& record, std::span<const Column> columns) {
   std::string row = "|";
   for (const Column& c : columns)
-    if (*c.md_header) row += fmt::format(" {} |", md_cell(value_at(record, c.pointer), c.md_style));
+    if (*c.md_header) row += fmt::format(" {} |", md_cell(named_value(record, c.name), c.md_style));
   return row + "\n";
 }
 
@@ -238,14 +250,11 @@ std::string format_records(std::span<const nlohmann::json> records, std::span<co
       for (const nlohmann::json& r : records) out += r.dump() + "\n";
       break;
     case OutputFormat::csv: {
-      bool first = true;
-      for (const Column& c : columns)
-        if (c.csv) out += (first ? "" : ",") + csv_cell(c.name), first = false;
+      const std::vector<std::string> names = csv_names(columns);
+      for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + csv_cell(names[i]);
       out += "\n";
       for (const nlohmann::json& r : records) {
-        first = true;
-        for (const Column& c : columns)
-          if (c.csv) out += (first ? "" : ",") + csv_cell(value_at(r, c.pointer)), first = false;
+        for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + csv_cell(named_value(r, names[i]));
         out += "\n";
       }
       break;

@@ -19,7 +19,9 @@ class Model;
 struct SampleStats {
   double median = 0, mean = 0, stddev = 0, min = 0, max = 0;
   std::vector<double> samples;
-  nlohmann::json to_json() const;  // {"median", "mean", "stddev", "min", "max", "samples"}
+  // The fields of to_json(), in the order a CSV lists them.
+  static constexpr const char* kFields[] = {"median", "mean", "stddev", "min", "max", "samples"};
+  nlohmann::json to_json() const;
 };
 SampleStats summarize(std::vector<double> samples);
 
@@ -48,15 +50,21 @@ enum class MdStyle {
   millis,          // nanoseconds shown as milliseconds: "12.345"
 };
 
-// One column of the tabular formats: `name` is the CSV header (and documents where the value lives),
-// `pointer` a JSON pointer into the record. A column with an empty md_header is CSV-only; one with
-// csv = false is Markdown-only (a composite such as mean ± stddev).
+// What a column puts in the CSV.
+enum class CsvCells {
+  value,  // the value under the column's name
+  none,   // nothing: a Markdown-only composite such as mean ± stddev
+  stats,  // a SampleStats object: a cell for each of its fields ("NAME.median", ..., "NAME.samples")
+};
+
+// One column of the tabular formats: `name` is the CSV header and where the value lives in the record, a
+// dot for each level of nesting ("tokens_per_second.median" is the record's /tokens_per_second/median). A
+// column with an empty md_header is CSV-only.
 struct Column {
   const char* name;
-  const char* pointer;
   const char* md_header;
   MdStyle md_style = MdStyle::text;
-  bool csv = true;
+  CsvCells csv = CsvCells::value;
 };
 
 // The value at `pointer`, or null when the record lacks it.

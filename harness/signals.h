@@ -9,15 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "base/non_copyable.h"
+
 namespace llamascope {
 
-class ScopedSignalHandler {
+class ScopedSignalHandler : NonCopyable {
  public:
   // Installs `handler` (async-signal-safe code only) for each of `signals`.
   ScopedSignalHandler(void (*handler)(int), std::initializer_list<int> signals);
   ~ScopedSignalHandler();
-  ScopedSignalHandler(const ScopedSignalHandler&) = delete;
-  ScopedSignalHandler& operator=(const ScopedSignalHandler&) = delete;
 
  private:
   std::vector<std::pair<int, struct sigaction>> previous_;  // the signals installed, with what they had

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/non_copyable.h"
+
 namespace llamascope {
 
 class ThreadPool;
@@ -19,13 +21,11 @@ class ThreadPool;
 // runs its ops one after another, and the A/B runs the sets in turns on one thread).
 std::shared_ptr<ThreadPool> shared_thread_pool(int threads);
 
-class ThreadPool {
+class ThreadPool : NonCopyable {
  public:
   // `threads` counts the calling thread: threads - 1 workers are started (none for threads <= 1).
   explicit ThreadPool(int threads);
   ~ThreadPool();
-  ThreadPool(const ThreadPool&) = delete;
-  ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 

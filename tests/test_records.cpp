@@ -434,8 +434,7 @@ TEST(Records, FileSha256MatchesSha256sumAndIsCached) {
 }
 
 TEST(Records, CsvQuotesOnlyWhatNeedsQuotingAndMarkdownFollowsTheColumns) {
-  const Column columns[] = {
-      {"a", "/a", "A"}, {"b.c", "/b/c", "", MdStyle::text}, {"d", "/d", "D", MdStyle::percent}};
+  const Column columns[] = {{"a", "A"}, {"b.c", "", MdStyle::text}, {"d", "D", MdStyle::percent}};
   const json rec = {{"a", "x,\"y\""}, {"b", {{"c", 1.5}}}, {"d", 0.25}};
   const std::string csv = format_records(std::span<const json>(&rec, 1), columns, OutputFormat::csv);
   EXPECT_EQ(csv, "a,b.c,d\n\"x,\"\"y\"\"\",1.5,0.25\n");
@@ -444,6 +443,20 @@ TEST(Records, CsvQuotesOnlyWhatNeedsQuotingAndMarkdownFollowsTheColumns) {
   EXPECT_TRUE(value_at(rec, "/missing/field").is_null());
   EXPECT_EQ(shell_quote("plain-word_1.gguf"), "plain-word_1.gguf");
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+// A statistics column: mean ± stddev in Markdown, a CSV cell for each field of SampleStats::to_json; a
+// Markdown-only column adds nothing to the CSV.
+TEST(Records, AStatisticsColumnExpandsIntoItsFieldsInTheCsv) {
+  const json rec = {{"t", summarize({1, 3}).to_json()}};
+  ASSERT_EQ(rec["t"].size(), std::size(SampleStats::kFields));
+  const Column stats[] = {{"t", "T", MdStyle::mean_stddev, CsvCells::stats}};
+  EXPECT_EQ(
+      format_records(std::span<const json>(&rec, 1), stats, OutputFormat::csv),
+      "t.median,t.mean,t.stddev,t.min,t.max,t.samples\n2.0,2.0,1.4142135623730951,1.0,3.0,\"[1.0,3.0]\"\n");
+  EXPECT_EQ(format_md_row(rec, stats), "| 2.00 ± 1.41 |\n");
+  const Column md_only[] = {{"t", "T", MdStyle::mean_stddev, CsvCells::none}, {"t.max", "max"}};
+  EXPECT_EQ(format_records(std::span<const json>(&rec, 1), md_only, OutputFormat::csv), "t.max\n3.0\n");
 }
 
 // The schemas come from the docs' tables: nested tables (statistics, model identity, environment) land

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/non_copyable.h"
 #include "base/tensor_type.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/quant.h"
@@ -19,12 +20,9 @@
 namespace llamascope {
 namespace {
 
-struct DeviceBuffer {
+struct DeviceBuffer : NonCopyable {
   void* ptr = nullptr;
   size_t bytes = 0;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   ~DeviceBuffer() { cuda::device_free(ptr); }
   // Grows (never shrinks) to at least `want` bytes; the old contents are lost.
   void reserve(size_t want, cudaStream_t stream) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "base/non_copyable.h"
 #include "base/tensor_type.h"
 
 namespace llamascope::cuda {
@@ -44,12 +45,10 @@ void stream_synchronize(cudaStream_t stream);
 // Pinned host memory for the small per-step uploads (token ids): acquire() waits only for the previous
 // copy out of it (normally long finished; skipped while a graph is captured) and copy_to() queues the copy
 // on the stream, so an upload never synchronises the host with the device's queue.
-class HostStaging {
+class HostStaging : NonCopyable {
  public:
   explicit HostStaging(cudaStream_t stream);
   ~HostStaging();
-  HostStaging(const HostStaging&) = delete;
-  HostStaging& operator=(const HostStaging&) = delete;
   void* acquire(size_t bytes);
   void copy_to(void* device_dst, size_t bytes);
 
@@ -139,12 +138,10 @@ constexpr int64_t kMatvecMaxRows = 8;
 
 // Owns the cuBLAS handle and the scratch of the GEMM path (dequantized weight tiles, converted
 // activations, the cuBLAS workspace). One per stream.
-class Gemm {
+class Gemm : NonCopyable {
  public:
   explicit Gemm(cudaStream_t stream);
   ~Gemm();
-  Gemm(const Gemm&) = delete;
-  Gemm& operator=(const Gemm&) = delete;
 
   void matmul(const DWeight& w, DMat x, DMat out);
   // Grows the scratch for a later matmul of these sizes now, so that no allocation happens while a
@@ -168,12 +165,9 @@ void matvec(const DWeight& w, DMat x, DMat out, cudaStream_t stream);
 // A decode step is captured with begin()/end(); end() turns the capture into an executable graph (updating
 // the previous one in place when the step has the same topology, as it has from one token to the next) and
 // launches it. Nothing inside a capture may synchronise the host or allocate.
-class GraphRunner {
+class GraphRunner : NonCopyable {
  public:
-  GraphRunner() = default;
   ~GraphRunner();
-  GraphRunner(const GraphRunner&) = delete;
-  GraphRunner& operator=(const GraphRunner&) = delete;
 
   void begin(cudaStream_t stream);
   void end_and_launch(cudaStream_t stream);
@@ -189,12 +183,10 @@ class GraphRunner {
 };
 
 // ---- timing with CUDA events (per-op profiles without host clocks) ----
-class EventTimer {
+class EventTimer : NonCopyable {
  public:
   explicit EventTimer(cudaStream_t stream);
   ~EventTimer();
-  EventTimer(const EventTimer&) = delete;
-  EventTimer& operator=(const EventTimer&) = delete;
   void start();
   void stop();
   // Waits for the stop event; nanoseconds between the two events.

@@ -44,29 +44,16 @@ LLAMASCOPE_HD uint16_t load_u16(const uint8_t* p) {
   return *reinterpret_cast<const uint16_t*>(p);
 }
 
-// Bytes of one chunk's block (the unit a chunk index addresses), and chunks per block.
+// Bytes of one chunk's block (the unit a chunk index addresses), and chunks per block, from the type's
+// geometry in base/tensor_type.h: a K-quant super-block holds 8 chunks; a float type's chunk is a block
+// of its own.
 template <TensorType T>
-struct ChunkGeometry;
-#define LLAMASCOPE_CHUNK_GEOMETRY(T, block_bytes, chunks_per_block) \
-  template <>                                                       \
-  struct ChunkGeometry<TensorType::T> {                             \
-    static constexpr int kBlockBytes = block_bytes;                 \
-    static constexpr int kChunksPerBlock = chunks_per_block;        \
-  };
-LLAMASCOPE_CHUNK_GEOMETRY(F32, 128, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(F16, 64, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(BF16, 64, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q4_0, 18, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q4_1, 20, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q5_0, 22, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q5_1, 24, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q8_0, 34, 1)
-LLAMASCOPE_CHUNK_GEOMETRY(Q2_K, 84, 8)
-LLAMASCOPE_CHUNK_GEOMETRY(Q3_K, 110, 8)
-LLAMASCOPE_CHUNK_GEOMETRY(Q4_K, 144, 8)
-LLAMASCOPE_CHUNK_GEOMETRY(Q5_K, 176, 8)
-LLAMASCOPE_CHUNK_GEOMETRY(Q6_K, 210, 8)
-#undef LLAMASCOPE_CHUNK_GEOMETRY
+struct ChunkGeometry {
+  static constexpr int64_t kBlockElems = type_info(T).block_elems < 32 ? 32 : type_info(T).block_elems;
+  static constexpr int kChunksPerBlock = static_cast<int>(kBlockElems / 32);
+  static constexpr int kBlockBytes =
+      static_cast<int>(kBlockElems / type_info(T).block_elems * type_info(T).block_bytes);
+};
 
 // Address of chunk c of a row.
 template <TensorType T>

@@ -20,12 +20,13 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/non_copyable.h"
 
 namespace llamascope::fuzz {
 
 // The input as an anonymous in-memory file, reachable by path (/proc/self/fd/N) for readers that open and
 // memory-map paths.
-class MemoryFile {
+class MemoryFile : NonCopyable {
  public:
   MemoryFile(const uint8_t* data, size_t size) : fd_(memfd_create("fuzz-input", 0)) {
     if (fd_ < 0) std::abort();
@@ -37,8 +38,6 @@ class MemoryFile {
     path_ = "/proc/self/fd/" + std::to_string(fd_);
   }
   ~MemoryFile() { ::close(fd_); }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
   const std::string& path() const { return path_; }
 
  private:

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/non_copyable.h"
 
 namespace llamascope::formats_test {
 
@@ -27,7 +28,7 @@ inline std::string golden(const std::string& relative) {
 }
 
 // A fresh directory under the system temp dir, removed with everything in it when the test ends.
-class ScratchDir {
+class ScratchDir : NonCopyable {
  public:
   ScratchDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "llamascope-formats-XXXXXX").string();
@@ -38,8 +39,6 @@ class ScratchDir {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   const std::string& path() const { return path_; }
 

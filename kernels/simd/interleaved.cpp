@@ -2,6 +2,7 @@
 #include "kernels/simd/interleaved.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -25,11 +26,12 @@ const Block& block_of(const uint8_t* first_row, size_t src_row_bytes, int r, int
   return reinterpret_cast<const Block*>(first_row + r * src_row_bytes)[b];
 }
 
-// The block-32 types: per block, the rows' codes as interleaved dwords (each byte XOR `flip`), then their
-// qh words and their m (where the type has them), and their scales d in the chunk's scale area.
+// The block-32 types: per block, the rows' codes as interleaved dwords (Q8_0's as q + 128, unsigned for
+// VPDPBUSD), then their qh words and their m (where the type has them), and their scales d in the chunk's
+// scale area.
 template <typename Block>
-void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nb, uint8_t flip,
-                  uint8_t* dst) {
+void pack_block32(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_t nb, uint8_t* dst) {
+  const uint8_t flip = std::is_same_v<Block, BlockQ8_0> ? 0x80 : 0;
   constexpr int kDwords = sizeof(Block::qs) / 4;
   constexpr size_t kCodeBytes = block32_code_bytes<Block>();
   for (int64_t b = 0; b < nb; ++b) {
@@ -98,22 +100,16 @@ bool interleaved_float_type(TensorType type) {
 
 size_t interleaved_group_bytes(TensorType type, int64_t cols) {
   switch (type) {
+    case TensorType::BF16:  // in pairs: even widths only
+      return cols % 2 == 0 ? kGroupRows * row_bytes(type, cols) : 0;
     case TensorType::F32:
-      return static_cast<size_t>(cols) * kGroupRows * 4;
     case TensorType::F16:
-      return static_cast<size_t>(cols) * kGroupRows * 2;
-    case TensorType::BF16:
-      return cols % 2 == 0 ? static_cast<size_t>(cols) * kGroupRows * 2 : 0;
     case TensorType::Q4_0:
-      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_0);
-    case TensorType::Q8_0:
-      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ8_0);
-    case TensorType::Q5_0:
-      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_0);
     case TensorType::Q4_1:
-      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ4_1);
+    case TensorType::Q5_0:
     case TensorType::Q5_1:
-      return static_cast<size_t>(cols / kBlock32) * kGroupRows * sizeof(BlockQ5_1);
+    case TensorType::Q8_0:  // the file's 16 rows, rearranged
+      return kGroupRows * row_bytes(type, cols);
     case TensorType::Q4_K:
       return static_cast<size_t>(cols / kBlockK) * kQ4KGroupBytes;
     case TensorType::Q5_K:
@@ -129,37 +125,27 @@ void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t sr
   const int64_t nb = cols / kBlock32, nsb = cols / kBlockK;
   switch (type) {
     case TensorType::F32:
-      pack_float(first_row, src_row_bytes, rows, cols, 4, 1, dst);
-      break;
+      return pack_float(first_row, src_row_bytes, rows, cols, 4, 1, dst);
     case TensorType::F16:
-      pack_float(first_row, src_row_bytes, rows, cols, 2, 1, dst);
-      break;
+      return pack_float(first_row, src_row_bytes, rows, cols, 2, 1, dst);
     case TensorType::BF16:
-      pack_float(first_row, src_row_bytes, rows, cols, 2, 2, dst);
-      break;
+      return pack_float(first_row, src_row_bytes, rows, cols, 2, 2, dst);
     case TensorType::Q4_0:
-      pack_block32<BlockQ4_0>(first_row, src_row_bytes, rows, nb, 0, dst);
-      break;
-    case TensorType::Q8_0:
-      pack_block32<BlockQ8_0>(first_row, src_row_bytes, rows, nb, 0x80, dst);
-      break;
-    case TensorType::Q5_0:
-      pack_block32<BlockQ5_0>(first_row, src_row_bytes, rows, nb, 0, dst);
-      break;
+      return pack_block32<BlockQ4_0>(first_row, src_row_bytes, rows, nb, dst);
     case TensorType::Q4_1:
-      pack_block32<BlockQ4_1>(first_row, src_row_bytes, rows, nb, 0, dst);
-      break;
+      return pack_block32<BlockQ4_1>(first_row, src_row_bytes, rows, nb, dst);
+    case TensorType::Q5_0:
+      return pack_block32<BlockQ5_0>(first_row, src_row_bytes, rows, nb, dst);
     case TensorType::Q5_1:
-      pack_block32<BlockQ5_1>(first_row, src_row_bytes, rows, nb, 0, dst);
-      break;
+      return pack_block32<BlockQ5_1>(first_row, src_row_bytes, rows, nb, dst);
+    case TensorType::Q8_0:
+      return pack_block32<BlockQ8_0>(first_row, src_row_bytes, rows, nb, dst);
     case TensorType::Q4_K:
-      pack_k4<BlockQ4_K>(first_row, src_row_bytes, rows, nsb, kQ4KGroupBytes, dst);
-      break;
+      return pack_k4<BlockQ4_K>(first_row, src_row_bytes, rows, nsb, kQ4KGroupBytes, dst);
     case TensorType::Q5_K:
-      pack_k4<BlockQ5_K>(first_row, src_row_bytes, rows, nsb, kQ5KGroupBytes, dst);
-      break;
+      return pack_k4<BlockQ5_K>(first_row, src_row_bytes, rows, nsb, kQ5KGroupBytes, dst);
     default:
-      break;
+      return;
   }
 }
 

@@ -71,10 +71,12 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
 }
 
 // Six activation rows at a time: 12 accumulators, two weight vectors and a broadcast fill the 16 registers.
+// BF16 takes five: its pair of weight vectors gives four, plus the mask of the high halves (with six rows
+// GCC kept four accumulators on the stack).
 template <TensorType kType>
 void float_group(const uint8_t* group, int64_t cols, const uint8_t* activations, size_t activation_stride,
                  int64_t n, float* out, int64_t out_stride, int live_rows) {
-  for_each_row_pass<6>(n, [&]<int R>(int64_t i) {
+  for_each_row_pass<kType == TensorType::BF16 ? 5 : 6>(n, [&]<int R>(int64_t i) {
     float_rows<kType>(group, cols, activations + i * activation_stride, activation_stride,
                       out + i * out_stride, out_stride, live_rows, std::make_index_sequence<R>());
   });

@@ -174,9 +174,10 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
   constexpr size_t kGroupBytes = kFive ? kQ5KGroupBytes : kQ4KGroupBytes;
   const int64_t nsb = cols / kBlockK;
   const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-  // 16 in each byte whose bit s is set (shifting in 16-bit lanes moves no other byte's bit onto bit 4).
-  auto fifth_bits = [&](__m256i qh, int s) {
-    return _mm256_and_si256(s <= 4 ? _mm256_slli_epi16(qh, 4 - s) : _mm256_srli_epi16(qh, s - 4), sixteen);
+  // 16 in each byte whose bit s is set: a test against the bit, not a shift by s, which would take its count
+  // from a register wherever GCC keeps the sub-block loop rolled (it made Q5_K decode 3.5x slower).
+  auto fifth_bits = [&](__m256i qh, __m256i bit) {
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), sixteen);
   };
   // Row r's byte at p[r] for the 8 rows of half h, as the 16-bit pair (v, v) in 32-bit lane r.
   auto pairs_of = [](const uint8_t* p) {
@@ -192,15 +193,20 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
       for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
         for (int half = 0; half < 2; ++half) {
           const int sub = 2 * c + half;
+          const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << sub));
+          // Q5_K's 8 qh vectors are the same for every sub-block; GCC hoists their loads out of this loop and
+          // then keeps them on the stack, and those stack stores made Q5_K decode 3x slower than Q4_K. An
+          // empty asm on the pointer makes each sub-block load them again, from L1.
+          const uint8_t* high_bits = sb + kQ5KHighBits + 32 * h;
+          if constexpr (kFive) asm("" : "+r"(high_bits));
           __m256i q[8];
           for (int k = 0; k < 8; ++k) {
             const __m256i v =
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + (8 * c + k) * 64 + 32 * h));
             q[k] = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, low);
             if constexpr (kFive) {
-              const __m256i qh =
-                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQ5KHighBits + k * 64 + 32 * h));
-              q[k] = _mm256_or_si256(q[k], fifth_bits(qh, sub));
+              const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high_bits + k * 64));
+              q[k] = _mm256_or_si256(q[k], fifth_bits(qh, bit));
             }
           }
           const __m256i scale = pairs_of(sb + kQ4KScales + sub * kGroupRows + 8 * h);

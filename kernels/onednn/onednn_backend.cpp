@@ -292,8 +292,8 @@ class OnednnBackend final : public Backend {
       std::lock_guard lock(mutex_);
       if (warned_.insert(static_cast<int>(w.type)).second)
         std::fprintf(stderr,
-                     "llamascope: note: oneDNN has only its reference matmul for %s %lldx%lld; using the "
-                     "scalar backend for such weights\n",
+                     "llamascope: note: oneDNN offers only its reference matmul for %s weights here (first: "
+                     "%lldx%lld); using the scalar backend for those\n",
                      type_name(w.type), static_cast<long long>(w.rows), static_cast<long long>(w.cols));
     }
     handle->fallback = scalar().prepare(w, OpKind::matmul);

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make ninja-build pkg-config clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-pip nlohmann-json3-dev libcli11-dev libfmt-dev
+  python3-pip libtbb-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   python3-matplotlib python3-numpy
   libssl-dev clang-14 libclang-rt-14-dev
   chromium python3-pil

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -11,6 +12,10 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#ifdef LLAMASCOPE_ONEDNN_TBB
+#include <oneapi/tbb/global_control.h>
+#endif
 
 #include "kernels/onednn/onednn_quant.h"
 #include "kernels/onednn/onednn_runtime.h"
@@ -224,6 +229,12 @@ class OnednnBackend final : public Backend {
       scalar().matmul(*w.fallback, x, out);
       return;
     }
+#ifdef LLAMASCOPE_ONEDNN_TBB
+    // oneDNN's SYCL CPU runtime runs its primitives on TBB (and nothing else in llamascope does): capping
+    // TBB's parallelism for the duration of this backend's calls gives it its own thread count.
+    const tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                                      static_cast<size_t>(std::max(options_.threads, 1)));
+#endif
     const Plan& plan = plan_for(w, x, out);
     memory src(plan.src_md, engine_, x.data), dst(plan.dst_md, engine_, out.data);
     memory act = src;
@@ -306,7 +317,13 @@ class OnednnBackend final : public Backend {
     return *scalar_;
   }
 
-  std::string threads_note() const { return "oneDNN's own (the SYCL CPU runtime's TBB pool)"; }
+  std::string threads_note() const {
+#ifdef LLAMASCOPE_ONEDNN_TBB
+    return fmt::format("{} (TBB parallelism capped during its calls)", options_.threads);
+#else
+    return "all cores (built without TBB headers: the thread count is not applied)";
+#endif
+  }
 
   BackendOptions options_;
   dnnl::engine engine_;

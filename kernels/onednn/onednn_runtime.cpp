@@ -68,6 +68,9 @@ dnnl::engine onednn_cpu_engine() {
 }
 
 std::string onednn_unavailable_reason() {
+  // oneDNN prints its own failure lines on stdout; the reason below says it once, on our terms.
+  if (std::getenv("ONEDNN_VERBOSE") == nullptr && std::getenv("DNNL_VERBOSE") == nullptr)
+    dnnl::set_verbose(0);
   try {
     onednn_cpu_engine();
     return {};

@@ -307,7 +307,12 @@ void apply_given_limits(MachineRoofs& roofs, double bandwidth_gbps, double peak_
 
 std::string compute_kind(const std::string& op_kind, const std::string& backend,
                          const std::string& weight_type) {
-  if (op_kind != "matmul" || backend.find("simd") == std::string::npos) return "fp32_fma";
+  if (op_kind != "matmul") return "fp32_fma";
+  // oneDNN multiplies BF16 and every quantized type in BF16 (codes widened, docs/kernels.md); F32 and F16
+  // (f16 weights, f32 activations) in float32.
+  if (backend.find("onednn") != std::string::npos)
+    return weight_type == "F32" || weight_type == "F16" || weight_type.empty() ? "fp32_fma" : "bf16_dot";
+  if (backend.find("simd") == std::string::npos) return "fp32_fma";
   for (const char* t : {"Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
     if (weight_type.find(t) != std::string::npos) return "int8_dot";
   return "fp32_fma";

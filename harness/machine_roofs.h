@@ -56,7 +56,8 @@ struct OpRoof {
 };
 
 // Which arithmetic an op's kernel does: "int8_dot" for a matmul of the simd backend over a quantized weight
-// (it quantizes the activations to int8), "bf16_dot" where a kernel multiplies in BF16, else "fp32_fma".
+// (it quantizes the activations to int8), "bf16_dot" where a kernel multiplies in BF16 (onednn on BF16 and
+// quantized weights), else "fp32_fma".
 std::string compute_kind(const std::string& op_kind, const std::string& backend,
                          const std::string& weight_type);
 

@@ -203,6 +203,8 @@ void dequantize_blocks(const BlockQ2_K* blocks, float* y, int64_t nb) {
   }
 }
 
+}  // namespace
+
 // The 16 six-bit Q3_K scales (offset by 32): low nibbles in bytes 0..7 (scales 0..7 in the low halves,
 // 8..15 in the high halves), and the top two bits of scale j in byte 8 + j % 4 at bit 2 * (j / 4).
 int q3_k_scale(const uint8_t* scales, int j) {
@@ -210,6 +212,8 @@ int q3_k_scale(const uint8_t* scales, int j) {
   const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
   return (low | (high << 4)) - 32;
 }
+
+namespace {
 
 void dequantize_blocks(const BlockQ3_K* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {

@@ -22,6 +22,8 @@ void quantize_row(TensorType type, const float* src, void* dst, int64_t n, const
 
 // Scale and min of sub-block j (0..7) of a Q4_K / Q5_K block from its 12 packed scale bytes.
 void k4_scale_min(const uint8_t* scales, int j, uint8_t* scale, uint8_t* min);
+// Scale j (0..15) of a Q3_K block (its 6-bit field minus 32) from its 12 packed scale bytes.
+int q3_k_scale(const uint8_t* scales, int j);
 
 // Whether quantize_row supports `type` (Q8_K and Q8_1 are activation-only formats here).
 bool can_quantize_to(TensorType type);

@@ -28,7 +28,9 @@ TEST(MachineRoofs, QuantizedSimdMatmulsUseTheInt8PeakEverythingElseFp32) {
   EXPECT_EQ(compute_kind("matmul", "simd,scalar", "Q4_K,Q6_K"), "int8_dot");
   EXPECT_EQ(compute_kind("matmul", "scalar", "Q4_0"), "fp32_fma");  // dequantizes to float
   EXPECT_EQ(compute_kind("matmul", "simd", "F16"), "fp32_fma");
-  EXPECT_EQ(compute_kind("matmul", "onednn", "BF16"), "fp32_fma");  // widened to F32
+  EXPECT_EQ(compute_kind("matmul", "onednn", "BF16"), "bf16_dot");  // bf16 x bf16 brgemm
+  EXPECT_EQ(compute_kind("matmul", "onednn", "Q4_K"), "bf16_dot");  // u4 codes widened to bf16
+  EXPECT_EQ(compute_kind("matmul", "onednn", "F16"), "fp32_fma");   // f16 weights, f32 activations
   EXPECT_EQ(compute_kind("add", "simd", ""), "fp32_fma");
 }
 

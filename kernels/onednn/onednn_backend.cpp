@@ -17,6 +17,8 @@
 #include <oneapi/tbb/global_control.h>
 #endif
 
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include "kernels/onednn/onednn_quant.h"
 #include "kernels/onednn/onednn_runtime.h"
 
@@ -50,27 +52,6 @@ std::optional<Recipe> recipe_for(TensorType type) {
   if (!mapping) return std::nullopt;
   const dt codes[] = {dt::s8, dt::u8, dt::s4, dt::u4};
   return Recipe{dt::bf16, codes[static_cast<int>(mapping->code)], mapping};
-}
-
-const char* dt_name(dt t) {
-  switch (t) {
-    case dt::f32:
-      return "f32";
-    case dt::f16:
-      return "f16";
-    case dt::bf16:
-      return "bf16";
-    case dt::s8:
-      return "s8";
-    case dt::u8:
-      return "u8";
-    case dt::s4:
-      return "s4";
-    case dt::u4:
-      return "u4";
-    default:
-      return "?";
-  }
 }
 
 dnnl::primitive_attr attr_for(const Recipe& r) {
@@ -123,7 +104,8 @@ class OnednnBackend final : public Backend {
     for (TensorType t : kModelWeightTypes) {
       const Recipe r = *recipe_for(t);
       types +=
-          fmt::format("{}{} {}x{}", types.empty() ? "" : ", ", type_name(t), dt_name(r.src), dt_name(r.wei));
+          fmt::format("{}{} {}x{}", types.empty() ? "" : ", ", type_name(t),
+                      dnnl_dt2str(memory::convert_to_c(r.src)), dnnl_dt2str(memory::convert_to_c(r.wei)));
       if (r.quant) types += fmt::format("/g{}{}", r.quant->group, r.quant->has_offset ? "+min" : "");
     }
     std::string impls;

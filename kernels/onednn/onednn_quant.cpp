@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -122,45 +123,20 @@ void unpack_rows(const Weight& w, const OnednnQuantMapping& m, OnednnQuantUnpack
 
 }  // namespace
 
-const char* onednn_code_name(OnednnCode code) {
-  switch (code) {
-    case OnednnCode::s8:
-      return "s8";
-    case OnednnCode::u8:
-      return "u8";
-    case OnednnCode::s4:
-      return "s4";
-    case OnednnCode::u4:
-      return "u4";
-  }
-  return "?";
-}
+// Signed codes where the type's offset is a fixed integer (q - 8, q - 16, q - 32, Q3_K's q - 4), unsigned
+// codes with a per-group minimum otherwise; 4-bit codes where the values fit.
+constexpr std::pair<TensorType, OnednnQuantMapping> kQuantMappings[] = {
+    {TensorType::Q8_0, {OnednnCode::s8, 32, false}}, {TensorType::Q4_0, {OnednnCode::s4, 32, false}},
+    {TensorType::Q5_0, {OnednnCode::s8, 32, false}}, {TensorType::Q4_1, {OnednnCode::u4, 32, true}},
+    {TensorType::Q5_1, {OnednnCode::u8, 32, true}},  {TensorType::Q2_K, {OnednnCode::u4, 16, true}},
+    {TensorType::Q3_K, {OnednnCode::s4, 16, false}}, {TensorType::Q4_K, {OnednnCode::u4, 32, true}},
+    {TensorType::Q5_K, {OnednnCode::u8, 32, true}},  {TensorType::Q6_K, {OnednnCode::s8, 16, false}},
+};
 
 std::optional<OnednnQuantMapping> onednn_quant_mapping(TensorType type) {
-  switch (type) {
-    case TensorType::Q8_0:
-      return OnednnQuantMapping{OnednnCode::s8, 32, false};
-    case TensorType::Q4_0:
-      return OnednnQuantMapping{OnednnCode::s4, 32, false};
-    case TensorType::Q5_0:
-      return OnednnQuantMapping{OnednnCode::s8, 32, false};
-    case TensorType::Q4_1:
-      return OnednnQuantMapping{OnednnCode::u4, 32, true};
-    case TensorType::Q5_1:
-      return OnednnQuantMapping{OnednnCode::u8, 32, true};
-    case TensorType::Q2_K:
-      return OnednnQuantMapping{OnednnCode::u4, 16, true};
-    case TensorType::Q3_K:
-      return OnednnQuantMapping{OnednnCode::s4, 16, false};
-    case TensorType::Q4_K:
-      return OnednnQuantMapping{OnednnCode::u4, 32, true};
-    case TensorType::Q5_K:
-      return OnednnQuantMapping{OnednnCode::u8, 32, true};
-    case TensorType::Q6_K:
-      return OnednnQuantMapping{OnednnCode::s8, 16, false};
-    default:
-      return std::nullopt;
-  }
+  for (const auto& [t, mapping] : kQuantMappings)
+    if (t == type) return mapping;
+  return std::nullopt;
 }
 
 OnednnQuantUnpacked onednn_unpack(const Weight& w, const OnednnQuantMapping& m) {

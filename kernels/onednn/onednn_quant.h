@@ -13,7 +13,6 @@
 namespace llamascope {
 
 enum class OnednnCode { s8, u8, s4, u4 };
-const char* onednn_code_name(OnednnCode code);
 
 struct OnednnQuantMapping {
   OnednnCode code = OnednnCode::s8;

@@ -1,6 +1,7 @@
 #include "kernels/onednn/onednn_runtime.h"
 
 #include <fmt/format.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,47 +18,6 @@ void point_opencl_at_prefix() {
       setenv("OCL_ICD_FILENAMES", LLAMASCOPE_ONEDNN_OPENCL_CPU, 0);
   });
 #endif
-}
-
-const char* runtime_name() {
-  switch (dnnl_version()->cpu_runtime) {
-    case DNNL_RUNTIME_SEQ:
-      return "sequential";
-    case DNNL_RUNTIME_OMP:
-      return "OpenMP";
-    case DNNL_RUNTIME_TBB:
-      return "TBB";
-    case DNNL_RUNTIME_THREADPOOL:
-      return "threadpool";
-    case DNNL_RUNTIME_SYCL:
-      return "SYCL";
-    default:
-      return "unknown";
-  }
-}
-
-const char* isa_name(dnnl::cpu_isa isa) {
-  using dnnl::cpu_isa;
-  switch (isa) {
-    case cpu_isa::sse41:
-      return "sse41";
-    case cpu_isa::avx:
-      return "avx";
-    case cpu_isa::avx2:
-      return "avx2";
-    case cpu_isa::avx2_vnni:
-      return "avx2_vnni";
-    case cpu_isa::avx2_vnni_2:
-      return "avx2_vnni_2";
-    case cpu_isa::avx512_core:
-      return "avx512_core";
-    case cpu_isa::avx512_core_vnni:
-      return "avx512_core_vnni";
-    case cpu_isa::avx512_core_bf16:
-      return "avx512_core_bf16";
-    default:
-      return "other";
-  }
 }
 
 }  // namespace
@@ -84,8 +44,9 @@ std::string onednn_unavailable_reason() {
 
 std::string onednn_runtime_summary() {
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("{}.{}.{} ({} CPU runtime, ISA {})", v->major, v->minor, v->patch, runtime_name(),
-                     isa_name(dnnl::get_effective_cpu_isa()));
+  return fmt::format("{}.{}.{} ({} CPU runtime, ISA {})", v->major, v->minor, v->patch,
+                     dnnl_runtime2str(v->cpu_runtime),
+                     dnnl_cpu_isa2str(static_cast<dnnl_cpu_isa_t>(dnnl::get_effective_cpu_isa())));
 }
 
 }  // namespace llamascope

@@ -18,10 +18,13 @@ import json
 j = json.load(open('aa.json'))
 assert j['mode'] == 'instructions'
 assert all(c['verdict'] == 'unchanged' for c in j['comparisons'])
-# Every op's counts are identical; the whole run differs by a few hundred cycles (random run id, time).
+# Every op's instruction counts are identical. The estimated cycles also count simulated cache misses,
+# which follow heap addresses: the records' timing strings differ in length from run to run (more under a
+# loaded machine), shifting later allocations, and a ctest run in parallel once saw -30 cycles per call on
+# swiglu. So cycles must agree within 1 %, instructions exactly.
 ops = [c for c in j['comparisons'] if not c['op'].startswith('(')]
-assert ops and all(c['ratio'] == 1 for c in ops), 'A/A op counts differ'
-assert all(abs(c['ratio'] - 1) < 1e-4 for c in j['comparisons'])
+assert ops and all(c['note'].startswith(('instructions +0.00%', 'instructions -0.00%')) for c in ops), 'A/A op instructions differ'
+assert all(abs(c['ratio'] - 1) < 1e-2 for c in j['comparisons']), 'A/A cycles differ by 1 % or more'
 assert any(c['op'] == 'attn_qkv' for c in j['comparisons'])
 " || fail "A/A counts are not identical"
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/huge_buffer.h"
 #include "kernels/quant.h"
 #include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_kernels.h"
@@ -51,9 +52,6 @@ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-struct AlignedDelete {
-  void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
-};
 // The kernel over one interleaved group of 16 rows (interleaved.h).
 using GroupKernel = decltype(&simd::interleaved_matmul_group_avx512);
 // Activation formats other than f32, which a matmul converts x into (once each per call).
@@ -61,7 +59,7 @@ constexpr size_t kConvertedFormats = 3;
 // A weight interleaved 16 rows at a time for the group kernels.
 struct Packed {
   size_t group_bytes = 0;
-  std::unique_ptr<uint8_t[], AlignedDelete> bytes;  // null: not interleaved; the row kernels read the file
+  HugeBuffer bytes;  // null: not interleaved; the row kernels read the file
   GroupKernel kernel = nullptr;
   int rows_per_call = simd::kGroupRows;                 // rows one kernel call covers (group_kernel_for)
   ActivationFormat activation = ActivationFormat::f32;  // what the kernel reads
@@ -137,7 +135,7 @@ class SimdBackend final : public Backend {
     packed.rows_per_call = choice.rows_per_call;
     packed.activation = choice.activation;
     const int64_t groups = ceil_div(w.rows, simd::kGroupRows);
-    packed.bytes.reset(new (std::align_val_t(64)) uint8_t[group_bytes * static_cast<size_t>(groups)]);
+    packed.bytes = allocate_huge_buffer(group_bytes * static_cast<size_t>(groups));
     pool_->run(groups, [&](int64_t g) {
       const int64_t first = g * simd::kGroupRows;
       const int rows = static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - first));

@@ -483,6 +483,33 @@ TEST(SimdBackend, IsaEnvironmentVariableLowersThePath) {
     unsetenv("LLAMASCOPE_SIMD_ISA");
 }
 
+// Q5_K's fifth bits unpacked with GFNI give the bits of the test-and-add path, for decode and prefill
+// batches.
+TEST(SimdBackend, Q5KGfniPathGivesTheSameBits) {
+  if (!simd_gfni(SimdIsa::avx512)) GTEST_SKIP() << "this CPU has no AVX-512 VNNI with GFNI";
+  auto with_gfni = create_simd_backend(BackendOptions{1}, SimdIsa::avx512);
+  setenv("LLAMASCOPE_SIMD_NO_GFNI", "1", 1);
+  auto without = create_simd_backend(BackendOptions{1}, SimdIsa::avx512);
+  unsetenv("LLAMASCOPE_SIMD_NO_GFNI");
+  ASSERT_NE(with_gfni->description().find("GFNI"), std::string::npos) << with_gfni->description();
+  ASSERT_EQ(without->description().find("GFNI"), std::string::npos) << without->description();
+  std::mt19937 rng(5);
+  const int64_t rows = 37, cols = 768;
+  const TestWeight w = random_weight(TensorType::Q5_K, rows, cols, rng);
+  const WeightHandle a = with_gfni->prepare(w.weight, OpKind::matmul);
+  const WeightHandle b = without->prepare(w.weight, OpKind::matmul);
+  for (int64_t n : {1, 6}) {
+    const HostMat x = random_mat(n, cols, rng);
+    HostMat out_a(n, rows), out_b(n, rows);
+    with_gfni->matmul(*a, x.mat, out_a.mat);
+    without->matmul(*b, x.mat, out_b.mat);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = 0; r < rows; ++r)
+        ASSERT_EQ(std::memcmp(&out_a.at(i, r), &out_b.at(i, r), 4), 0)
+            << "n " << n << " at " << i << "," << r;
+  }
+}
+
 // ---- thread pool ----
 
 TEST(ThreadPool, RunsEveryTaskExactlyOnceAcrossManyRuns) {

@@ -128,6 +128,12 @@ void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int6
                                      const uint8_t* activations, size_t activation_stride, int64_t n,
                                      float* out, int64_t out_stride, int rows_in_group);
 
+// The same, with Q5_K's fifth bits unpacked by GFNI (call only where the CPU has AVX-512 VNNI and GFNI); the
+// results are bit for bit those of interleaved_matmul_group_avx512.
+void interleaved_matmul_group_avx512_gfni(TensorType type, const uint8_t* group, int64_t cols,
+                                          const uint8_t* activations, size_t activation_stride, int64_t n,
+                                          float* out, int64_t out_stride, int rows_in_group);
+
 // The same for AVX2 + FMA + F16C, for the types interleaved_avx2_has(); other types are left untouched.
 bool interleaved_avx2_has(TensorType type);
 void interleaved_matmul_group_avx2(TensorType type, const uint8_t* group, int64_t cols,

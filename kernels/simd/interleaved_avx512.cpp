@@ -144,8 +144,11 @@ void rows_q8_0(const uint8_t* group, int64_t cols, const uint8_t* const* activat
 
 // Q4_K and Q5_K: lane r = sum over super-blocks of d_x * (d_r * sum_j scale_rj * sum(q * x over sub-block j)
 //                                                         - dmin_r * sum_j min_rj * sum(x over sub-block j)).
-// Q5_K's fifth bit of sub-block s is bit s of the code byte's qh byte: tested per byte, added as 16.
-template <typename Block, int R>
+// Q5_K's fifth bit of sub-block s is bit s of the code byte's qh byte: tested per byte, added as 16. With
+// GFNI (kGfni) one affine byte transform moves bit s to bit 4 and clears the rest, and one ternary-logic
+// op merges it with the nibble: two operations per code vector instead of three, on a kernel whose decode is
+// bound by its vector operations rather than by memory.
+template <typename Block, int R, bool kGfni = false>
 void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activations, __m512* acc) {
   constexpr bool kFive = kHasQh<Block>;
   constexpr size_t kGroupBytes = kFive ? kQ5KGroupBytes : kQ4KGroupBytes;
@@ -159,16 +162,31 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
     const uint16_t* d = reinterpret_cast<const uint16_t*>(sb + kQ4KD);
     __m512i qsum[R];
     for (int j = 0; j < R; ++j) qsum[j] = _mm512_setzero_si512();
+    // Each code and qh vector is loaded once per super-block and kept in a register: with one 64-byte load
+    // per cycle, loading them again for every sub-block had decode waiting on the load ports.
+    __m512i high_bits[8];
+    if constexpr (kFive)
+      for (int k = 0; k < 8; ++k) high_bits[k] = load(sb + kQ5KHighBits + k * 64);
     for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
+      __m512i codes[8];
+      for (int k = 0; k < 8; ++k) codes[k] = load(base + (8 * c + k) * 64);
       for (int half = 0; half < 2; ++half) {
         const int sub = 2 * c + half;
         __m512i q[8];
         for (int k = 0; k < 8; ++k) {
-          const __m512i v = load(base + (8 * c + k) * 64);
-          q[k] = _mm512_and_si512(half ? _mm512_srli_epi16(v, 4) : v, low);
+          const __m512i nibbles = half ? _mm512_srli_epi16(codes[k], 4) : codes[k];  // in bits 0-3
+          if constexpr (kFive && kGfni) {
+            // Output bit 4 of each byte is input bit `sub` (matrix byte 7 - 4 selects it); imm 0xEC: a & c |
+            // b.
+            const __m512i select = _mm512_set1_epi64(int64_t(1) << (sub + 24));
+            const __m512i fifth = _mm512_gf2p8affine_epi64_epi8(high_bits[k], select, 0);
+            q[k] = _mm512_ternarylogic_epi32(nibbles, fifth, low, 0xEC);
+            continue;
+          }
+          q[k] = _mm512_and_si512(nibbles, low);
           if constexpr (kFive) {
-            const __mmask64 fifth = _mm512_test_epi8_mask(load(sb + kQ5KHighBits + k * 64),
-                                                          _mm512_set1_epi8(static_cast<char>(1 << sub)));
+            const __mmask64 fifth =
+                _mm512_test_epi8_mask(high_bits[k], _mm512_set1_epi8(static_cast<char>(1 << sub)));
             q[k] = _mm512_mask_add_epi8(q[k], fifth, q[k], sixteen);
           }
         }
@@ -201,7 +219,7 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
   }
 }
 
-template <int R>
+template <int R, bool kGfni>
 void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* const* activations,
           __m512* acc) {
   for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
@@ -219,17 +237,15 @@ void rows(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* co
     case TensorType::Q4_K:
       return rows_k4<BlockQ4_K, R>(group, cols, activations, acc);
     case TensorType::Q5_K:
-      return rows_k4<BlockQ5_K, R>(group, cols, activations, acc);
+      return rows_k4<BlockQ5_K, R, kGfni>(group, cols, activations, acc);
     default:
       return;
   }
 }
 
-}  // namespace
-
-void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
-                                     const uint8_t* activations, size_t activation_stride, int64_t n,
-                                     float* out, int64_t out_stride, int rows_in_group) {
+template <bool kGfni>
+void matmul_group(TensorType type, const uint8_t* group, int64_t cols, const uint8_t* activations,
+                  size_t activation_stride, int64_t n, float* out, int64_t out_stride, int rows_in_group) {
   const __mmask16 keep =
       rows_in_group >= kGroupRows ? __mmask16(0xFFFF) : __mmask16((1u << rows_in_group) - 1);
   constexpr int kBatch = 4;
@@ -238,15 +254,29 @@ void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int6
     const uint8_t* x[kBatch];
     for (int j = 0; j < kBatch; ++j) x[j] = activations + (i + j) * activation_stride;
     __m512 acc[kBatch];
-    rows<kBatch>(type, group, cols, x, acc);
+    rows<kBatch, kGfni>(type, group, cols, x, acc);
     for (int j = 0; j < kBatch; ++j) _mm512_mask_storeu_ps(out + (i + j) * out_stride, keep, acc[j]);
   }
   for (; i < n; ++i) {
     const uint8_t* x = activations + i * activation_stride;
     __m512 acc;
-    rows<1>(type, group, cols, &x, &acc);
+    rows<1, kGfni>(type, group, cols, &x, &acc);
     _mm512_mask_storeu_ps(out + i * out_stride, keep, acc);
   }
+}
+
+}  // namespace
+
+void interleaved_matmul_group_avx512(TensorType type, const uint8_t* group, int64_t cols,
+                                     const uint8_t* activations, size_t activation_stride, int64_t n,
+                                     float* out, int64_t out_stride, int rows_in_group) {
+  matmul_group<false>(type, group, cols, activations, activation_stride, n, out, out_stride, rows_in_group);
+}
+
+void interleaved_matmul_group_avx512_gfni(TensorType type, const uint8_t* group, int64_t cols,
+                                          const uint8_t* activations, size_t activation_stride, int64_t n,
+                                          float* out, int64_t out_stride, int rows_in_group) {
+  matmul_group<true>(type, group, cols, activations, activation_stride, n, out, out_stride, rows_in_group);
 }
 
 }  // namespace llamascope::simd

@@ -75,6 +75,7 @@ class SimdBackend final : public Backend {
   SimdBackend(const BackendOptions& options, SimdIsa isa)
       : isa_(isa),
         bf16_dot_(simd_bf16_dot(isa)),
+        gfni_(simd_gfni(isa)),
         kernels_(kernels_of(isa)),
         pool_(shared_thread_pool(std::max(1, options.threads))) {}
 
@@ -83,8 +84,9 @@ class SimdBackend final : public Backend {
     return type != TensorType::Q8_1 && type != TensorType::Q8_K;
   }
   std::string description() const override {
-    return std::string("isa ") + kernels_.isa + (bf16_dot_ ? " (BF16 weights: AVX512-BF16 dot)" : "") + ", " +
-           std::to_string(pool_->threads()) + " thread" + (pool_->threads() == 1 ? "" : "s");
+    return std::string("isa ") + kernels_.isa + (bf16_dot_ ? " (BF16 weights: AVX512-BF16 dot)" : "") +
+           (gfni_ ? " (Q5_K fifth bits: GFNI)" : "") + ", " + std::to_string(pool_->threads()) + " thread" +
+           (pool_->threads() == 1 ? "" : "s");
   }
   void rest() override { pool_->rest(); }
 
@@ -435,13 +437,17 @@ class SimdBackend final : public Backend {
                  ? GroupKernelChoice{simd::interleaved_float_group_avx512, 2 * simd::kGroupRows}
                  : GroupKernelChoice{simd::interleaved_float_group_avx2};
     const ActivationFormat int8 = kernels_.kernel_for(type).activation;
-    if (isa_ == SimdIsa::avx512) return {simd::interleaved_matmul_group_avx512, simd::kGroupRows, int8};
+    if (isa_ == SimdIsa::avx512)
+      return {type == TensorType::Q5_K && gfni_ ? simd::interleaved_matmul_group_avx512_gfni
+                                                : simd::interleaved_matmul_group_avx512,
+              simd::kGroupRows, int8};
     return {simd::interleaved_avx2_has(type) ? simd::interleaved_matmul_group_avx2 : nullptr,
             simd::kGroupRows, int8};
   }
 
   SimdIsa isa_;
   bool bf16_dot_;
+  bool gfni_;
   const SimdKernels& kernels_;
   std::shared_ptr<ThreadPool> pool_;
   // x converted for the q8_32, q8_k and bf16_pairs kernels (index: ActivationFormat less one)
@@ -496,6 +502,19 @@ bool simd_bf16_dot(SimdIsa isa) {
   unsigned eax, ebx, ecx, edx;
   return isa == SimdIsa::avx512 && simd_isa_supported(isa) &&
          __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+#else
+  (void)isa;
+  return false;
+#endif
+}
+
+bool simd_gfni(SimdIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  // GFNI: CPUID leaf 7, sub-leaf 0, ECX bit 8.
+  unsigned eax, ebx, ecx, edx;
+  return isa == SimdIsa::avx512 && simd_isa_supported(isa) &&
+         __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 8)) != 0 &&
+         !std::getenv("LLAMASCOPE_SIMD_NO_GFNI");
 #else
   (void)isa;
   return false;

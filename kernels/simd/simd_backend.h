@@ -23,6 +23,10 @@ SimdIsa simd_isa_selected();
 // (activations rounded to BF16) rather than float multiply-adds.
 bool simd_bf16_dot(SimdIsa isa);
 
+// Whether the backend on `isa` unpacks Q5_K's fifth bits with GFNI on this CPU (AVX-512 only; the results are
+// the same bits either way). LLAMASCOPE_SIMD_NO_GFNI (set to anything) turns it off, for A/B runs and tests.
+bool simd_gfni(SimdIsa isa);
+
 // A backend on a given ISA (an unsupported one is an Error); for tests that compare the paths.
 std::unique_ptr<Backend> create_simd_backend(const BackendOptions& options, SimdIsa isa);
 

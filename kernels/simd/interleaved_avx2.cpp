@@ -179,11 +179,6 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
   constexpr size_t kGroupBytes = kFive ? kQ5KGroupBytes : kQ4KGroupBytes;
   const int64_t nsb = cols / kBlockK;
   const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-  // 16 in each byte whose bit s is set: a test against the bit, not a shift by s, which would take its count
-  // from a register wherever GCC keeps the sub-block loop rolled (it made Q5_K decode 3.5x slower).
-  auto fifth_bits = [&](__m256i qh, __m256i bit) {
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), sixteen);
-  };
   // Row r's byte at p[r] for the 8 rows of half h, as the 16-bit pair (v, v) in 32-bit lane r.
   auto pairs_of = [](const uint8_t* p) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -198,7 +193,9 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
       for (int c = 0; c < 4; ++c) {  // 64 elements: sub-block 2c in the low nibbles, 2c + 1 in the high
         for (int half = 0; half < 2; ++half) {
           const int sub = 2 * c + half;
-          const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << sub));
+          // Bit `sub` of every qh byte moved to the byte's top bit (a 16-bit shift by at most 7 moves no bit
+          // across bytes there), where VPBLENDVB reads it to choose between the nibble and the nibble + 16.
+          const __m128i to_top_bit = _mm_cvtsi32_si128(7 - sub);
           // Q5_K's 8 qh vectors are the same for every sub-block; GCC hoists their loads out of this loop and
           // then keeps them on the stack, and those stack stores made Q5_K decode 3x slower than Q4_K. An
           // empty asm on the pointer makes each sub-block load them again, from L1.
@@ -211,7 +208,8 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
             q[k] = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, low);
             if constexpr (kFive) {
               const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(high_bits + k * 64));
-              q[k] = _mm256_or_si256(q[k], fifth_bits(qh, bit));
+              q[k] =
+                  _mm256_blendv_epi8(q[k], _mm256_or_si256(q[k], sixteen), _mm256_sll_epi16(qh, to_top_bit));
             }
           }
           const __m256i scale = pairs_of(sb + kQ4KScales + sub * kGroupRows + 8 * h);

@@ -47,6 +47,7 @@
 #include <cstdint>
 
 #include "base/tensor_type.h"
+#include "kernels/simd/simd_kernels.h"
 
 namespace llamascope::simd {
 
@@ -103,7 +104,11 @@ inline void for_each_block32(const uint8_t* group, int64_t nb, Block block) {
     const int blocks = static_cast<int>(std::min<int64_t>(kChunkBlocks, nb - first));
     const uint16_t* scales = reinterpret_cast<const uint16_t*>(chunk);
     const uint8_t* codes = chunk + blocks * 2 * kGroupRows;
-    for (int i = 0; i < blocks; ++i, codes += kCodeBytes) block(first + i, scales + i * kGroupRows, codes);
+    prefetch_ahead(chunk, codes - chunk);
+    for (int i = 0; i < blocks; ++i, codes += kCodeBytes) {
+      prefetch_ahead(codes, kCodeBytes);
+      block(first + i, scales + i * kGroupRows, codes);
+    }
     chunk = codes;
   }
 }

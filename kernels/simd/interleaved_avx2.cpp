@@ -187,6 +187,7 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
   for (int64_t b = 0; b < nsb; ++b) {
     const uint8_t* sb = group + b * kGroupBytes;
     const uint8_t* base = sb + kQ4KCodes;
+    prefetch_ahead(sb, kGroupBytes);
     for (int h = 0; h < 2; ++h) {
       __m256i qsum[R], msum[R];
       for (int j = 0; j < R; ++j) qsum[j] = msum[j] = _mm256_setzero_si256();

@@ -156,6 +156,7 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
   const __m512i low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
   for (int64_t b = 0; b < nsb; ++b) {
     const uint8_t* sb = group + b * kGroupBytes;
+    prefetch_ahead(sb, kGroupBytes);
     const uint8_t* base = sb + kQ4KCodes;
     const uint8_t* scales = sb + kQ4KScales;
     const uint8_t* mins = sb + kQ4KMins;

@@ -40,6 +40,7 @@ void bf16dot_rows(const Groups& groups, int64_t cols, const uint32_t* pairs, int
     for (int j = 0; j < R; ++j) acc[g][j] = _mm512_setzero_ps();
   const uint8_t* w = groups.first;
   for (int64_t p = 0; p < cols / 2; ++p, w += 64) {
+    for (int g = 0; g < G; ++g) prefetch_ahead(w + g * groups.bytes, 64);
     __m512bh wp[G];
     for (int g = 0; g < G; ++g) wp[g] = (__m512bh)_mm512_loadu_si512(w + g * groups.bytes);
     for (int j = 0; j < R; ++j) {

@@ -50,6 +50,7 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
     // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
     const __m256i high_half = _mm256_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
     for (int64_t k = 0; k < cols; k += 2, w += 2 * kStep) {
+      prefetch_ahead(w, 2 * kStep);
       const __m256i p0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
       const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kStep));
       const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(p0, 16));
@@ -61,6 +62,7 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
+      if (kStep >= 64 || k % 2 == 0) prefetch_ahead(w, 64);
       const __m256 w0 = load8<kType>(w), w1 = load8<kType>(w + kStep / 2);
       (multiply_add(lo[J], hi[J], w0, w1, x[J] + k), ...);
     }

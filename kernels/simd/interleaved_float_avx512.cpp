@@ -40,6 +40,7 @@ void float_rows(const Groups& groups, int64_t cols, const uint8_t* activations, 
     // Lane r holds row r's pair: element k in the low 16 bits, k + 1 in the high ones.
     const __m512i high_half = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
     for (int64_t k = 0; k < cols; k += 2, w += 2 * kStep) {
+      for (int g = 0; g < G; ++g) prefetch_ahead(w + g * groups.bytes, 2 * kStep);
       __m512i pair[G];
       for (int g = 0; g < G; ++g) pair[g] = _mm512_loadu_si512(w + g * groups.bytes);
       for (int g = 0; g < G; ++g) {
@@ -53,6 +54,8 @@ void float_rows(const Groups& groups, int64_t cols, const uint8_t* activations, 
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
+      if (kStep >= 64 || k % 2 == 0)
+        for (int g = 0; g < G; ++g) prefetch_ahead(w + g * groups.bytes, 64);
       __m512 wk[G];
       for (int g = 0; g < G; ++g) wk[g] = load16<kType>(w + g * groups.bytes);
       for (int j = 0; j < R; ++j) {

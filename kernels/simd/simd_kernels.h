@@ -5,12 +5,24 @@
 // leak into the portable path through the linker.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "base/tensor_type.h"
 #include "kernels/quant_blocks.h"
 
 namespace llamascope::simd {
+
+// How far ahead of the bytes a matmul kernel is reading it asks for its weight stream: the hardware
+// prefetchers alone left decode waiting on memory (docs/kernels.md, "Software prefetch"). Prefetches past the
+// end of a weight are harmless hints.
+constexpr size_t kPrefetchAhead = 4096;
+// Asks for the cache lines of [p + kPrefetchAhead, p + kPrefetchAhead + bytes). Internal linkage: each ISA's
+// file keeps its own copy (see above).
+static inline void prefetch_ahead(const void* p, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64)
+    __builtin_prefetch(static_cast<const uint8_t*>(p) + kPrefetchAhead + line, 0, 3);
+}
 
 // Activations quantized for Q8_0 / Q4_0 weights: like BlockQ8_0 but with a float scale, so the only
 // activation error is the int8 rounding (a half scale would add a 2^-12 relative error per block).

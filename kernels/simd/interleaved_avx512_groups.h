@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/simd/interleaved.h"
 
@@ -22,6 +23,14 @@ struct Groups {
         bytes(interleaved_group_bytes(type, cols)),
         keep{live_rows(rows_in_group), live_rows(rows_in_group - kGroupRows)},
         two(rows_in_group > kGroupRows) {}
+
+  // The two groups of a call as two one-group calls, in order. BF16-dot decode (one activation row) reads
+  // them so: one stream after the other measured 1-5% faster than two interleaved streams (for F16 it was
+  // 11% slower, so the float kernels keep both). Each output is still one chain in k order: same bits.
+  std::pair<Groups, Groups> split(TensorType type, int64_t cols, int rows_in_group) const {
+    return {Groups(type, first, cols, kGroupRows),
+            Groups(type, first + bytes, cols, rows_in_group - kGroupRows)};
+  }
 
   static __mmask16 live_rows(int rows) {
     return rows >= kGroupRows ? __mmask16(0xFFFF) : rows <= 0 ? __mmask16(0) : __mmask16((1u << rows) - 1);

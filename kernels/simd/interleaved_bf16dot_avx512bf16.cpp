@@ -71,6 +71,11 @@ void interleaved_bf16dot_group_avx512(TensorType type, const uint8_t* group, int
   const Groups groups(type, group, cols, rows_in_group);
   const uint32_t* pairs = reinterpret_cast<const uint32_t*>(activations);
   const int64_t pairs_stride = static_cast<int64_t>(activation_stride / sizeof(uint32_t));
+  if (groups.two && n == 1) {  // decode: one stream at a time (Groups::split)
+    const auto [first, second] = groups.split(type, cols, rows_in_group);
+    bf16dot_groups<1>(first, cols, pairs, pairs_stride, n, out, out_stride);
+    return bf16dot_groups<1>(second, cols, pairs, pairs_stride, n, out + kGroupRows, out_stride);
+  }
   if (groups.two) return bf16dot_groups<2>(groups, cols, pairs, pairs_stride, n, out, out_stride);
   bf16dot_groups<1>(groups, cols, pairs, pairs_stride, n, out, out_stride);
 }

@@ -177,18 +177,17 @@ void rows_k4(const uint8_t* group, int64_t cols, const uint8_t* const* activatio
         for (int k = 0; k < 8; ++k) {
           const __m512i nibbles = half ? _mm512_srli_epi16(codes[k], 4) : codes[k];  // in bits 0-3
           if constexpr (kFive && kGfni) {
-            // Output bit 4 of each byte is input bit `sub` (matrix byte 7 - 4 selects it); imm 0xEC: a & c |
-            // b.
+            // Output bit 4 of each byte is input bit `sub` (matrix byte 7 - 4 selects it); then a & c | b.
             const __m512i select = _mm512_set1_epi64(int64_t(1) << (sub + 24));
             const __m512i fifth = _mm512_gf2p8affine_epi64_epi8(high_bits[k], select, 0);
             q[k] = _mm512_ternarylogic_epi32(nibbles, fifth, low, 0xEC);
-            continue;
-          }
-          q[k] = _mm512_and_si512(nibbles, low);
-          if constexpr (kFive) {
-            const __mmask64 fifth =
-                _mm512_test_epi8_mask(high_bits[k], _mm512_set1_epi8(static_cast<char>(1 << sub)));
-            q[k] = _mm512_mask_add_epi8(q[k], fifth, q[k], sixteen);
+          } else {
+            q[k] = _mm512_and_si512(nibbles, low);
+            if constexpr (kFive) {
+              const __mmask64 fifth =
+                  _mm512_test_epi8_mask(high_bits[k], _mm512_set1_epi8(static_cast<char>(1 << sub)));
+              q[k] = _mm512_mask_add_epi8(q[k], fifth, q[k], sixteen);
+            }
           }
         }
         const __m512i scale = _mm512_cvtepu8_epi32(

@@ -62,7 +62,8 @@ void float_rows(const uint8_t* group, int64_t cols, const uint8_t* activations, 
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
-      if (kStep >= 64 || k % 2 == 0) prefetch_ahead(w, 64);
+      if (k * kStep % 64 == 0)  // once per cache line of the stream
+        prefetch_ahead(w, 64);
       const __m256 w0 = load8<kType>(w), w1 = load8<kType>(w + kStep / 2);
       (multiply_add(lo[J], hi[J], w0, w1, x[J] + k), ...);
     }

@@ -54,7 +54,8 @@ void float_rows(const Groups& groups, int64_t cols, const uint8_t* activations, 
     }
   } else {
     for (int64_t k = 0; k < cols; ++k, w += kStep) {
-      if (kStep >= 64 || k % 2 == 0)
+      if (k * kStep % 64 == 0)  // once per cache line of the stream
+
         for (int g = 0; g < G; ++g) prefetch_ahead(w + g * groups.bytes, 64);
       __m512 wk[G];
       for (int g = 0; g < G; ++g) wk[g] = load16<kType>(w + g * groups.bytes);

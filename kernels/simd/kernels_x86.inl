@@ -288,8 +288,7 @@ inline void dot_32_multi(const void* w, const void* const* x, int64_t n, float* 
   const int64_t nb = n / kBlock32;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    prefetch_ahead(row + b * sizeof(typename Block32Of<kType>::type),
-                   2 * sizeof(typename Block32Of<kType>::type));
+    prefetch_blocks_ahead<typename Block32Of<kType>::type>(row, b, 2);
     const __m256i w0 = load_weight_block<kType>(row, b), w1 = load_weight_block<kType>(row, b + 1);
     const __m256i abs0 = abs_codes<kType>(w0), abs1 = abs_codes<kType>(w1);
     const float d0 = weight_block_scale<kType>(row, b), d1 = weight_block_scale<kType>(row, b + 1);
@@ -366,8 +365,7 @@ inline void dot_k4_multi(const void* w, const void* const* x, int64_t n, float* 
   float sum[kRows];
   for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead(static_cast<const uint8_t*>(w) + b * (kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K)),
-                   kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K));
+    prefetch_blocks_ahead<std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>>(w, b);
     uint16_t d_bits, dmin_bits;
     const uint8_t *packed_scales, *qh = nullptr, *qs;
     if constexpr (kFifthBit) {
@@ -429,7 +427,7 @@ inline void dot_q6_k_multi(const void* w, const void* const* x, int64_t n, float
   float sum[kRows];
   for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead(wb + b, sizeof(BlockQ6_K));
+    prefetch_blocks_ahead<BlockQ6_K>(wb, b);
     const BlockQ6_K& blk = wb[b];
     const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
     const __m256i scales16 = _mm256_cvtepi8_epi16(scale_bytes);
@@ -494,8 +492,7 @@ inline void dot_k23_multi(const void* w, const void* const* x, int64_t n, float*
   float sum[kRows];
   for (int j = 0; j < kRows; ++j) xb[j] = static_cast<const BlockQ8_K*>(x[j]), sum[j] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead(static_cast<const uint8_t*>(w) + b * (kThreeBit ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K)),
-                   kThreeBit ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K));
+    prefetch_blocks_ahead<std::conditional_t<kThreeBit, BlockQ3_K, BlockQ2_K>>(w, b);
     // The 16 sub-block scales as bytes (Q3_K: signed, 6 bits less 32; Q2_K: the low nibbles) and what
     // multiplies each activation sum of 16 (Q3_K: the scale, for the -4 offset; Q2_K: the high nibble, the
     // min).

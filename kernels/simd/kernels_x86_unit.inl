@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/simd/simd_kernels.h"
 

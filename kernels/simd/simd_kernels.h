@@ -23,6 +23,11 @@ static inline void prefetch_ahead(const void* p, size_t bytes) {
   for (size_t line = 0; line < bytes; line += 64)
     __builtin_prefetch(static_cast<const uint8_t*>(p) + kPrefetchAhead + line, 0, 3);
 }
+// The same for blocks [b, b + count) of a row of file blocks (the row kernels).
+template <typename Block>
+static inline void prefetch_blocks_ahead(const void* row, int64_t b, int64_t count = 1) {
+  prefetch_ahead(static_cast<const Block*>(row) + b, count * sizeof(Block));
+}
 
 // Activations quantized for Q8_0 / Q4_0 weights: like BlockQ8_0 but with a float scale, so the only
 // activation error is the int8 rounding (a half scale would add a 2^-12 relative error per block).

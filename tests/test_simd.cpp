@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "base/error.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/simd/interleaved.h"
 #include "kernels/simd/simd_backend.h"
 #include "kernels/simd/simd_kernels.h"
 #include "kernels/thread_pool.h"
@@ -507,6 +509,90 @@ TEST(SimdBackend, Q5KGfniPathGivesTheSameBits) {
       for (int64_t r = 0; r < rows; ++r)
         ASSERT_EQ(std::memcmp(&out_a.at(i, r), &out_b.at(i, r), 4), 0)
             << "n " << n << " at " << i << "," << r;
+  }
+}
+
+// The exactness test behind packing F32 weights in 16 bits: true exactly when the value survives the round
+// trip through the type (the converters of kernels/quant.h), over normals, half subnormals, zeros, values
+// just outside either range and infinities; a NaN is never taken as F16.
+TEST(SimdBackend, Exact16BitTypesAgreeWithTheRoundTrip) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint32_t> bits;
+  std::uniform_int_distribution<int> exponent(-30, 20);
+  std::vector<float> cases = {0.0f,
+                              -0.0f,
+                              1.0f,
+                              65504.0f,
+                              65520.0f,
+                              std::ldexp(1.0f, -24),
+                              std::ldexp(1.0f, -25),
+                              std::ldexp(3.0f, -24),
+                              std::ldexp(1.5f, -24),
+                              INFINITY,
+                              NAN};
+  for (int i = 0; i < 200000; ++i) {
+    const float v = std::ldexp(std::bit_cast<float>((bits(rng) & 0x807FFFFFu) | 0x3F800000u), exponent(rng));
+    cases.push_back(v);
+    cases.push_back(fp16_to_fp32(fp32_to_fp16(v)));
+    cases.push_back(bf16_to_fp32(fp32_to_bf16(v)));
+  }
+  for (const float v : cases) {
+    const simd::Exact16Bit exact = simd::exact_16bit_types(&v, 1);
+    const uint32_t u = std::bit_cast<uint32_t>(v);
+    if (std::isnan(v))
+      EXPECT_FALSE(exact.f16);
+    else
+      EXPECT_EQ(exact.f16, std::bit_cast<uint32_t>(fp16_to_fp32(fp32_to_fp16(v))) == u) << v;
+    EXPECT_EQ(exact.bf16, (u & 0xFFFFu) == 0) << v;
+  }
+  // One inexact value anywhere in a long run clears the type.
+  std::vector<float> run(10000, 0.5f);
+  run[7777] = 1.0f + std::ldexp(1.0f, -20);
+  const simd::Exact16Bit exact = simd::exact_16bit_types(run.data(), static_cast<int64_t>(run.size()));
+  EXPECT_FALSE(exact.f16);
+  EXPECT_FALSE(exact.bf16);
+}
+
+// F32 weights whose values are all F16 (or BF16) values are packed in 16 bits and give the bits of the F32
+// kernel, on both ISAs and for decode and prefill batches; a weight with one value that is neither stays F32.
+TEST(SimdBackend, F32WeightsHeldIn16BitsGiveTheSameBits) {
+  std::mt19937 rng(12);
+  const int64_t rows = 37, cols = 256;
+  for (const SimdIsa isa : {SimdIsa::avx512, SimdIsa::avx2}) {
+    if (!simd_isa_supported(isa)) continue;
+    for (const TensorType as : {TensorType::F16, TensorType::BF16, TensorType::F32}) {
+      SCOPED_TRACE(std::string(simd_isa_name(isa)) + " values of " + type_name(as));
+      TestWeight w = random_weight(TensorType::F32, rows, cols, rng);
+      float* values = reinterpret_cast<float*>(w.bytes.data());
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        float v = values[i] * 0.05f;
+        if (i % 97 == 0) v = std::ldexp(v, -14);  // half subnormals too
+        values[i] = as == TensorType::F16 ? fp16_to_fp32(fp32_to_fp16(v)) : bf16_to_fp32(fp32_to_bf16(v));
+      }
+      if (as == TensorType::F32) values[rows * cols / 2] = 1.0f + std::ldexp(1.0f, -20);
+      auto narrowing = create_simd_backend(BackendOptions{2}, isa);
+      setenv("LLAMASCOPE_SIMD_KEEP_F32", "1", 1);
+      auto keeping = create_simd_backend(BackendOptions{2}, isa);
+      unsetenv("LLAMASCOPE_SIMD_KEEP_F32");
+      const WeightHandle a = narrowing->prepare(w.weight, OpKind::matmul);
+      const WeightHandle b = keeping->prepare(w.weight, OpKind::matmul);
+      const std::string held = as == TensorType::F16    ? "1 as F16, 0 as BF16, of 1"
+                               : as == TensorType::BF16 ? "0 as F16, 1 as BF16, of 1"
+                                                        : "0 as F16, 0 as BF16, of 1";
+      EXPECT_NE(narrowing->description().find(held), std::string::npos) << narrowing->description();
+      EXPECT_EQ(keeping->description().find("16 bits"), std::string::npos) << keeping->description();
+      EXPECT_EQ(a->bytes, as == TensorType::F32 ? b->bytes : b->bytes / 2);
+      for (int64_t n : {1, 7}) {
+        const HostMat x = random_mat(n, cols, rng);
+        HostMat out_a(n, rows), out_b(n, rows);
+        narrowing->matmul(*a, x.mat, out_a.mat);
+        keeping->matmul(*b, x.mat, out_b.mat);
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(std::memcmp(&out_a.at(i, r), &out_b.at(i, r), 4), 0)
+                << "n " << n << " at " << i << "," << r;
+      }
+    }
   }
 }
 

@@ -1,8 +1,11 @@
 // Packing of weight rows into the interleaved layouts of interleaved.h (plain C++, runs once per weight).
 #include "kernels/simd/interleaved.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -92,7 +95,49 @@ void pack_float(const uint8_t* first_row, size_t src_row_bytes, int rows, int64_
   }
 }
 
+// Whether F32 bits `u` are a half's value: zero, an infinity, or a magnitude in the half range whose mantissa
+// bits below the half's spacing at that exponent (2^-10 relative for normals, 2^-24 absolute for subnormals)
+// are zero. NaNs are not (their payloads would not all survive).
+bool exact_in_f16(uint32_t u) {
+  const uint32_t magnitude = u & 0x7FFFFFFFu;
+  if (magnitude == 0 || magnitude == 0x7F800000u) return true;
+  const int exponent = static_cast<int>(magnitude >> 23) - 127;
+  if (exponent > 15 || exponent < -24) return false;  // also NaNs and F32 subnormals
+  const int dropped_bits = 13 + std::max(0, -14 - exponent);
+  return (magnitude & ((1u << dropped_bits) - 1)) == 0;
+}
+
 }  // namespace
+
+Exact16Bit exact_16bit_types(const float* values, int64_t count) {
+  Exact16Bit exact;
+  constexpr int64_t kStride = 4096;  // how often a scan that has failed both types stops early
+  for (int64_t first = 0; first < count && (exact.f16 || exact.bf16); first += kStride) {
+    bool f16 = true, bf16 = true;
+    for (int64_t i = first, end = std::min(count, first + kStride); i < end; ++i) {
+      const uint32_t u = std::bit_cast<uint32_t>(values[i]);
+      f16 &= exact_in_f16(u);
+      bf16 &= (u & 0xFFFFu) == 0;
+    }
+    exact.f16 &= f16, exact.bf16 &= bf16;
+  }
+  return exact;
+}
+
+void pack_interleaved_group_from_f32(TensorType packed_type, const uint8_t* first_row, size_t src_row_bytes,
+                                     int rows, int64_t cols, uint8_t* dst) {
+  thread_local std::vector<uint16_t> narrowed;
+  narrowed.resize(static_cast<size_t>(rows * cols));
+  for (int r = 0; r < rows; ++r) {
+    const float* src = reinterpret_cast<const float*>(first_row + r * src_row_bytes);
+    uint16_t* row = narrowed.data() + r * cols;
+    for (int64_t k = 0; k < cols; ++k)
+      row[k] = packed_type == TensorType::F16 ? fp32_to_fp16(src[k])
+                                              : static_cast<uint16_t>(std::bit_cast<uint32_t>(src[k]) >> 16);
+  }
+  pack_interleaved_group(packed_type, reinterpret_cast<const uint8_t*>(narrowed.data()),
+                         sizeof(uint16_t) * static_cast<size_t>(cols), rows, cols, dst);
+}
 
 bool interleaved_float_type(TensorType type) {
   return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;

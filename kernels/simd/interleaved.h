@@ -125,6 +125,21 @@ size_t interleaved_group_bytes(TensorType type, int64_t cols);
 void pack_interleaved_group(TensorType type, const uint8_t* first_row, size_t src_row_bytes,
                             int rows_in_group, int64_t cols, uint8_t* dst);
 
+// Which 16-bit float types hold every one of `count` F32 values exactly (the value widened back is the same
+// bits). F32 files converted from an F16 or BF16 model hold only such values: their weights are then packed
+// in 16 bits (pack_interleaved_group_from_f32) and run through the F16 / BF16 multiply-add kernels, whose
+// chains are the F32 kernel's, so the results are the same bits from half the bytes.
+struct Exact16Bit {
+  bool f16 = true;
+  bool bf16 = true;
+};
+Exact16Bit exact_16bit_types(const float* values, int64_t count);
+
+// pack_interleaved_group for F32 rows stored as `packed_type` (F16 or BF16): every value must be exact in
+// that type (exact_16bit_types).
+void pack_interleaved_group_from_f32(TensorType packed_type, const uint8_t* first_row, size_t src_row_bytes,
+                                     int rows_in_group, int64_t cols, uint8_t* dst);
+
 // out[i * out_stride + r] = dot(row r of the group, activation row i) for i < n and r < rows_in_group.
 // Activations are quantized as the type's ActivationFormat (ActBlock32 with sums for Q4_0/Q5_0/Q8_0,
 // BlockQ8_K for the K-quants), `activation_stride` bytes apart. Compiled for AVX-512 VNNI: call only where

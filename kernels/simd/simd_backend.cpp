@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +60,8 @@ constexpr size_t kConvertedFormats = 3;
 // A weight interleaved 16 rows at a time for the group kernels.
 struct Packed {
   size_t group_bytes = 0;
-  HugeBuffer bytes;  // null: not interleaved; the row kernels read the file
+  HugeBuffer bytes;                   // null: not interleaved; the row kernels read the file
+  TensorType type = TensorType::F32;  // of the copy: the weight's, or F16 / BF16 for exact F32 weights
   GroupKernel kernel = nullptr;
   int rows_per_call = simd::kGroupRows;                 // rows one kernel call covers (group_kernel_for)
   ActivationFormat activation = ActivationFormat::f32;  // what the kernel reads
@@ -76,6 +78,7 @@ class SimdBackend final : public Backend {
       : isa_(isa),
         bf16_dot_(simd_bf16_dot(isa)),
         gfni_(simd_gfni(isa)),
+        keep_f32_(std::getenv("LLAMASCOPE_SIMD_KEEP_F32") != nullptr),
         kernels_(kernels_of(isa)),
         pool_(shared_thread_pool(std::max(1, options.threads))) {}
 
@@ -85,8 +88,8 @@ class SimdBackend final : public Backend {
   }
   std::string description() const override {
     return std::string("isa ") + kernels_.isa + (bf16_dot_ ? " (BF16 weights: AVX512-BF16 dot)" : "") +
-           (gfni_ ? " (Q5_K fifth bits: GFNI)" : "") + ", " + std::to_string(pool_->threads()) + " thread" +
-           (pool_->threads() == 1 ? "" : "s");
+           (gfni_ ? " (Q5_K fifth bits: GFNI)" : "") + f32_description() + ", " +
+           std::to_string(pool_->threads()) + " thread" + (pool_->threads() == 1 ? "" : "s");
   }
   void rest() override { pool_->rest(); }
 
@@ -124,14 +127,17 @@ class SimdBackend final : public Backend {
   }
 
   // Matmul weights of the types group_kernel_for() has a kernel for are repacked 16 rows at a time
-  // (interleaved.h). The copy belongs to the handle.
+  // (interleaved.h), F32 weights in 16 bits where every value is exact there. The copy belongs to the handle.
   WeightHandle prepare(const Weight& w, OpKind use) override {
     auto handle = std::make_shared<SimdWeight>(w, this);
-    const GroupKernelChoice choice = group_kernel_for(w.type);
-    if (use != OpKind::matmul || !choice.kernel) return handle;
-    const size_t group_bytes = simd::interleaved_group_bytes(w.type, w.cols);
-    if (group_bytes == 0 || w.rows <= 0) return handle;
+    if (use != OpKind::matmul || w.rows <= 0) return handle;
+    const TensorType packed_type = packed_type_of(w);
+    const GroupKernelChoice choice = packed_type == w.type ? group_kernel_for(w.type) : float_kernel();
+    if (!choice.kernel) return handle;
+    const size_t group_bytes = simd::interleaved_group_bytes(packed_type, w.cols);
+    if (group_bytes == 0) return handle;
     Packed& packed = handle->packed;
+    packed.type = packed_type;
     packed.group_bytes = group_bytes;
     packed.kernel = choice.kernel;
     packed.rows_per_call = choice.rows_per_call;
@@ -141,8 +147,11 @@ class SimdBackend final : public Backend {
     pool_->run(groups, [&](int64_t g) {
       const int64_t first = g * simd::kGroupRows;
       const int rows = static_cast<int>(std::min<int64_t>(simd::kGroupRows, w.rows - first));
-      simd::pack_interleaved_group(w.type, w.row(first), w.row_bytes, rows, w.cols,
-                                   packed.bytes.get() + g * group_bytes);
+      uint8_t* dst = packed.bytes.get() + g * group_bytes;
+      if (packed_type == w.type)
+        simd::pack_interleaved_group(w.type, w.row(first), w.row_bytes, rows, w.cols, dst);
+      else
+        simd::pack_interleaved_group_from_f32(packed_type, w.row(first), w.row_bytes, rows, w.cols, dst);
     });
     handle->bytes = group_bytes * static_cast<size_t>(groups);
     return handle;
@@ -381,8 +390,8 @@ class SimdBackend final : public Backend {
     if (packed) {
       static_assert(kRowTile % simd::kGroupRows == 0);
       for (int64_t row = first; row < last; row += packed->rows_per_call)
-        packed->kernel(w.type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols, act,
-                       activation_stride, n, out.data + row, out.stride,
+        packed->kernel(packed->type, packed->bytes.get() + row / simd::kGroupRows * packed->group_bytes, cols,
+                       act, activation_stride, n, out.data + row, out.stride,
                        static_cast<int>(std::min<int64_t>(packed->rows_per_call, last - row)));
       return;
     }
@@ -432,10 +441,7 @@ class SimdBackend final : public Backend {
     if (isa_ == SimdIsa::portable) return {};
     if (type == TensorType::BF16 && bf16_dot_)
       return {simd::interleaved_bf16dot_group_avx512, 2 * simd::kGroupRows, ActivationFormat::bf16_pairs};
-    if (simd::interleaved_float_type(type))
-      return isa_ == SimdIsa::avx512
-                 ? GroupKernelChoice{simd::interleaved_float_group_avx512, 2 * simd::kGroupRows}
-                 : GroupKernelChoice{simd::interleaved_float_group_avx2};
+    if (simd::interleaved_float_type(type)) return float_kernel();
     const ActivationFormat int8 = kernels_.kernel_for(type).activation;
     if (isa_ == SimdIsa::avx512)
       return {type == TensorType::Q5_K && gfni_ ? simd::interleaved_matmul_group_avx512_gfni
@@ -445,9 +451,46 @@ class SimdBackend final : public Backend {
             simd::kGroupRows, int8};
   }
 
+  // The float multiply-add group kernel of this ISA (F32, F16 and BF16 weights; none on portable).
+  GroupKernelChoice float_kernel() const {
+    if (isa_ == SimdIsa::portable) return {};
+    return isa_ == SimdIsa::avx512
+               ? GroupKernelChoice{simd::interleaved_float_group_avx512, 2 * simd::kGroupRows}
+               : GroupKernelChoice{simd::interleaved_float_group_avx2};
+  }
+
+  // The type of a weight's interleaved copy: F16 or BF16 for an F32 weight whose every value is exact there
+  // (interleaved.h, exact_16bit_types; F16 first), else the weight's own.
+  TensorType packed_type_of(const Weight& w) {
+    if (w.type != TensorType::F32 || keep_f32_ || !float_kernel().kernel) return w.type;
+    ++f32_weights_;
+    constexpr int64_t kScanRows = 64;
+    std::atomic<bool> f16{true}, bf16{w.cols % 2 == 0};
+    pool_->run(ceil_div(w.rows, kScanRows), [&](int64_t chunk) {
+      for (int64_t r = chunk * kScanRows; r < std::min(w.rows, (chunk + 1) * kScanRows); ++r) {
+        if (!f16.load(std::memory_order_relaxed) && !bf16.load(std::memory_order_relaxed)) return;
+        const simd::Exact16Bit exact =
+            simd::exact_16bit_types(reinterpret_cast<const float*>(w.row(r)), w.cols);
+        if (!exact.f16) f16.store(false, std::memory_order_relaxed);
+        if (!exact.bf16) bf16.store(false, std::memory_order_relaxed);
+      }
+    });
+    if (f16) return ++f32_as_f16_, TensorType::F16;
+    if (bf16) return ++f32_as_bf16_, TensorType::BF16;
+    return TensorType::F32;
+  }
+  // How the F32 matmul weights prepared so far are held, for the kernels line (empty before any).
+  std::string f32_description() const {
+    if (f32_weights_ == 0) return "";
+    return " (F32 weights held exactly in 16 bits: " + std::to_string(f32_as_f16_) + " as F16, " +
+           std::to_string(f32_as_bf16_) + " as BF16, of " + std::to_string(f32_weights_) + ")";
+  }
+
   SimdIsa isa_;
   bool bf16_dot_;
   bool gfni_;
+  bool keep_f32_;  // LLAMASCOPE_SIMD_KEEP_F32: F32 weights stay F32 (for A/B runs and tests)
+  int f32_weights_ = 0, f32_as_f16_ = 0, f32_as_bf16_ = 0;
   const SimdKernels& kernels_;
   std::shared_ptr<ThreadPool> pool_;
   // x converted for the q8_32, q8_k and bf16_pairs kernels (index: ActivationFormat less one)

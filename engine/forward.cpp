@@ -45,6 +45,7 @@ Forward::Forward(const Model& model, KernelSet& kernels, int64_t context, int64_
     if (std::find(counted.begin(), counted.end(), handle.get()) == counted.end()) {
       counted.push_back(handle.get());
       prepared_bytes_ += handle->bytes;
+      if (use != OpKind::embed) weight_read_bytes_ += handle->bytes > 0 ? handle->bytes : w.bytes();
     }
     return handle;
   };

@@ -81,6 +81,9 @@ class Forward {
   uint64_t kv_cache_bytes() const;
   uint64_t activation_bytes() const;
   uint64_t prepared_bytes() const { return prepared_bytes_; }
+  // Weight bytes one step's ops read (the embedding table aside: a step reads its rows only): a weight's
+  // prepared copy where its backend made one (repacked, narrowed, on a device), else the file's bytes.
+  uint64_t weight_read_bytes() const { return weight_read_bytes_; }
 
  private:
   void eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* logits_out, bool all_logits);
@@ -107,6 +110,7 @@ class Forward {
   int64_t batch_pos0_ = 0;  // of the batch being run (for events)
   int64_t batch_n_ = 0;
   uint64_t prepared_bytes_ = 0;
+  uint64_t weight_read_bytes_ = 0;
   // Whether the embedding table's file pages are dropped from the mapping after each lookup: not for small
   // tables, nor where a matmul reads the same pages every step (a tied output its backend did not repack).
   bool release_embedding_pages_ = false;

@@ -39,13 +39,12 @@ const Column kBenchColumns[] = {
     {"repro", ""},
 };
 
-// Bytes a test reads from memory: every weight a pass streams (the token table only for its rows, except
-// when it doubles as the output matrix), plus the KV-cache rows attention reads, pass by pass.
-double bytes_read(const Model& model, const BenchTest& test, TensorType kv_type) {
+// Bytes a test reads from memory: every weight a pass streams, as the kernels hold it (Forward::
+// weight_read_bytes: the token table only for its rows), plus the KV-cache rows attention reads, pass by
+// pass.
+double bytes_read(const Model& model, const Forward& forward, const BenchTest& test, TensorType kv_type) {
   const ModelConfig& c = model.config;
-  double weights = static_cast<double>(model.output_norm.bytes() + model.output.bytes());
-  for (const LayerWeights& L : model.layers)
-    for (const Weight* w : L.all()) weights += static_cast<double>(w->bytes());
+  const double weights = static_cast<double>(forward.weight_read_bytes());
   // K and V of one position, all layers.
   const double kv_row = 2.0 * c.n_layers * c.kv_dim() * (kv_type == TensorType::F16 ? 2 : 4);
   double total = 0;
@@ -88,7 +87,8 @@ nlohmann::json memory_json(const RowContext& row, bool per_row_peak) {
 
 nlohmann::json bandwidth_json(const RowContext& row, const BenchTest& test, double median_tps) {
   const double bytes_per_token =
-      bytes_read(row.model, test, kv_type_from_flag(row.args.kv_type)) / (test.n_prompt + test.n_gen);
+      bytes_read(row.model, row.forward, test, kv_type_from_flag(row.args.kv_type)) /
+      (test.n_prompt + test.n_gen);
   const double achieved_gbps = median_tps * bytes_per_token / 1e9;
   const MachineLimits& limits = row.limits;
   return {{"bytes_per_token", bytes_per_token},

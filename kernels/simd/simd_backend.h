@@ -27,6 +27,10 @@ bool simd_bf16_dot(SimdIsa isa);
 // the same bits either way). LLAMASCOPE_SIMD_NO_GFNI (set to anything) turns it off, for A/B runs and tests.
 bool simd_gfni(SimdIsa isa);
 
+// F32 matmul weights whose every value is an F16 (or BF16) value are held in 16 bits and give the F32
+// kernel's bits (docs/kernels.md, Matmul); LLAMASCOPE_SIMD_KEEP_F32 (set to anything) keeps them F32, for A/B
+// runs and tests. The description counts them once weights are prepared.
+
 // A backend on a given ISA (an unsupported one is an Error); for tests that compare the paths.
 std::unique_ptr<Backend> create_simd_backend(const BackendOptions& options, SimdIsa isa);
 

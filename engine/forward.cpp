@@ -96,8 +96,12 @@ uint64_t Forward::activation_bytes() const {
 }
 
 template <class Fn>
-void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights,
+void Forward::op(const char* name, OpKind kind, int layer, std::span<const PreparedWeight* const> handles,
                  int64_t n_keys, std::initializer_list<Mat> outputs, Fn&& fn) {
+  std::array<const Weight*, OpEvent::kMaxWeights> views{};
+  const size_t n_weights = std::min(handles.size(), views.size());
+  for (size_t i = 0; i < n_weights; ++i) views[i] = &handles[i]->host;
+  const std::span<const Weight* const> weights(views.data(), n_weights);
   auto run = [&] {  // with fault injection or per-op Callgrind counts when one is on (engine/op_hooks.h)
     if (op_hooks_active()) [[unlikely]]
       return run_op_hooked({name, kind, layer, batch_pos0_, batch_n_, weights, n_keys, &model_.config}, fn);
@@ -120,7 +124,9 @@ void Forward::op(const char* name, OpKind kind, int layer, std::span<const Weigh
                   n_keys,
                   ns,
                   timer.clock_name()};
-    std::copy(weights.begin(), weights.end(), event.weight_slots.begin());
+    event.weight_slots = views;
+    for (const PreparedWeight* h : handles.first(n_weights))
+      event.weight_read_bytes += h->bytes > 0 ? h->bytes : h->host.bytes();
     observer_->on_op(event);
   }
   if (tap_ || faults_on_) [[unlikely]]
@@ -180,7 +186,7 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   const Mat proj = proj_.row_range(0, n), gate = gate_.row_range(0, n), up = up_.row_range(0, n);
 
   const Weight& table = token_embd_->host;
-  op("embed", OpKind::embed, -1, &table, 0, {x}, [&] {
+  op("embed", OpKind::embed, -1, token_embd_.get(), 0, {x}, [&] {
     k.for_op(OpKind::embed, table.type).embed(*token_embd_, tokens, x);
     if (release_embedding_pages_) model_.release_weight_pages(model_.token_embd);
   });
@@ -190,13 +196,12 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
     const Mat k_new = k_.row_range(0, n), v_new = v_.row_range(0, n);
 
     // Attention block: x += attn_output(attention(rope(q), rope(k), v)) of rmsnorm(x).
-    op("attn_norm", OpKind::rmsnorm, l, &L.attn_norm->host, 0, {xb},
+    op("attn_norm", OpKind::rmsnorm, l, L.attn_norm.get(), 0, {xb},
        [&] { k.for_op(OpKind::rmsnorm, L.attn_norm->host.type).rmsnorm(x, *L.attn_norm, c.rms_eps, xb); });
     // q, k and v read the same input: one grouped matmul (one job over all their rows).
     const PreparedWeight* const qkv[] = {L.attn_q.get(), L.attn_k.get(), L.attn_v.get()};
-    const Weight* const qkv_views[] = {&L.attn_q->host, &L.attn_k->host, &L.attn_v->host};
     const Mat qkv_out[] = {q, k_new, v_new};
-    op("attn_qkv", OpKind::matmul, l, qkv_views, 0, {q, k_new, v_new}, [&] { k.matmuls(qkv, xb, qkv_out); });
+    op("attn_qkv", OpKind::matmul, l, qkv, 0, {q, k_new, v_new}, [&] { k.matmuls(qkv, xb, qkv_out); });
     op("rope", OpKind::rope, l, nullptr, 0, {q, k_new},
        [&] { k.for_op(OpKind::rope).rope(q, k_new, pos0, rope_); });
     // The batch's keys and values go into the cache rows of their positions, then the queries attend.
@@ -205,21 +210,20 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
       attention.kv_write(kv_[l], k_new, v_new, pos0);
       attention.attention(q, kv_[l], pos0, attention_shape_, att);
     });
-    op("attn_out", OpKind::matmul, l, &L.attn_output->host, 0, {proj},
+    op("attn_out", OpKind::matmul, l, L.attn_output.get(), 0, {proj},
        [&] { k.for_op(OpKind::matmul, L.attn_output->host.type).matmul(*L.attn_output, att, proj); });
     op("attn_add", OpKind::add, l, nullptr, 0, {x}, [&] { k.for_op(OpKind::add).add(x, proj); });
 
     // Feed-forward block: x += ffn_down(silu(ffn_gate(h)) * ffn_up(h)), h = rmsnorm(x).
-    op("ffn_norm", OpKind::rmsnorm, l, &L.ffn_norm->host, 0, {xb},
+    op("ffn_norm", OpKind::rmsnorm, l, L.ffn_norm.get(), 0, {xb},
        [&] { k.for_op(OpKind::rmsnorm, L.ffn_norm->host.type).rmsnorm(x, *L.ffn_norm, c.rms_eps, xb); });
     const PreparedWeight* const gate_up[] = {L.ffn_gate.get(), L.ffn_up.get()};
-    const Weight* const gate_up_views[] = {&L.ffn_gate->host, &L.ffn_up->host};
     const Mat gate_up_out[] = {gate, up};
-    op("ffn_gate_up", OpKind::matmul, l, gate_up_views, 0, {gate, up},
+    op("ffn_gate_up", OpKind::matmul, l, gate_up, 0, {gate, up},
        [&] { k.matmuls(gate_up, xb, gate_up_out); });
     op("swiglu", OpKind::swiglu, l, nullptr, 0, {gate},
        [&] { k.for_op(OpKind::swiglu).swiglu(gate, up, gate); });
-    op("ffn_down", OpKind::matmul, l, &L.ffn_down->host, 0, {proj},
+    op("ffn_down", OpKind::matmul, l, L.ffn_down.get(), 0, {proj},
        [&] { k.for_op(OpKind::matmul, L.ffn_down->host.type).matmul(*L.ffn_down, gate, proj); });
     op("ffn_add", OpKind::add, l, nullptr, 0, {x}, [&] { k.for_op(OpKind::add).add(x, proj); });
   }
@@ -228,13 +232,13 @@ void Forward::eval_batch(std::span<const int32_t> tokens, int64_t pos0, float* l
   // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
   const int64_t first = all_logits ? 0 : n - 1;
   const Mat x_out = x_.row_range(first, n - first), xb_out = xb_.row_range(first, n - first);
-  op("output_norm", OpKind::rmsnorm, -1, &output_norm_->host, 0, {xb_out}, [&] {
+  op("output_norm", OpKind::rmsnorm, -1, output_norm_.get(), 0, {xb_out}, [&] {
     k.for_op(OpKind::rmsnorm, output_norm_->host.type).rmsnorm(x_out, *output_norm_, c.rms_eps, xb_out);
   });
   for (int64_t row = 0; row < x_out.rows; row += logits_.rows) {
     const int64_t rows = std::min(logits_.rows, x_out.rows - row);
     const Mat logits = logits_.row_range(0, rows);
-    op("output", OpKind::matmul, -1, &output_->host, 0, {logits}, [&] {
+    op("output", OpKind::matmul, -1, output_.get(), 0, {logits}, [&] {
       k.for_op(OpKind::matmul, output_->host.type).matmul(*output_, xb_out.row_range(row, rows), logits);
     });
     kernels_.memory().download(logits, logits_out + row * c.vocab_size);

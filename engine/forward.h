@@ -31,6 +31,9 @@ struct OpEvent {
   int64_t n_keys;     // attention: cache rows the last query reads; else 0
   uint64_t ns;        // time of the op by the backend's timer
   const char* clock;  // which clock measured `ns` (OpTimer::clock_name: "host_steady", "cuda_event")
+  // Bytes of the weights as their backends hold them (a repacked or narrowed copy where one was made, else
+  // the file's); 0: not known, take the file's.
+  uint64_t weight_read_bytes = 0;
 
   std::span<const Weight* const> weights() const {
     return {weight_slots.data(), static_cast<size_t>(n_weights)};
@@ -91,12 +94,13 @@ class Forward {
   // Runs one op, timing it only when an observer is attached, and handing its outputs to the tap and the
   // output faults only when one is on (one branch each otherwise).
   template <class Fn>
-  void op(const char* name, OpKind kind, int layer, std::span<const Weight* const> weights, int64_t n_keys,
-          std::initializer_list<Mat> outputs, Fn&& fn);
+  void op(const char* name, OpKind kind, int layer, std::span<const PreparedWeight* const> weights,
+          int64_t n_keys, std::initializer_list<Mat> outputs, Fn&& fn);
   template <class Fn>
-  void op(const char* name, OpKind kind, int layer, const Weight* weight, int64_t n_keys,
+  void op(const char* name, OpKind kind, int layer, const PreparedWeight* weight, int64_t n_keys,
           std::initializer_list<Mat> outputs, Fn&& fn) {
-    op(name, kind, layer, std::span<const Weight* const>(&weight, weight ? 1 : 0), n_keys, outputs, fn);
+    op(name, kind, layer, std::span<const PreparedWeight* const>(&weight, weight ? 1 : 0), n_keys, outputs,
+       fn);
   }
   void inspect_outputs(const char* name, int layer, std::initializer_list<Mat> outputs);
 

@@ -135,11 +135,17 @@ void Collector::add_op(const Step& step, const OpRecord& o) {
   const OpEvent& e = o.event;
   const int64_t rows = op_rows(e);
   const OpDesc desc = e.desc(c_, rows);
-  const double bytes = desc.bytes(), flops = desc.flops();
+  double bytes = desc.bytes();
+  const double flops = desc.flops();
   const WeightFields weight = weight_fields(e);
   const std::string backend = backend_name(e);
   double op_weight_bytes = 0;
   for (const Weight* w : e.weights()) op_weight_bytes += static_cast<double>(w->bytes());
+  // A matmul streams its weights as the backend holds them (an F32 weight held in 16 bits: half the file's).
+  if (e.kind == OpKind::matmul && e.weight_read_bytes > 0) {
+    bytes += static_cast<double>(e.weight_read_bytes) - op_weight_bytes;
+    op_weight_bytes = static_cast<double>(e.weight_read_bytes);
+  }
   const OpRoof roof = roof_for(roofs_,
                                compute_kind(op_kind_name(e.kind), backend,
                                             weight.type.is_null() ? "" : weight.type.get<std::string>()),

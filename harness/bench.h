@@ -17,6 +17,7 @@
 #include "harness/ab.h"
 #include "harness/bench_shard.h"
 #include "harness/environment.h"
+#include "harness/machine_roofs.h"
 #include "harness/records.h"
 
 namespace llamascope::bench {

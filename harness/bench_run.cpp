@@ -128,7 +128,7 @@ class MatrixRun {
         matrix_(matrix),
         total_(matrix.rows_in_shard()),
         run_id_(new_run_id()),
-        limits_(machine_limits(args.bandwidth_gbps)),
+        limits_(machine_bandwidth_limit(args.bandwidth_gbps)),
         environment_(environment_json()),
         progress_(total_, args.progress),
         outputs_(args, [this] { progress_.clear(); }) {

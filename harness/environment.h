@@ -1,7 +1,6 @@
 // Environment capture for result records (DESIGN.md, "Result records"): the machine (CPU model and ISA
 // features, cores, memory, OS, GPU and driver when present), the build (compiler, flags, build type, git
-// revision and dirty flag, library versions), and this machine's limits (memory bandwidth and FP32 peak,
-// measured once and cached under $XDG_CACHE_HOME/llamascope, or given on the command line). Also the
+// revision and dirty flag, library versions); the cache folder measurements are kept in between runs; the
 // process's peak resident memory, resettable per measured row.
 #pragma once
 
@@ -26,21 +25,9 @@ std::string new_run_id();
 // Now, UTC, ISO 8601 with seconds: "2026-11-23T03:50:12Z".
 std::string utc_now_iso8601();
 
-// This machine's limits. `source` says where the number came from: "given", "cache" or "measured".
-struct MachineLimits {
-  double bandwidth_gbps = 0;  // memory read bandwidth, 1e9 bytes/s, all logical CPUs reading
-  std::string bandwidth_source;
-  double peak_gflops = 0;  // FP32 fused multiply-add peak, 1e9 FLOP/s, all logical CPUs
-  std::string peak_source;
-  int threads = 0;  // threads the measurement used
-  nlohmann::json to_json() const;
-};
-// Measures (a multi-threaded read of a buffer well beyond the last-level cache, best of several runs; an
-// FMA loop for the FLOP peak) unless cached for this CPU model; given values (> 0) win. Never throws for a
-// cache it cannot read or write: it measures again and says nothing.
-MachineLimits machine_limits(double given_bandwidth_gbps = 0, double given_peak_gflops = 0);
-// The measurements behind it (also used by `llamascope machine`): bytes/s of `threads` threads reading a
-// `bytes` buffer (best of `runs`), and the FP32 FMA FLOP/s of `threads` threads.
+// The microbenchmarks behind the machine's roofs (harness/machine_roofs.h): bytes/s of `threads` threads
+// reading a `bytes` buffer (best of `runs`), the portable DRAM reader where the vector loops are missing, and
+// the FP32 FMA FLOP/s of `threads` threads.
 double measure_read_bandwidth(size_t bytes, int threads, int runs);
 double measure_peak_flops(int threads);
 

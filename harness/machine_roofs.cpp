@@ -7,7 +7,6 @@
 #include <barrier>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <new>
@@ -170,7 +169,7 @@ void measure_memory(MachineRoofs& r) {
     }
     r.memory.push_back(m);
   }
-  // DRAM: 1 GiB, or an eighth of the memory if less (as machine_limits).
+  // DRAM: 1 GiB, or an eighth of the memory if less: far beyond any last-level cache.
   const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   const size_t bytes = std::min<uint64_t>(uint64_t{1} << 30, memory / 8);
   MemoryRoof dram;
@@ -288,12 +287,7 @@ MachineRoofs machine_roofs(bool refresh) {
   const MachineRoofs r = measure();
   if (!path.empty()) {
     cache[key] = r.to_json();
-    try {
-      std::filesystem::create_directories(dir);
-      write_file_atomically(path, cache.dump(2) + "\n");
-    } catch (const std::exception&) {
-      // An unwritable cache only costs a measurement next time.
-    }
+    write_json_cache(path, cache, 2);
   }
   return r;
 }
@@ -303,6 +297,38 @@ void apply_given_limits(MachineRoofs& roofs, double bandwidth_gbps, double peak_
     if (m.level == "DRAM" && bandwidth_gbps > 0) m.gbps_1 = m.gbps_n = bandwidth_gbps;
   for (ComputeRoof& c : roofs.compute)
     if (c.name == "fp32_fma" && peak_gflops > 0) c.gflops_1 = c.gflops_n = peak_gflops;
+}
+
+nlohmann::json MachineLimits::to_json() const {
+  return {{"bandwidth_gbps", bandwidth_gbps},
+          {"bandwidth_source", bandwidth_source},
+          {"peak_gflops", peak_gflops},
+          {"peak_source", peak_source},
+          {"threads", threads}};
+}
+
+MachineLimits machine_limits(const MachineRoofs& roofs, double given_bandwidth_gbps,
+                             double given_peak_gflops) {
+  MachineLimits limits;
+  limits.threads = roofs.threads;
+  limits.bandwidth_source = limits.peak_source = roofs.source;
+  for (const MemoryRoof& m : roofs.memory)
+    if (m.level == "DRAM") limits.bandwidth_gbps = m.gbps_n;
+  for (const ComputeRoof& c : roofs.compute)
+    if (c.name == "fp32_fma") limits.peak_gflops = c.gflops_n;
+  if (given_bandwidth_gbps > 0)
+    limits.bandwidth_gbps = given_bandwidth_gbps, limits.bandwidth_source = "given";
+  if (given_peak_gflops > 0) limits.peak_gflops = given_peak_gflops, limits.peak_source = "given";
+  return limits;
+}
+
+MachineLimits machine_bandwidth_limit(double given_bandwidth_gbps) {
+  if (given_bandwidth_gbps <= 0) return machine_limits(machine_roofs(), 0, 0);
+  MachineLimits limits;
+  limits.bandwidth_gbps = given_bandwidth_gbps;
+  limits.bandwidth_source = "given";
+  limits.threads = logical_cpus();
+  return limits;
 }
 
 std::string compute_kind(const std::string& op_kind, const std::string& backend,

@@ -1,8 +1,9 @@
 // The machine's roofs for rooflines: read bandwidth from each cache level and from DRAM at 1 and N threads,
 // and the compute peaks of the arithmetic the kernels use (FP32 FMA, int8 dot products, BF16 dot products
-// where the CPU has them). Measured by `llamascope machine` and by `profile` when nothing is cached, cached
-// per CPU model and thread count with when and under what load they were measured. Also the rule that picks
-// an op's roof: the compute peak matching its arithmetic and the fastest memory level its working set fits.
+// where the CPU has them). Measured by `llamascope machine`, and by `profile` and `bench` when nothing is
+// cached, cached per CPU model and thread count with when and under what load they were measured. Also the
+// rule that picks an op's roof (the compute peak matching its arithmetic and the fastest memory level its
+// working set fits) and the two limits run summaries quote.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,25 @@ MachineRoofs machine_roofs(bool refresh = false);
 
 // Given limits (> 0; `profile --bandwidth`, `--peak-gflops`) replace the DRAM bandwidth and the FP32 peak.
 void apply_given_limits(MachineRoofs& roofs, double bandwidth_gbps, double peak_gflops);
+
+// The two numbers a run's summary compares with (bench's bandwidth fraction, profile's `machine` object):
+// the DRAM read bandwidth with every logical CPU reading and the FP32 FMA peak. Both come from the roofs, so
+// a machine's bandwidth is measured one way and cached in one place. `source` says where each came from:
+// "given" (on the command line), "cache" or "measured".
+struct MachineLimits {
+  double bandwidth_gbps = 0;  // 1e9 bytes/s
+  std::string bandwidth_source;
+  double peak_gflops = 0;  // 1e9 FLOP/s, 2 per multiply-add
+  std::string peak_source;
+  int threads = 0;  // the threads the roofs' N-thread figures used
+  nlohmann::json to_json() const;
+};
+// The limits of `roofs`, each replaced by the value given (> 0).
+MachineLimits machine_limits(const MachineRoofs& roofs, double given_bandwidth_gbps,
+                             double given_peak_gflops);
+// Bench's limits (only the bandwidth is quoted): the given bandwidth (> 0) measures nothing; else the roofs'
+// (machine_roofs(): cached, or measured once).
+MachineLimits machine_bandwidth_limit(double given_bandwidth_gbps);
 
 // The roof an op ran under, chosen from the op's arithmetic and its working set.
 struct OpRoof {

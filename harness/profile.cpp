@@ -280,8 +280,8 @@ void profile(const ProfileArgs& args) {
   const ModelConfig& c = model->config;
   const nlohmann::json identity = model_identity(*model);
   const double weight_stream_bytes = identity["weight_bytes"].get<double>();
-  const MachineLimits limits = machine_limits(args.bandwidth_gbps, args.peak_gflops);
   MachineRoofs roofs = machine_roofs();
+  const MachineLimits limits = machine_limits(roofs, args.bandwidth_gbps, args.peak_gflops);
   apply_given_limits(roofs, args.bandwidth_gbps, args.peak_gflops);
   const std::string run_id = new_run_id();
 

@@ -34,6 +34,27 @@ TEST(MachineRoofs, QuantizedSimdMatmulsUseTheInt8PeakEverythingElseFp32) {
   EXPECT_EQ(compute_kind("add", "simd", ""), "fp32_fma");
 }
 
+// bench's bandwidth fraction and profile's `machine` object quote the roofs' DRAM and FP32 figures (one
+// measurement, one cache), each replaced by a value given on the command line.
+TEST(MachineRoofs, LimitsAreTheRoofsDramAndFp32FiguresUnlessGiven) {
+  const MachineRoofs r = two_core_machine();
+  const MachineLimits measured = machine_limits(r, 0, 0);
+  EXPECT_DOUBLE_EQ(measured.bandwidth_gbps, 30);  // DRAM, all threads reading
+  EXPECT_DOUBLE_EQ(measured.peak_gflops, 500);    // fp32_fma, not the faster int8 peak
+  EXPECT_EQ(measured.bandwidth_source, "measured");
+  EXPECT_EQ(measured.threads, 2);
+  const MachineLimits given = machine_limits(r, 12.5, 0);
+  EXPECT_DOUBLE_EQ(given.bandwidth_gbps, 12.5);
+  EXPECT_EQ(given.bandwidth_source, "given");
+  EXPECT_DOUBLE_EQ(given.peak_gflops, 500);
+  EXPECT_EQ(given.peak_source, "measured");
+  EXPECT_EQ(machine_limits(r, 0, 80).peak_source, "given");
+  // A given bandwidth is all bench needs: nothing is measured or read from a cache.
+  const MachineLimits bench = machine_bandwidth_limit(7);
+  EXPECT_DOUBLE_EQ(bench.bandwidth_gbps, 7);
+  EXPECT_EQ(bench.bandwidth_source, "given");
+}
+
 TEST(MachineRoofs, MemoryLevelIsTheFastestThatHoldsTheWorkingSet) {
   const MachineRoofs r = two_core_machine();
   OpRoof one = roof_for(r, "int8_dot", 10e3, 0, 0, 1);

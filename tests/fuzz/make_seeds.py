@@ -162,8 +162,15 @@ def json_seeds():
     shutil.copy(os.path.join(GOLDEN, "tolerances.json"), os.path.join(OUT, "golden_tolerances"))
     cache = {"/tmp/model.gguf|3|1700000000.000000000": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
     open(os.path.join(OUT, "json_cache", "sha256.json"), "w").write(json.dumps(cache, indent=1) + "\n")
-    limits = {"Intel(R) Xeon(R) CPU|2": {"bandwidth_gbps": 20.5, "peak_gflops": 150.0}}
-    open(os.path.join(OUT, "json_cache", "machine-limits.json"), "w").write(json.dumps(limits, indent=1) + "\n")
+    roofs = {"Intel(R) Xeon(R) CPU x2": {
+        "schema": "llamascope.machine/1", "cpu": "Intel(R) Xeon(R) CPU", "threads": 2,
+        "memory": [{"level": "L1d", "capacity_bytes": 49152, "shared_by": 1, "working_set_bytes": 24576,
+                    "gbps_1": 400.0, "gbps_n": 800.0},
+                   {"level": "DRAM", "capacity_bytes": 0, "shared_by": 2, "working_set_bytes": 536870912,
+                    "gbps_1": 20.5, "gbps_n": 30.0}],
+        "compute": [{"name": "fp32_fma", "instruction": "vfmadd ps ymm", "gflops_1": 75.0, "gflops_n": 150.0}],
+        "measured_at": "2026-11-30T00:00:00Z", "loadavg": [0.1, 0.2, 0.3], "source": "measured"}}
+    open(os.path.join(OUT, "json_cache", "machine-roofs.json"), "w").write(json.dumps(roofs, indent=1) + "\n")
 
 
 def result_record_seeds(llamascope):

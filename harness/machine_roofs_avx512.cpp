@@ -5,12 +5,24 @@
 
 namespace llamascope::roofs {
 
+namespace {
+
+// Lane 0 of a vector: the lanes' signed sum (_mm512_reduce_add_*) can overflow, which is undefined.
+template <typename T>
+T first_lane(__m512i v) {
+  alignas(64) T lanes[64 / sizeof(T)];
+  _mm512_store_si512(lanes, v);
+  return lanes[0];
+}
+
+}  // namespace
+
 uint64_t read_avx512(const void* data, size_t bytes, int passes) {
   const __m512i s = xor_read<4>(
       data, bytes, passes, _mm512_setzero_si512(),
       [](__m512i acc, const __m512i* p) { return _mm512_xor_si512(acc, _mm512_load_si512(p)); },
       [](__m512i a, __m512i b) { return _mm512_xor_si512(a, b); });
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(s));
+  return first_lane<uint64_t>(s);
 }
 
 double int8_vnni_avx512(int64_t iterations) {
@@ -20,7 +32,7 @@ double int8_vnni_avx512(int64_t iterations) {
   return chain_rate(
       iterations, acc, 64.0 * 2, [&](__m512i x, int) { return _mm512_dpbusd_epi32(x, a, b); },
       [](__m512i x, __m512i y) { return _mm512_add_epi32(x, y); },
-      [](__m512i x) { return _mm512_reduce_add_epi32(x); });
+      [](__m512i x) { return first_lane<int32_t>(x); });
 }
 
 __attribute__((target("avx512bf16"))) double bf16_dot_avx512(int64_t iterations) {
@@ -35,7 +47,9 @@ __attribute__((target("avx512bf16"))) double bf16_dot_avx512(int64_t iterations)
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   __m512 sum = acc[0];
   for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  if (_mm512_reduce_add_ps(sum) == 42.0f) std::fprintf(stderr, " ");
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  if (lanes[0] == 42.0f) std::fprintf(stderr, " ");
   return iterations * 12 * 32.0 * 2 / s;
 }
 

@@ -255,11 +255,16 @@ MachineRoofs MachineRoofs::from_json(const nlohmann::json& j) {
   if (j.value("schema", "") != "llamascope.machine/1") throw Error("machine roofs of another schema");
   MachineRoofs r;
   r.cpu = j.at("cpu").get<std::string>();
-  r.threads = j.at("threads").get<int>();
+  // Integers through json_integer: a float out of int's range (a damaged cache) must not be cast.
+  constexpr int64_t kMaxBytes = int64_t{1} << 50;
+  r.threads = static_cast<int>(json_integer(j.at("threads"), 1, 1 << 20, "threads"));
   for (const auto& m : j.at("memory"))
-    r.memory.push_back({m.at("level").get<std::string>(), m.at("capacity_bytes").get<uint64_t>(),
-                        m.at("shared_by").get<int>(), m.at("working_set_bytes").get<uint64_t>(),
-                        m.at("gbps_1").get<double>(), m.at("gbps_n").get<double>()});
+    r.memory.push_back(
+        {m.at("level").get<std::string>(),
+         static_cast<uint64_t>(json_integer(m.at("capacity_bytes"), 0, kMaxBytes, "capacity_bytes")),
+         static_cast<int>(json_integer(m.at("shared_by"), 1, 1 << 20, "shared_by")),
+         static_cast<uint64_t>(json_integer(m.at("working_set_bytes"), 0, kMaxBytes, "working_set_bytes")),
+         m.at("gbps_1").get<double>(), m.at("gbps_n").get<double>()});
   for (const auto& c : j.at("compute"))
     r.compute.push_back({c.at("name").get<std::string>(), c.at("instruction").get<std::string>(),
                          c.at("gflops_1").get<double>(), c.at("gflops_n").get<double>()});

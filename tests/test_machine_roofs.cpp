@@ -2,6 +2,7 @@
 // fastest memory level its working set fits in, for the thread count it ran with.
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "harness/machine_roofs.h"
 #include "harness/machine_roofs_isa.h"
 
@@ -111,6 +112,13 @@ TEST(MachineRoofs, JsonRoundTripsAndRejectsAnIncompleteObject) {
   broken = j;
   broken["schema"] = "llamascope.machine/0";
   EXPECT_ANY_THROW(MachineRoofs::from_json(broken));
+  // A damaged cache's numbers: refused with Error, never cast out of range (undefined behaviour).
+  broken = j;
+  broken["threads"] = 1e300;
+  EXPECT_THROW(MachineRoofs::from_json(broken), Error);
+  broken = j;
+  broken["memory"][0]["shared_by"] = -3;
+  EXPECT_THROW(MachineRoofs::from_json(broken), Error);
 }
 
 }  // namespace
@@ -131,8 +139,12 @@ TEST(MachineRoofs, IsaLoopsReadTheirBufferAndReportARate) {
   }
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
     EXPECT_EQ(roofs::read_avx512(buffer, sizeof buffer, 1), 0x1234u);
-    if (__builtin_cpu_supports("avx512vnni")) EXPECT_GT(roofs::int8_vnni_avx512(1000), 0);
-    if (__builtin_cpu_supports("avx512bf16")) EXPECT_GT(roofs::bf16_dot_avx512(1000), 0);
+    if (__builtin_cpu_supports("avx512vnni")) {
+      EXPECT_GT(roofs::int8_vnni_avx512(1000), 0);
+    }
+    if (__builtin_cpu_supports("avx512bf16")) {
+      EXPECT_GT(roofs::bf16_dot_avx512(1000), 0);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Environment capture for result records (DESIGN.md, "Result records"): the machine (CPU model and ISA
 // features, cores, memory, OS, GPU and driver when present), the build (compiler, flags, build type, git
-// revision and dirty flag, library versions); the cache folder measurements are kept in between runs; the
-// process's peak resident memory, resettable per measured row.
+// revision and dirty flag, library versions). Also the folder where measurements are cached between runs,
+// and the process's peak resident memory, resettable per measured row.
 #pragma once
 
 #include <cstdint>

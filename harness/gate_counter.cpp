@@ -170,14 +170,14 @@ void add_series(SeriesMap& into, const SideResult& side, const std::string& kern
 // the threshold are a regression on their own.
 constexpr double kCacheOnlyFloor = 1000, kCacheOnlyTotal = 2000;
 
-// The median of the call-by-call differences, or the difference of the per-call means when the two runs
-// called the op a different number of times.
 // The compared series: estimated cycles, not the instruction counts and call counts judge_counts reads.
 bool is_cycles_series(const std::string& key) {
   return key.find("|ir") == std::string::npos && key.find("|calls") == std::string::npos &&
          key.find("|call_cycles") == std::string::npos;
 }
 
+// The median of the call-by-call differences, or the difference of the per-call means when the two runs
+// called the op a different number of times.
 double typical_call_change(const Series* base_calls, const Series* cand_calls, double total, double calls) {
   if (base_calls && cand_calls && !base_calls->samples.empty() &&
       base_calls->samples.size() == cand_calls->samples.size()) {
